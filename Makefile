@@ -1,0 +1,49 @@
+# anchor — top-level driver around CMake.
+#   make          release build, CLI at build/anchor
+#   make test     release + ASan/UBSan builds, CTest suite on both
+#   make bench    benchmarks (see docs/performance.md)
+#   make fuzz     libFuzzer targets (clang), run briefly
+#   make clean
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+ifeq ($(CI),true)
+CMAKE_FLAGS += -DANCHOR_WERROR=ON
+endif
+
+.PHONY: all deps build asan test test-release test-asan bench fuzz clean reference
+
+all: build
+
+deps:
+	@scripts/install-deps.sh --check >/dev/null 2>&1 || scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j $(JOBS)
+
+asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DANCHOR_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+test-release: build
+	cd build && ctest --output-on-failure -j $(JOBS)
+
+test-asan: asan
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+test: test-release test-asan
+
+bench: build
+	@ANCHOR_WITH_TORCH=1 scripts/install-deps.sh --check >/dev/null 2>&1 || echo "bench: python3-torch not installed; PyTorch peer skipped (ANCHOR_WITH_TORCH=1 scripts/install-deps.sh)"
+	bench/run.sh build
+
+fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DANCHOR_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	@for f in build-fuzz/fuzz_*; do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-30} fuzz/corpus/$$(basename $$f) || exit 1; done
+
+reference:
+	/usr/bin/python3 scripts/make_reference.py tests/fixtures/reference
+
+clean:
+	rm -rf build build-asan build-fuzz

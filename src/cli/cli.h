@@ -1,0 +1,62 @@
+/* Shared pieces of the anchor command-line program: option parsing, usage
+ * text, error printing and the progress line. One file per subcommand
+ * (cmd_*.c); main.c only dispatches. */
+#ifndef ANCHOR_CLI_CLI_H
+#define ANCHOR_CLI_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_FLAG } cli_opt_kind;
+
+typedef struct cli_opt {
+    const char *name;      /* "model" for --model; '_' and '-' are interchangeable */
+    cli_opt_kind kind;
+    void *dest;            /* const char **, long *, double *, int * */
+    const char *metavar;   /* "DIR" */
+    const char *help;
+} cli_opt;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *usage;     /* "--model DIR --data FILE [options]" */
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+/* Parses argv[1..] (argv[0] is the subcommand) against opts. Positional
+ * arguments are collected in *pos (may be NULL: then none allowed).
+ * Returns 0 on success, 1 after printing --help, 2 on a usage error
+ * (message printed). */
+int cli_parse(int argc, char **argv, const cli_opt *opts, const char *cmd, const char *usage,
+              const char *description, char ***pos, int *n_pos);
+/* Prints "anchor CMD: error: message" to stderr and returns exit code 1. */
+int cli_fail(const char *cmd, const anc_error *err);
+/* Prints a usage error and returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Progress line on stderr (redrawn in place on a terminal, a line every
+ * ~10% otherwise): "label  done/total  rate  ETA". */
+typedef struct cli_progress {
+    const char *label;
+    const char *unit;
+    double start;
+    double last_draw;
+    int tty;
+    int last_decile;
+} cli_progress;
+void cli_progress_init(cli_progress *p, const char *label, const char *unit);
+/* anc_progress_fn-compatible callback; ctx is a cli_progress. */
+void cli_progress_cb(void *ctx, size_t done, size_t total, int64_t tokens);
+void cli_progress_done(cli_progress *p);
+
+double cli_now(void);
+
+/* Subcommands. */
+int cmd_info(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+#endif

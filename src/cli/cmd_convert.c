@@ -1,0 +1,44 @@
+/* anchor convert: import other checkpoint formats as Hugging Face folders. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "io/llama2c.h"
+#include "model/model.h"
+
+int cmd_convert(int argc, char **argv) {
+    const char *from = NULL, *out = NULL, *dtype_s = NULL;
+    cli_opt opts[] = {
+        {"from", OPT_STR, &from, "FORMAT", "input format: llama2c (karpathy/llama2.c v0 .bin)"},
+        {"out", OPT_STR, &out, "DIR", "output Hugging Face model folder (created)"},
+        {"dtype", OPT_STR, &dtype_s, "T", "saved dtype: f32 (default, as the input), bf16 or f16"},
+        {0},
+    };
+    char **pos = NULL;
+    int n_pos = 0;
+    int rc = cli_parse(argc, argv, opts, "convert", "--from llama2c MODEL.bin --out DIR",
+                       "Imports a checkpoint into a Hugging Face model folder (config.json + model.safetensors).",
+                       &pos, &n_pos);
+    if (rc) { free(pos); return rc == 1 ? 0 : rc; }
+    const char *input = n_pos == 1 ? pos[0] : NULL;
+    free(pos);
+    if (!from || !out || !input) return cli_usage_error("convert", "needs --from FORMAT, one input file and --out DIR");
+    if (strcmp(from, "llama2c") != 0) return cli_usage_error("convert", "unknown --from '%s' (supported: llama2c)", from);
+    anc_dtype dt = dtype_s ? anc_dtype_from_user(dtype_s) : ANC_DT_F32;
+    if (dt != ANC_DT_F32 && dt != ANC_DT_F16 && dt != ANC_DT_BF16)
+        return cli_usage_error("convert", "--dtype must be f32, bf16 or f16, not '%s'", dtype_s);
+
+    anc_error err = {0};
+    anc_model *m = NULL;
+    if (anc_llama2c_load(&m, input, &err)) return cli_fail("convert", &err);
+    anc_status st = anc_model_save_hf(m, out, dt, &err);
+    if (st) {
+        anc_model_free(m);
+        return cli_fail("convert", &err);
+    }
+    fprintf(stderr, "anchor convert: %s -> %s (%s, %zu parameters, %d layers, vocab %d)\n", input, out,
+            anc_dtype_name(dt), m->n_params, m->cfg.num_layers, m->cfg.vocab_size);
+    anc_model_free(m);
+    return 0;
+}

@@ -1,0 +1,36 @@
+/* anchor: command-line entry. Only dispatches to the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/blas.h"
+
+static const cli_command commands[] = {
+    {"info", "describe a model: architecture, parameters, dtypes, memory", "--model DIR", cmd_info},
+    {"score", "log-probabilities (and rewards) of preference pairs", "--model DIR --data FILE [options]", cmd_score},
+    {"convert", "import a llama2.c checkpoint as a Hugging Face model folder", "--from llama2c MODEL.bin --out DIR", cmd_convert},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "anchor: align language models with contrastive revisions (CLAIR) and anchored preference optimization (APO)\n\n");
+    fprintf(f, "usage: anchor COMMAND [options]   (anchor COMMAND --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    anc_blas_select_core(argv);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("anchor 0.1.0\n");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "anchor: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

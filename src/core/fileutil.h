@@ -1,0 +1,29 @@
+/* Small file helpers shared by the loaders and writers. */
+#ifndef ANCHOR_CORE_FILEUTIL_H
+#define ANCHOR_CORE_FILEUTIL_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+/* Reads the whole file at path into a malloc'd NUL-terminated buffer
+ * (*out, caller frees) of *len bytes. Files larger than max_bytes are an
+ * error (guards against reading a huge file by mistake). */
+anc_status anc_read_file(const char *path, size_t max_bytes, char **out, size_t *len, anc_error *err);
+
+/* Writes len bytes to path atomically: path.tmp, fsync, rename. */
+anc_status anc_write_file_atomic(const char *path, const void *data, size_t len, anc_error *err);
+
+/* Creates directory path and missing parents (mode 0755). Existing is fine. */
+anc_status anc_mkdirs(const char *path, anc_error *err);
+
+/* 1 when path exists (any type), else 0. */
+int anc_path_exists(const char *path);
+
+/* malloc'd "dir/name" (never NULL unless out of memory). */
+char *anc_path_join(const char *dir, const char *name);
+
+/* Copies file src to dst atomically. */
+anc_status anc_copy_file(const char *src, const char *dst, anc_error *err);
+
+#endif

@@ -1,0 +1,31 @@
+/* Reading datasets of JSON rows: JSONL (one object per line, blank lines
+ * skipped) or a single JSON array of objects. Errors carry file:line:column. */
+#ifndef ANCHOR_DATA_JSONL_H
+#define ANCHOR_DATA_JSONL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct anc_rows {
+    json_t **rows;      /* n owned references (json_decref each) */
+    size_t *lines;      /* 1-based source line of each row (array files: the line where the row starts) */
+    size_t n;
+} anc_rows;
+
+/* Loads every row of path. Each row must be a JSON object. On error nothing
+ * is returned and err says file:line:column and what was expected. */
+anc_status anc_rows_load(anc_rows *out, const char *path, anc_error *err);
+/* Same from memory (label names the source in errors). */
+anc_status anc_rows_parse(anc_rows *out, const char *text, size_t len, const char *label, anc_error *err);
+void anc_rows_free(anc_rows *rows);
+
+/* Reads row[key] as an array of integer token ids in [0, vocab) (vocab <= 0:
+ * any non-negative int32). *ids is malloc'd (caller frees), *n its length.
+ * Missing key: ANC_ERR_FORMAT unless optional, then *ids = NULL, *n = 0. */
+anc_status anc_row_ids(const json_t *row, const char *key, int optional, int vocab, int32_t **ids,
+                       size_t *n, const char *label, size_t line, anc_error *err);
+
+#endif

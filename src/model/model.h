@@ -1,0 +1,103 @@
+/* A Llama-family causal language model in fp32: configuration, one
+ * parameter slab, and the packed-batch forward/backward that every part of
+ * anchor (scoring, drafting, preference training) runs on.
+ *
+ * Data flow of one step:
+ *   anc_batch (packed token ids + sequence offsets + response mask)
+ *     -> anc_model_forward: per-token log p(token | earlier tokens of its
+ *        sequence) for masked tokens, summed per sequence
+ *     -> loss (caller) gives d loss / d token_logp
+ *     -> anc_model_backward: accumulates d loss / d every parameter.
+ * The vocabulary projection runs only over scored rows and in chunks, so the
+ * [tokens x vocab] logits are never materialised. */
+#ifndef ANCHOR_MODEL_MODEL_H
+#define ANCHOR_MODEL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/config.h"
+#include "model/params.h"
+
+typedef struct anc_model {
+    anc_config cfg;
+    float *params;              /* the slab: n_params floats, owned */
+    size_t n_params;
+    anc_param_spec *specs;      /* tensor table in HF order, owned */
+    size_t n_specs;
+    anc_param_view w;           /* named views into params */
+    anc_dtype source_dtype;     /* dtype of the loaded weights (F32 for a new model) */
+    float *inv_freq;            /* [head_dim/2] rotary inverse frequencies */
+} anc_model;
+
+/* A packed micro-batch: n_seqs sequences concatenated into n_tokens ids.
+ * seq_offsets[n_seqs+1] delimits them (0 first, n_tokens last, increasing,
+ * no empty sequence). score_mask[t] = 1 marks token t as scored: its
+ * log-probability given the earlier tokens of its sequence counts. It must be
+ * 0 at the first token of each sequence. All arrays are borrowed. */
+typedef struct anc_batch {
+    int64_t n_tokens;
+    const int32_t *tokens;
+    int n_seqs;
+    const int64_t *seq_offsets;
+    const uint8_t *score_mask;
+} anc_batch;
+
+/* Activations saved by forward for backward, and the scratch both use.
+ * Grows on demand; reuse one per model across steps. */
+typedef struct anc_acts anc_acts;
+
+/* Creates a model of config cfg with all parameters zero. */
+anc_status anc_model_create(anc_model **out, const anc_config *cfg, anc_error *err);
+/* Releases a model (NULL is a no-op). */
+void anc_model_free(anc_model *m);
+
+/* Loads a Hugging Face model directory: config.json plus model.safetensors,
+ * or shards listed in model.safetensors.index.json. Tensors may be F32, F16
+ * or BF16 and are converted to fp32. Errors name the file and the tensor. */
+anc_status anc_model_load_hf(anc_model **out, const char *dir, anc_error *err);
+
+/* The weight files of a model directory: the shards named by
+ * model.safetensors.index.json, else model.safetensors. *files is a malloc'd
+ * array of n malloc'd paths (caller frees each and the array). */
+anc_status anc_model_weight_files(const char *dir, char ***files, size_t *n_files, anc_error *err);
+
+/* Bytes of activations anc_model_forward keeps per token for backward
+ * (excluding the vocabulary rows), for memory estimates. */
+size_t anc_model_act_bytes_per_token(const anc_config *cfg);
+
+/* Writes config.json and model.safetensors (tensors in dtype F32, F16 or
+ * BF16) into dir, creating it. A tied lm_head is not written (as HF). */
+anc_status anc_model_save_hf(const anc_model *m, const char *dir, anc_dtype dtype, anc_error *err);
+
+anc_acts *anc_acts_create(void);
+void anc_acts_free(anc_acts *a);
+/* Bytes currently held by a. */
+size_t anc_acts_bytes(const anc_acts *a);
+
+/* Checks a batch against the model (offsets, ids in range, mask). */
+anc_status anc_batch_validate(const anc_model *m, const anc_batch *b, anc_error *err);
+
+/* Forward pass over a packed batch. token_logp[n_tokens] (may be NULL)
+ * receives log p for scored tokens and 0 elsewhere; seq_logp[n_seqs] (may
+ * be NULL) the per-sequence sums; logit_sum_seq[n_seqs] (may be NULL) the
+ * sum over scored tokens of the mean logit over the vocabulary (TRL's
+ * logits/chosen and logits/rejected metrics). Saves what backward needs in a. */
+anc_status anc_model_forward(const anc_model *m, anc_acts *a, const anc_batch *b,
+                             float *token_logp, float *seq_logp, float *logit_sum_seq,
+                             anc_error *err);
+
+/* Backward pass of the last forward on the same batch and acts: given
+ * d_token_logp[n_tokens] (d loss / d token_logp; only scored tokens are
+ * read), ACCUMULATES d loss / d parameters into grads (a slab of
+ * m->n_params floats laid out like m->params). */
+anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *b,
+                              const float *d_token_logp, float *grads, anc_error *err);
+
+/* After a forward: the full logits [n_rows, V] of the given token rows
+ * (the prediction for the token after each row). For tests, teacher-forced
+ * checks and sampling. */
+anc_status anc_model_logits_rows(const anc_model *m, anc_acts *a, const int64_t *rows,
+                                 int64_t n_rows, float *logits, anc_error *err);
+
+#endif

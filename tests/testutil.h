@@ -1,0 +1,52 @@
+/* Shared helpers for the cmocka unit tests. Each tests/test_*.c becomes its
+ * own executable and CTest test (see CMakeLists.txt). */
+#ifndef ANCHOR_TESTUTIL_H
+#define ANCHOR_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/error.h"
+
+/* Paths: ANCHOR_SOURCE_DIR, ANCHOR_BINARY_DIR and ANCHOR_SHARED_FIXTURES are
+ * compile-time definitions. Returns a malloc'd "<base>/<rel>". */
+char *tu_path(const char *base, const char *rel);
+/* Path inside ../shared/fixtures, or NULL (test should skip()) when that
+ * folder or file is absent. Caller frees. */
+char *tu_shared_fixture(const char *rel);
+/* Fresh empty temporary directory (mkdtemp under $TMPDIR or /tmp). Caller
+ * frees the string; tu_rmtree removes the directory. */
+char *tu_tmpdir(void);
+void tu_rmtree(const char *path);
+/* Writes len bytes to path; fails the test on error. */
+void tu_write_file(const char *path, const void *data, size_t len);
+/* Reads a whole file (NUL-terminated); fails the test on error. *len may be NULL. */
+char *tu_read_file(const char *path, size_t *len);
+/* Runs a shell command, returns its exit status (-1 if it could not run). */
+int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Max |a-b| and max |b| over n floats. */
+double tu_max_abs_diff(const float *a, const float *b, size_t n);
+double tu_max_abs(const float *a, size_t n);
+/* Asserts max|a-b| <= rel_tol * max(max|b|, floor) and prints the figures
+ * under label on failure. */
+void tu_assert_close(const char *label, const float *a, const float *b, size_t n,
+                     double rel_tol, double floor);
+
+/* Fails the test with err's message when st != ANC_OK. */
+#define TU_CHECK(st, err)                                                               \
+    do {                                                                                \
+        anc_status tu_st_ = (st);                                                       \
+        if (tu_st_ != ANC_OK) fail_msg("%s:%d: %s", __FILE__, __LINE__, (err)->message);\
+    } while (0)
+
+/* Deterministic xorshift generator for test data. */
+typedef struct { uint64_t s; } tu_rng;
+float tu_rng_uniform(tu_rng *r);     /* [0, 1) */
+float tu_rng_normal(tu_rng *r);
+void tu_fill_normal(tu_rng *r, float *x, size_t n, float std);
+
+#endif
