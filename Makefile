@@ -40,7 +40,8 @@ bench: build
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DANCHOR_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
-	@for f in build-fuzz/fuzz_*; do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-30} fuzz/corpus/$$(basename $$f) || exit 1; done
+	@for f in build-fuzz/fuzz_*; do n=$$(basename $$f); mkdir -p build-fuzz/corpus/$$n; \
+	  echo "== $$n"; $$f -max_total_time=$${FUZZ_SECONDS:-30} build-fuzz/corpus/$$n fuzz/corpus/$$n || exit 1; done
 
 reference:
 	/usr/bin/python3 scripts/make_reference.py tests/fixtures/reference

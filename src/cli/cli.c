@@ -70,8 +70,9 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, const char *cmd, const
             if (name_eq(o->name, name, nlen)) break;
         if (!o || !o->name) return cli_usage_error(cmd, "unknown option '--%.*s'", (int)nlen, name);
         if (o->kind == OPT_FLAG) {
-            if (eq) return cli_usage_error(cmd, "option '--%s' takes no value", o->name);
-            *(int *)o->dest = 1;
+            if (eq && strcmp(eq + 1, "true") != 0 && strcmp(eq + 1, "false") != 0)
+                return cli_usage_error(cmd, "option '--%s' takes no value (or =true / =false)", o->name);
+            *(int *)o->dest = !eq || strcmp(eq + 1, "true") == 0;
             continue;
         }
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
@@ -90,6 +91,20 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, const char *cmd, const
             double v = strtod(val, &end);
             if (errno || !*val || *end) return cli_usage_error(cmd, "option '--%s' expects a number, got '%s'", o->name, val);
             *(double *)o->dest = v;
+            break;
+        }
+        case OPT_LIST: {
+            cli_list *l = o->dest;
+            if (l->from_file) {
+                l->n = 0;
+                l->from_file = 0;
+            }
+            /* comma-separated values are split; the pieces live in a copy */
+            char *copy = strdup(val);
+            for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                if (l->n == CLI_LIST_MAX) return cli_usage_error(cmd, "option '--%s' takes at most %d values", o->name, CLI_LIST_MAX);
+                l->v[l->n++] = tok;
+            }
             break;
         }
         case OPT_FLAG: break;

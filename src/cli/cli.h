@@ -9,12 +9,22 @@
 
 #include "core/error.h"
 
-typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_FLAG } cli_opt_kind;
+typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_FLAG, OPT_LIST } cli_opt_kind;
+
+/* Values of a repeatable option (OPT_LIST): "--loss-type a --loss-type b"
+ * or "--loss-type a,b". Values from a config file are replaced, not
+ * extended, by values on the command line. */
+#define CLI_LIST_MAX 16
+typedef struct cli_list {
+    const char *v[CLI_LIST_MAX];
+    int n;
+    int from_file;
+} cli_list;
 
 typedef struct cli_opt {
     const char *name;      /* "model" for --model; '_' and '-' are interchangeable */
     cli_opt_kind kind;
-    void *dest;            /* const char **, long *, double *, int * */
+    void *dest;            /* const char **, long *, double *, int *, cli_list * */
     const char *metavar;   /* "DIR" */
     const char *help;
 } cli_opt;
@@ -32,6 +42,14 @@ typedef struct cli_command {
  * (message printed). */
 int cli_parse(int argc, char **argv, const cli_opt *opts, const char *cmd, const char *usage,
               const char *description, char ***pos, int *n_pos);
+/* Applies a YAML config file (a mapping of option names, with '_' or '-',
+ * to scalars or lists) to opts, before the command line is parsed so that
+ * flags override it. Returns 0, or 2 after printing an error naming the
+ * file, line and key. Strings are kept for the life of the process. */
+int cli_apply_yaml(const char *path, const cli_opt *opts, const char *cmd);
+/* Finds "--config FILE" (or --config=FILE) in argv; NULL when absent. */
+const char *cli_find_config(int argc, char **argv);
+
 /* Prints "anchor CMD: error: message" to stderr and returns exit code 1. */
 int cli_fail(const char *cmd, const anc_error *err);
 /* Prints a usage error and returns 2. */
@@ -58,5 +76,6 @@ double cli_now(void);
 int cmd_info(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

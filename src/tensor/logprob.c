@@ -7,7 +7,11 @@
  * chunks into an online log-sum-exp (running max m and Σ exp(l − m)); the
  * backward pass recomputes each chunk's logits with one sgemm and turns them
  * straight into dlogits = dlogp·(onehot(target) − softmax), which two more
- * sgemms push into dh and dW. */
+ * sgemms push into dh and dW.
+ *
+ * The elementwise work between the sgemms is deliberately serial (see
+ * ANC_OMP_MIN_WORK in ops_internal.h): it is ~1% of the flops, and an
+ * OpenMP region between sgemm calls slows the next sgemm by milliseconds. */
 #include <float.h>
 #include <math.h>
 
@@ -19,8 +23,12 @@
  * parameter name I of ops.h. */
 #undef I
 
+#ifndef LP_ROWS
 #define LP_ROWS 256  /* rows per chunk */
+#endif
+#ifndef LP_COLS
 #define LP_COLS 4096 /* vocabulary columns per chunk */
+#endif
 /* Backward skips rows with dlogp == 0 (masked prompt tokens, padding) by
  * cutting the rows into pieces of consecutive rows; a run of zero rows
  * shorter than this stays inside a piece (computed as zero) rather than
@@ -57,7 +65,6 @@ void anc_logprob_forward(float *logp, float *lse, float *logit_sum, const float 
             /* logits[nr, nv] = h[r0:r0+nr] · W[v0:v0+nv]^T */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, nv, C, 1.0f,
                         h + r0 * C, C, W + (int64_t)v0 * C, C, 0.0f, logits, nv);
-            ANC_OMP("omp parallel for schedule(static) if (nr * (int64_t)nv >= ANC_OMP_MIN_WORK)")
             for (int64_t i = 0; i < nr; i++) {
                 int64_t r = r0 + i;
                 float *row = logits + i * nv;
@@ -71,8 +78,7 @@ void anc_logprob_forward(float *logp, float *lse, float *logit_sum, const float 
                     m = cm;
                     lse[r] = m;
                 }
-                anc_exp_sub_inplace(row, nv, m);
-                esum[i] += (float)anc_row_sum(row, nv);
+                esum[i] += (float)anc_exp_sub_sum(row, nv, m);
             }
         }
         for (int64_t i = 0; i < nr; i++) {
@@ -121,7 +127,6 @@ void anc_logprob_backward(float *dh, float *dW, const float *dlogp, const float 
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, nv, C, 1.0f, h + a * C,
                         C, Wc, C, 0.0f, dlogits, nv);
             /* d logp_r / d logit_rj = onehot(t_r)_j − softmax_rj */
-            ANC_OMP("omp parallel for schedule(static) if (nr * (int64_t)nv >= ANC_OMP_MIN_WORK)")
             for (int64_t i = 0; i < nr; i++) {
                 int64_t r = a + i;
                 float *row = dlogits + i * nv;
@@ -130,8 +135,7 @@ void anc_logprob_backward(float *dh, float *dW, const float *dlogp, const float 
                     memset(row, 0, (size_t)nv * sizeof(float));
                     continue;
                 }
-                anc_exp_sub_inplace(row, nv, lse[r]);
-                for (int j = 0; j < nv; j++) row[j] *= -d;
+                anc_exp_sub_scale(row, nv, lse[r], -d);
                 int32_t t = targets[r];
                 if (t >= v0 && t < v0 + nv) row[t - v0] += d;
             }

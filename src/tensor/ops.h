@@ -11,13 +11,13 @@
 #include <stdint.h>
 
 /* ---- linear: out[N,O] = inp[N,I] · W[O,I]^T + bias[O] ------------------
- * W is in PyTorch nn.Linear layout [out, in]. bias may be NULL. Overwrites out. */
+ * (I = in_dim, O = out_dim.) W is in PyTorch nn.Linear layout [out, in]. bias may be NULL. Overwrites out. */
 void anc_linear_forward(float *out, const float *inp, const float *W, const float *bias,
-                        int64_t N, int I, int O);
+                        int64_t N, int in_dim, int out_dim);
 /* dinp[N,I] += dout·W (dinp may be NULL); dW[O,I] += dout^T·inp (may be NULL);
  * dbias[O] += column sums of dout (may be NULL). */
 void anc_linear_backward(float *dinp, float *dW, float *dbias, const float *dout,
-                         const float *inp, const float *W, int64_t N, int I, int O);
+                         const float *inp, const float *W, int64_t N, int in_dim, int out_dim);
 
 /* ---- RMSNorm: out[n,:] = inp[n,:] * rstd[n] * weight, rstd = 1/sqrt(mean(x²)+eps)
  * rstd[N] is saved for backward. Overwrites out and rstd. */

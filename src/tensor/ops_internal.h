@@ -22,10 +22,17 @@
 #define ANC_OMP(directive)
 #endif
 
-/* Below this many elements of work an OpenMP region costs more than it
- * saves (fork/join is a few microseconds; idle OpenMP threads also spin
- * for a while and compete with OpenBLAS's own threads on a 2-core box). */
-#define ANC_OMP_MIN_WORK (1 << 15)
+/* Elementwise kernels only fork OpenMP threads for at least this many
+ * elements. The bar is high on purpose: with libgomp's default wait policy
+ * its idle workers spin for milliseconds after a region ends, competing
+ * with OpenBLAS's pthreads on a 2-core machine. Measured (2-core EPYC,
+ * OpenBLAS 0.3.21 pthread): a tiny `omp parallel for` before a 576x576x4096
+ * sgemm turned 13.7 ms into 22.3 ms, and before 64-row sgemms made them 6x
+ * slower. So kernels that alternate elementwise work with sgemm calls
+ * (attention, logprob) stay serial, and the standalone elementwise sweeps
+ * go parallel only when they are large enough (>= ~16 MB) to win anyway.
+ * (With OMP_WAIT_POLICY=passive in the environment the penalty vanishes.) */
+#define ANC_OMP_MIN_WORK (1 << 22)
 
 /* cblas takes int dimensions; row counts are int64. Products are split into
  * row blocks of at most this many rows (ANC_BLAS_MAX_ROWS * any dimension is
@@ -99,12 +106,33 @@ static inline float anc_expf(float x) {
     return v[0];
 }
 
-/* x[j] := exp(x[j] - m) for j < n. */
-static inline void anc_exp_sub_inplace(float *x, int64_t n, float m) {
+/* x[j] := exp(x[j] - m) for j < n; returns Σ_j x[j]. One pass instead of
+ * exp-then-sum. The fp32 lane sums are flushed into a double every 256
+ * terms, so long rows (a 4096-wide vocabulary chunk) keep ~1e-7 accuracy. */
+static inline double anc_exp_sub_sum(float *x, int64_t n, float m) {
     const anc_v4f mv = anc_v4f_splat(m);
+    double s = 0.0;
     int64_t j = 0;
-    for (; j + 4 <= n; j += 4) anc_v4f_store(x + j, anc_v4f_exp(anc_v4f_load(x + j) - mv));
-    for (; j < n; j++) x[j] = anc_expf(x[j] - m);
+    while (j + 4 <= n) {
+        anc_v4f acc = anc_v4f_splat(0.0f);
+        int64_t end = j + 256 < n ? j + 256 : n;
+        for (; j + 4 <= end; j += 4) {
+            anc_v4f e = anc_v4f_exp(anc_v4f_load(x + j) - mv);
+            anc_v4f_store(x + j, e);
+            acc += e;
+        }
+        s += ((double)acc[0] + acc[1]) + ((double)acc[2] + acc[3]);
+    }
+    for (; j < n; j++) s += (x[j] = anc_expf(x[j] - m));
+    return s;
+}
+
+/* x[j] := a · exp(x[j] - m) for j < n. */
+static inline void anc_exp_sub_scale(float *x, int64_t n, float m, float a) {
+    const anc_v4f mv = anc_v4f_splat(m), av = anc_v4f_splat(a);
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) anc_v4f_store(x + j, av * anc_v4f_exp(anc_v4f_load(x + j) - mv));
+    for (; j < n; j++) x[j] = a * anc_expf(x[j] - m);
 }
 
 /* max_j x[j] (-INFINITY-like -FLT_MAX for n == 0). */
@@ -122,21 +150,6 @@ static inline float anc_row_max(const float *x, int64_t n) {
     return m;
 }
 
-/* sum_j x[j]: eight fp32 partial sums (each lane sums n/8 terms), combined in
- * double. Plenty for softmax normalisers (terms in [0, 1]). */
-static inline double anc_row_sum(const float *x, int64_t n) {
-    anc_v4f a = anc_v4f_splat(0.0f), b = a;
-    int64_t j = 0;
-    for (; j + 8 <= n; j += 8) {
-        a += anc_v4f_load(x + j);
-        b += anc_v4f_load(x + j + 4);
-    }
-    double s = 0.0;
-    for (int k = 0; k < 4; k++) s += (double)a[k] + (double)b[k];
-    for (; j < n; j++) s += x[j];
-    return s;
-}
-
 /* sum_j x[j] in double precision (eight independent chains, so still about
  * one add per cycle): for sums whose terms cancel, e.g. a row of logits. */
 static inline double anc_row_sum_f64(const float *x, int64_t n) {
@@ -149,7 +162,8 @@ static inline double anc_row_sum_f64(const float *x, int64_t n) {
     return s;
 }
 
-/* sum_j x[j]·y[j], same accumulation scheme as anc_row_sum. */
+/* sum_j x[j]·y[j]: eight fp32 partial sums (each lane sums n/8 terms,
+ * plenty for rows of a few thousand), combined in double. */
 static inline double anc_row_dot(const float *x, const float *y, int64_t n) {
     anc_v4f a = anc_v4f_splat(0.0f), b = a;
     int64_t j = 0;

@@ -27,7 +27,8 @@ static float llama3_scale(float inv, const anc_rope_scaling *s) {
     return (1.0f - smooth) * scaled / factor + smooth * scaled;
 }
 
-void anc_rope_inv_freq(float *inv_freq, int head_dim, float theta, const anc_rope_scaling *scaling) {
+void anc_rope_inv_freq(float *inv_freq, int head_dim, float theta,
+                       const anc_rope_scaling *scaling) {
     int half = head_dim / 2;
     for (int i = 0; i < half; i++) {
         /* torch: 1.0 / (base ** (arange(0, D, 2).float() / D)); the exponent
@@ -43,7 +44,8 @@ void anc_rope_inv_freq(float *inv_freq, int head_dim, float theta, const anc_rop
 void anc_rope_table(float *cos_t, float *sin_t, const int32_t *pos, const float *inv_freq,
                     int64_t N, int head_dim) {
     int half = head_dim / 2;
-    ANC_OMP("omp parallel for schedule(static) if (N * (int64_t)half >= ANC_OMP_MIN_WORK / 8)")
+    /* cos/sin in double cost ~30x an elementwise op: a lower bar */
+    ANC_OMP("omp parallel for schedule(static) if (N * (int64_t)half >= ANC_OMP_MIN_WORK / 32)")
     for (int64_t n = 0; n < N; n++) {
         float p = (float)pos[n];
         for (int i = 0; i < half; i++) {
@@ -60,7 +62,7 @@ void anc_rope_table(float *cos_t, float *sin_t, const int32_t *pos, const float 
 void anc_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t N, int n_heads,
                       int head_dim) {
     int half = head_dim / 2;
-    ANC_OMP("omp parallel for schedule(static) if (N * (int64_t)n_heads * head_dim >= ANC_OMP_MIN_WORK)")
+    ANC_OMP("omp parallel for schedule(static) if (N * n_heads * head_dim >= ANC_OMP_MIN_WORK)")
     for (int64_t n = 0; n < N; n++) {
         const float *c = cos_t + n * half, *s = sin_t + n * half;
         for (int h = 0; h < n_heads; h++) {
@@ -79,7 +81,7 @@ void anc_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t 
 void anc_rope_backward(float *dx, const float *cos_t, const float *sin_t, int64_t N, int n_heads,
                        int head_dim) {
     int half = head_dim / 2;
-    ANC_OMP("omp parallel for schedule(static) if (N * (int64_t)n_heads * head_dim >= ANC_OMP_MIN_WORK)")
+    ANC_OMP("omp parallel for schedule(static) if (N * n_heads * head_dim >= ANC_OMP_MIN_WORK)")
     for (int64_t n = 0; n < N; n++) {
         const float *c = cos_t + n * half, *s = sin_t + n * half;
         for (int h = 0; h < n_heads; h++) {

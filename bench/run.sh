@@ -1,0 +1,39 @@
+#!/bin/sh
+# make bench: anchor's benchmarks side by side with their peers, printing
+# ratios. Figures go into docs/performance.md by hand, with the machine.
+#   bench/run.sh BUILD_DIR
+set -eu
+B=${1:-build}
+cd "$(dirname "$0")/.."
+OUT=${BENCH_OUT:-$B/bench}
+mkdir -p "$OUT"
+REPS=${BENCH_REPS:-3}
+
+echo "== machine"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+echo "memory: $(free -g | awk '/Mem:/ {print $2}') GiB"
+
+echo "== engine: SmolLM2-135M-shaped random model, 2 x 512 tokens (forward = scoring, train = forward+backward)"
+"$B/bench_engine" --reps "$REPS" | tee "$OUT/engine_anchor.txt"
+
+get() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
+
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    # torch runs its own OpenMP pool beside OpenBLAS's threads; its idle
+    # OpenMP threads spin by default, which starves BLAS on 2 cores. Measure
+    # both settings and compare with the faster, to be fair to the peer.
+    /usr/bin/python3 bench/torch_engine.py --reps "$REPS" > "$OUT/engine_torch_default.txt"
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_engine.py --reps "$REPS" > "$OUT/engine_torch_passive.txt"
+    best="$OUT/engine_torch_default.txt"
+    a=$(get train_step_s "$OUT/engine_torch_default.txt"); b=$(get train_step_s "$OUT/engine_torch_passive.txt")
+    if awk -v a="$a" -v b="$b" 'BEGIN {exit !(b < a)}'; then best="$OUT/engine_torch_passive.txt"; fi
+    echo "-- pytorch ($(basename "$best"))"
+    cat "$best"
+    echo "== ratios (anchor / pytorch; > 1 means anchor is faster or smaller)"
+    awk -v af="$(get forward_s "$OUT/engine_anchor.txt")" -v tf="$(get forward_s "$best")" \
+        -v ab="$(get train_step_s "$OUT/engine_anchor.txt")" -v tb="$(get train_step_s "$best")" \
+        -v am="$(get peak_rss_mb "$OUT/engine_anchor.txt")" -v tm="$(get peak_rss_mb "$best")" \
+        'BEGIN { printf "forward speed   %.2fx\ntrain speed     %.2fx\npeak memory     %.2fx smaller\n", tf/af, tb/ab, tm/am }'
+else
+    echo "(python3-torch not installed: PyTorch peer skipped; ANCHOR_WITH_TORCH=1 scripts/install-deps.sh)"
+fi

@@ -1,0 +1,180 @@
+/* anchor train: preference training (APO, DPO and the TRL family). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "train/trainer.h"
+
+typedef struct train_progress {
+    double start, last;
+    int tty;
+    const char *last_phase;
+    cli_progress bar;
+} train_progress;
+
+static void report(void *ctx, const anc_train_status *s) {
+    train_progress *p = ctx;
+    if (strcmp(s->phase, "train") != 0) {
+        if (p->last_phase != s->phase) {
+            cli_progress_init(&p->bar, strcmp(s->phase, "ref") == 0 ? "reference log-probs" :
+                                       strcmp(s->phase, "ref-eval") == 0 ? "reference log-probs (eval)" : "evaluation", "pairs");
+            p->last_phase = s->phase;
+        }
+        cli_progress_cb(&p->bar, s->done, s->total, s->tokens);
+        if (s->done == s->total) cli_progress_done(&p->bar);
+        return;
+    }
+    if (p->last_phase != s->phase) {
+        p->start = cli_now();
+        p->last_phase = s->phase;
+    }
+    double now = cli_now();
+    if (p->tty && now - p->last < 0.25 && s->step < s->total_steps) return;
+    if (!p->tty && s->step % 10 != 0 && s->step != s->total_steps && s->step != 1) return;
+    p->last = now;
+    double el = now - p->start, per = s->step > 0 ? el / (double)s->step : 0;
+    double eta = per * (double)(s->total_steps - s->step);
+    fprintf(stderr, "%sstep %lld/%lld  loss %.4f  acc %.2f  margin %+.4f  |g| %.3g  lr %.3g  %.0f tok/s  ETA %dm%02ds%s",
+            p->tty ? "\r" : "", (long long)s->step, (long long)s->total_steps, s->loss, s->reward_accuracy,
+            s->reward_margin, s->grad_norm, s->lr, s->tokens_per_second, (int)(eta / 60), (int)eta % 60,
+            p->tty ? "\033[K" : "\n");
+    if (p->tty && s->step == s->total_steps) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+int cmd_train(int argc, char **argv) {
+    anc_train_config c;
+    anc_train_config_default(&c);
+    const char *model = NULL, *data = NULL, *out = NULL, *ref = NULL, *eval = NULL, *config = NULL;
+    const char *optimizer = "adamw", *sched = "linear", *save_dtype = NULL;
+    cli_list loss_types = {{"sigmoid"}, 1, 1}, loss_weights = {{0}, 0, 0};
+    double beta = c.loss.beta, ls = c.loss.label_smoothing, gamma = c.loss.simpo_gamma, cpo_alpha = c.loss.cpo_alpha;
+    double dw = c.loss.desirable_weight, uw = c.loss.undesirable_weight;
+    double lr = c.opt.lr, b1 = c.opt.beta1, b2 = c.opt.beta2, eps = c.opt.eps, wd = c.opt.weight_decay;
+    double warmup_ratio = 0, max_grad_norm = c.max_grad_norm, epochs = c.epochs;
+    long warmup_steps = 0, batch = c.batch_size, accum = c.grad_accum, max_steps = 0, seed = 42;
+    long logging = c.logging_steps, save = 0, eval_steps = 0, max_tokens = c.max_tokens;
+    int no_precompute = 0, resume = 0, eval_on_start = 0;
+    cli_opt opts[] = {
+        {"model", OPT_STR, &model, "DIR", "starting model (Hugging Face folder)"},
+        {"data", OPT_STR, &data, "FILE", "training rows: JSONL/JSON with prompt_ids, chosen_ids, rejected_ids (kto: completion_ids, label)"},
+        {"output-dir", OPT_STR, &out, "DIR", "where the model, checkpoints and metrics.jsonl go"},
+        {"config", OPT_STR, &config, "FILE.yaml", "options as YAML (keys are these option names); flags override it"},
+        {"loss-type", OPT_LIST, &loss_types, "NAME", "apo_zero, apo_down, sigmoid (dpo), ipo, hinge, robust, exo_pair, nca_pair, bco_pair, sppo_hard, aot, aot_pair, discopop, sigmoid_norm, sft, simpo, cpo, kto, apo_zero_unpaired; repeatable"},
+        {"loss-weights", OPT_LIST, &loss_weights, "W,W,...", "weight of each loss type (default 1 each)"},
+        {"beta", OPT_FLOAT, &beta, "B", "beta (default 0.1)"},
+        {"label-smoothing", OPT_FLOAT, &ls, "E", "label smoothing for sigmoid/robust/exo_pair/aot (default 0)"},
+        {"simpo-gamma", OPT_FLOAT, &gamma, "G", "SimPO target margin (default 0.5)"},
+        {"cpo-alpha", OPT_FLOAT, &cpo_alpha, "A", "weight of the chosen NLL in cpo/simpo (default 1.0, as TRL)"},
+        {"desirable-weight", OPT_FLOAT, &dw, "W", "KTO weight of desirable rows (default 1)"},
+        {"undesirable-weight", OPT_FLOAT, &uw, "W", "KTO weight of undesirable rows (default 1)"},
+        {"ref-model", OPT_STR, &ref, "DIR", "reference model (default: the starting model)"},
+        {"no-precompute-ref", OPT_FLAG, &no_precompute, NULL, "keep the reference model in memory instead of caching its log-probs"},
+        {"optimizer", OPT_STR, &optimizer, "NAME", "adamw (default) or sgd"},
+        {"learning-rate", OPT_FLOAT, &lr, "LR", "peak learning rate (default 1e-6)"},
+        {"adam-beta1", OPT_FLOAT, &b1, "B1", "default 0.9"},
+        {"adam-beta2", OPT_FLOAT, &b2, "B2", "default 0.999"},
+        {"adam-epsilon", OPT_FLOAT, &eps, "EPS", "default 1e-8"},
+        {"weight-decay", OPT_FLOAT, &wd, "WD", "decoupled weight decay, not on biases/norms (default 0)"},
+        {"lr-scheduler", OPT_STR, &sched, "NAME", "constant, linear (default) or cosine"},
+        {"lr-scheduler-type", OPT_STR, &sched, "NAME", "alias of --lr-scheduler"},
+        {"warmup-ratio", OPT_FLOAT, &warmup_ratio, "R", "share of steps spent warming up (default 0)"},
+        {"warmup-steps", OPT_INT, &warmup_steps, "N", "warm-up steps (overrides --warmup-ratio)"},
+        {"per-device-train-batch-size", OPT_INT, &batch, "N", "pairs per micro-step (default 8)"},
+        {"gradient-accumulation-steps", OPT_INT, &accum, "N", "micro-steps per optimiser step (default 1)"},
+        {"max-grad-norm", OPT_FLOAT, &max_grad_norm, "N", "clip the gradient norm (default 1.0; 0 disables)"},
+        {"num-train-epochs", OPT_FLOAT, &epochs, "E", "epochs (default 1)"},
+        {"max-steps", OPT_INT, &max_steps, "N", "optimiser steps (overrides epochs)"},
+        {"seed", OPT_INT, &seed, "S", "fixes the data order (default 42)"},
+        {"logging-steps", OPT_INT, &logging, "N", "metrics.jsonl line every N steps (default 10)"},
+        {"save-steps", OPT_INT, &save, "N", "checkpoint every N steps (default: none)"},
+        {"eval-data", OPT_STR, &eval, "FILE", "evaluation rows (eval_ metrics)"},
+        {"eval-on-start", OPT_FLAG, &eval_on_start, NULL, "evaluate once before training (logged as step 0)"},
+        {"eval-steps", OPT_INT, &eval_steps, "N", "evaluate every N steps (default: at the end)"},
+        {"max-tokens", OPT_INT, &max_tokens, "N", "tokens per forward/backward chunk (memory bound; default 8192)"},
+        {"resume", OPT_FLAG, &resume, NULL, "continue from the newest complete checkpoint in --output-dir"},
+        {"save-dtype", OPT_STR, &save_dtype, "T", "dtype of the final model: f32, bf16, f16 (default: the input's)"},
+        {0},
+    };
+    const char *cfg_file = cli_find_config(argc, argv);
+    if (cfg_file) {
+        int rc = cli_apply_yaml(cfg_file, opts, "train");
+        if (rc) return rc;
+    }
+    int rc = cli_parse(argc, argv, opts, "train", "--model DIR --data FILE --output-dir DIR [--loss-type apo_zero] [options]",
+                       "Trains a model on preference pairs with TRL's objectives and metrics. Writes metrics.jsonl,\n"
+                       "checkpoint-N/ folders (--save-steps) and the final Hugging Face model into --output-dir.",
+                       NULL, NULL);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!model || !data || !out) return cli_usage_error("train", "--model, --data and --output-dir are required");
+
+    c.model_dir = model;
+    c.data_path = data;
+    c.output_dir = out;
+    c.ref_model_dir = ref;
+    c.eval_data_path = eval;
+    c.n_losses = loss_types.n;
+    if (c.n_losses > ANC_MAX_LOSSES) return cli_usage_error("train", "at most %d loss types", ANC_MAX_LOSSES);
+    for (int i = 0; i < loss_types.n; i++) {
+        int t = anc_loss_from_name(loss_types.v[i]);
+        if (t < 0) return cli_usage_error("train", "unknown loss type '%s' (see --help)", loss_types.v[i]);
+        if (t == ANC_LOSS_ORPO) return cli_usage_error("train", "orpo is not supported by the trainer yet (it needs prompt-token log-probs)");
+        c.losses[i] = (anc_loss_type)t;
+        c.loss_weights[i] = 1.0;
+    }
+    if (loss_weights.n) {
+        if (loss_weights.n != loss_types.n)
+            return cli_usage_error("train", "--loss-weights has %d values for %d loss types", loss_weights.n, loss_types.n);
+        for (int i = 0; i < loss_weights.n; i++) {
+            char *end = NULL;
+            c.loss_weights[i] = strtod(loss_weights.v[i], &end);
+            if (end == loss_weights.v[i] || *end) return cli_usage_error("train", "--loss-weights: '%s' is not a number", loss_weights.v[i]);
+        }
+    }
+    c.loss.beta = beta;
+    c.loss.label_smoothing = ls;
+    c.loss.simpo_gamma = gamma;
+    c.loss.cpo_alpha = cpo_alpha;
+    c.loss.desirable_weight = dw;
+    c.loss.undesirable_weight = uw;
+    int ot = anc_opt_from_name(optimizer), st = anc_sched_from_name(sched);
+    if (ot < 0) return cli_usage_error("train", "unknown optimizer '%s' (adamw or sgd)", optimizer);
+    if (st < 0) return cli_usage_error("train", "unknown lr scheduler '%s' (constant, linear, cosine)", sched);
+    c.opt.type = (anc_opt_type)ot;
+    c.opt.lr = lr;
+    c.opt.beta1 = b1;
+    c.opt.beta2 = b2;
+    c.opt.eps = eps;
+    c.opt.weight_decay = wd;
+    c.scheduler = (anc_sched_type)st;
+    c.warmup_ratio = warmup_ratio;
+    c.warmup_steps = warmup_steps;
+    c.batch_size = batch;
+    c.grad_accum = accum;
+    c.max_grad_norm = max_grad_norm;
+    c.epochs = epochs;
+    c.max_steps = max_steps;
+    c.seed = (uint64_t)seed;
+    c.logging_steps = logging;
+    c.save_steps = save;
+    c.eval_steps = eval_steps;
+    c.eval_on_start = eval_on_start;
+    c.max_tokens = max_tokens;
+    c.precompute_ref = !no_precompute;
+    c.resume = resume;
+    if (save_dtype) {
+        c.save_dtype = anc_dtype_from_user(save_dtype);
+        if (c.save_dtype != ANC_DT_F32 && c.save_dtype != ANC_DT_BF16 && c.save_dtype != ANC_DT_F16)
+            return cli_usage_error("train", "--save-dtype must be f32, bf16 or f16");
+    }
+    train_progress prog;
+    memset(&prog, 0, sizeof prog);
+    prog.tty = isatty(2);
+    anc_error err = {0};
+    double t0 = cli_now();
+    if (anc_train(&c, report, &prog, &err)) return cli_fail("train", &err);
+    fprintf(stderr, "anchor train: done in %.1fs; model, metrics.jsonl and train_config.yaml in %s\n", cli_now() - t0, out);
+    return 0;
+}

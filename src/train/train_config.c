@@ -1,0 +1,85 @@
+#include "train/train_config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fileutil.h"
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) { b->oom = 1; return; }
+        if (b->p && b->len + (size_t)n < b->cap) { b->len += (size_t)n; return; }
+        size_t nc = (b->cap + (size_t)n + 1) * 2;
+        char *np = realloc(b->p, nc);
+        if (!np) { b->oom = 1; return; }
+        b->p = np;
+        b->cap = nc;
+    }
+}
+
+/* YAML double-quoted scalar (paths may hold ':' or '#'). */
+static void sb_str(sbuf *b, const char *key, const char *v) {
+    if (!v) { sb_printf(b, "%s: null\n", key); return; }
+    sb_printf(b, "%s: \"", key);
+    for (const char *s = v; *s; s++) {
+        if (*s == '"' || *s == '\\') sb_printf(b, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) sb_printf(b, "\\x%02x", (unsigned char)*s);
+        else sb_printf(b, "%c", *s);
+    }
+    sb_printf(b, "\"\n");
+}
+
+static const char *sched_name(anc_sched_type t) {
+    return t == ANC_SCHED_LINEAR ? "linear" : t == ANC_SCHED_COSINE ? "cosine" : "constant";
+}
+
+anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *path, anc_error *err) {
+    sbuf b = {0};
+    sb_printf(&b, "# anchor train: effective configuration (usable with --config)\n");
+    sb_str(&b, "model", c->model_dir);
+    sb_str(&b, "data", c->data_path);
+    sb_str(&b, "output_dir", c->output_dir);
+    sb_str(&b, "ref_model", c->ref_model_dir);
+    sb_str(&b, "eval_data", c->eval_data_path);
+    sb_printf(&b, "loss_type:\n");
+    for (int i = 0; i < c->n_losses; i++) sb_printf(&b, "  - %s\n", anc_loss_name(c->losses[i]));
+    sb_printf(&b, "loss_weights:\n");
+    for (int i = 0; i < c->n_losses; i++) sb_printf(&b, "  - %.17g\n", c->loss_weights[i]);
+    sb_printf(&b, "beta: %.17g\nlabel_smoothing: %.17g\nsimpo_gamma: %.17g\ncpo_alpha: %.17g\n", c->loss.beta,
+              c->loss.label_smoothing, c->loss.simpo_gamma, c->loss.cpo_alpha);
+    sb_printf(&b, "desirable_weight: %.17g\nundesirable_weight: %.17g\n", c->loss.desirable_weight, c->loss.undesirable_weight);
+    sb_printf(&b, "eval_on_start: %s\n", c->eval_on_start ? "true" : "false");
+    sb_printf(&b, "optimizer: %s\nlearning_rate: %.17g\nadam_beta1: %.17g\nadam_beta2: %.17g\nadam_epsilon: %.17g\nweight_decay: %.17g\n",
+              c->opt.type == ANC_OPT_SGD ? "sgd" : "adamw", c->opt.lr, c->opt.beta1, c->opt.beta2, c->opt.eps, c->opt.weight_decay);
+    sb_printf(&b, "lr_scheduler: %s\nwarmup_ratio: %.17g\nwarmup_steps: %lld\n", sched_name(c->scheduler), c->warmup_ratio,
+              (long long)c->warmup_steps);
+    sb_printf(&b, "per_device_train_batch_size: %lld\ngradient_accumulation_steps: %lld\n", (long long)c->batch_size,
+              (long long)c->grad_accum);
+    sb_printf(&b, "num_train_epochs: %.17g\nmax_steps: %lld\nmax_grad_norm: %.17g\nseed: %llu\n", c->epochs,
+              (long long)c->max_steps, c->max_grad_norm, (unsigned long long)c->seed);
+    sb_printf(&b, "logging_steps: %lld\nsave_steps: %lld\neval_steps: %lld\nmax_tokens: %lld\nno_precompute_ref: %s\n",
+              (long long)c->logging_steps, (long long)c->save_steps, (long long)c->eval_steps, (long long)c->max_tokens,
+              c->precompute_ref ? "false" : "true");
+    if (c->save_dtype != ANC_DT_INVALID) sb_printf(&b, "save_dtype: %s\n", anc_dtype_name(c->save_dtype));
+    if (b.oom) {
+        free(b.p);
+        return anc_error_set(err, ANC_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    anc_status st = anc_write_file_atomic(path, b.p, b.len, err);
+    free(b.p);
+    return st;
+}

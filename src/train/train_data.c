@@ -1,0 +1,132 @@
+#include "train/train_data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fileutil.h"
+#include "core/hash.h"
+#include "io/safetensors.h"
+#include "train/score.h"
+
+void anc_train_data_free(anc_train_data *d) {
+    if (!d) return;
+    anc_pairset_free(&d->ps);
+    free(d->label);
+    memset(d, 0, sizeof *d);
+}
+
+static anc_status load_unpaired(anc_train_data *d, const anc_rows *rows, int64_t chunk, int vocab, const char *label,
+                                anc_error *err) {
+    size_t n = rows->n;
+    d->unpaired = 1;
+    d->ps.pairs = calloc(n ? n : 1, sizeof *d->ps.pairs);
+    d->label = calloc(n ? n : 1, 1);
+    if (!d->ps.pairs || !d->label) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    anc_status st = ANC_OK;
+    for (size_t i = 0; i < n && !st; i++) {
+        const json_t *row = rows->rows[i];
+        size_t line = rows->lines[i];
+        anc_pair *p = &d->ps.pairs[i];
+        d->ps.n = i + 1;
+        p->line = line;
+        json_t *lab = json_object_get(row, "label");
+        if (!json_is_boolean(lab))
+            return anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: unpaired rows need a boolean \"label\" (true = desirable)", label, line);
+        d->label[i] = json_is_true(lab);
+        if ((st = anc_row_ids(row, "prompt_ids", 0, vocab, &p->prompt, &p->n_prompt, label, line, err)) ||
+            (st = anc_row_ids(row, "completion_ids", 0, vocab, &p->chosen, &p->n_chosen, label, line, err)))
+            return st;
+        if (p->n_prompt == 0 || p->n_chosen == 0)
+            return anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: prompt_ids and completion_ids must each hold at least one id", label, line);
+    }
+    /* TRL's KL dataset: within each chunk of `chunk` rows, row i is paired
+     * with the completion of row i-1 (the first with the chunk's last). */
+    if (chunk < 1) chunk = 1;
+    for (size_t start = 0; start < n; start += (size_t)chunk) {
+        size_t end = start + (size_t)chunk < n ? start + (size_t)chunk : n;
+        for (size_t i = start; i < end; i++) {
+            size_t src = i == start ? end - 1 : i - 1;
+            anc_pair *p = &d->ps.pairs[i];
+            const anc_pair *q = &d->ps.pairs[src];
+            p->n_rejected = q->n_chosen;
+            p->rejected = malloc(sizeof(int32_t) * q->n_chosen);
+            if (!p->rejected) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+            memcpy(p->rejected, q->chosen, sizeof(int32_t) * q->n_chosen);
+        }
+    }
+    return ANC_OK;
+}
+
+anc_status anc_train_data_load(anc_train_data *d, const char *path, int unpaired, int64_t chunk, int vocab,
+                               anc_error *err) {
+    memset(d, 0, sizeof *d);
+    anc_rows rows;
+    anc_status st = anc_rows_load(&rows, path, err);
+    if (st) return st;
+    if (rows.n == 0) {
+        anc_rows_free(&rows);
+        return anc_error_set(err, ANC_ERR_FORMAT, "%s: no rows", path);
+    }
+    if (unpaired) st = load_unpaired(d, &rows, chunk, vocab, path, err);
+    else st = anc_pairs_from_rows(&d->ps, &rows, vocab, path, err);
+    anc_rows_free(&rows);
+    if (st) anc_train_data_free(d);
+    return st;
+}
+
+uint64_t anc_train_data_hash(const anc_train_data *d) {
+    uint64_t h = anc_hash_u64(ANC_HASH_INIT, d->ps.n);
+    h = anc_hash_u64(h, (uint64_t)d->unpaired);
+    for (size_t i = 0; i < d->ps.n; i++) {
+        const anc_pair *p = &d->ps.pairs[i];
+        h = anc_hash_u64(h, p->n_prompt);
+        h = anc_hash_bytes(h, p->prompt, sizeof(int32_t) * p->n_prompt);
+        h = anc_hash_u64(h, p->n_chosen);
+        h = anc_hash_bytes(h, p->chosen, sizeof(int32_t) * p->n_chosen);
+        h = anc_hash_u64(h, p->n_rejected);
+        h = anc_hash_bytes(h, p->rejected, sizeof(int32_t) * p->n_rejected);
+    }
+    return h;
+}
+
+anc_status anc_ref_logps_cached(const anc_model *ref, const anc_train_data *d, const char *dir, const char *tag,
+                                int64_t max_tokens, float *chosen, float *rejected, int *was_cached,
+                                anc_progress_fn progress, void *ctx, anc_error *err) {
+    *was_cached = 0;
+    uint64_t h = anc_hash_bytes(ANC_HASH_INIT, ref->params, sizeof(float) * ref->n_params);
+    h = anc_hash_bytes(h, &ref->cfg, sizeof ref->cfg);
+    h = anc_hash_u64(h, anc_train_data_hash(d));
+    char name[96];
+    snprintf(name, sizeof name, "ref_logps-%s-%016llx.safetensors", tag, (unsigned long long)h);
+    char *path = anc_path_join(dir, name);
+    if (!path) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    const uint64_t n = d->ps.n;
+    anc_status st = ANC_OK;
+    if (anc_path_exists(path)) {
+        anc_safetensors *sf = NULL;
+        if (anc_st_open(&sf, path, err) == ANC_OK) {
+            const anc_st_tensor *c = anc_st_find(sf, "chosen"), *r = anc_st_find(sf, "rejected");
+            if (c && r && c->n_elems == n && r->n_elems == n && anc_st_read_f32(c, chosen, n, err) == ANC_OK &&
+                anc_st_read_f32(r, rejected, n, err) == ANC_OK) {
+                *was_cached = 1;
+                anc_st_close(sf);
+                free(path);
+                return ANC_OK;
+            }
+            anc_st_close(sf);
+        }
+        /* an unreadable cache is recomputed and replaced */
+    }
+    anc_acts *a = anc_acts_create();
+    st = anc_score_pairs(ref, a, &d->ps, max_tokens, chosen, rejected, progress, ctx, err);
+    anc_acts_free(a);
+    if (!st) {
+        int64_t shape[1] = {(int64_t)n};
+        anc_st_write_item items[2] = {{"chosen", ANC_DT_F32, 1, shape, chosen}, {"rejected", ANC_DT_F32, 1, shape, rejected}};
+        const char *meta[] = {"format", "anchor-ref-logps", NULL};
+        st = anc_st_write(path, items, 2, meta, err);
+    }
+    free(path);
+    return st;
+}

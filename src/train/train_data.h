@@ -1,0 +1,38 @@
+/* Training data for the trainer: pairs (prompt, chosen, rejected), or
+ * unpaired labelled rows (prompt, completion, label) stored as pairs whose
+ * second sequence is TRL's KL row (the prompt with the completion of the
+ * previous row of its chunk), and the cached reference log-probs. */
+#ifndef ANCHOR_TRAIN_TRAIN_DATA_H
+#define ANCHOR_TRAIN_TRAIN_DATA_H
+
+#include <stdint.h>
+
+#include "core/progress.h"
+#include "data/pairs.h"
+#include "model/model.h"
+
+typedef struct anc_train_data {
+    anc_pairset ps;
+    uint8_t *label;      /* [n] for unpaired data, else NULL */
+    int unpaired;
+} anc_train_data;
+
+/* Loads path. Paired rows need prompt_ids, chosen_ids, rejected_ids.
+ * Unpaired rows (unpaired = 1) need prompt_ids, completion_ids and a
+ * boolean label; chunk is TRL's per_device_train_batch_size, which decides
+ * the KL rows. Ids must lie in [0, vocab). */
+anc_status anc_train_data_load(anc_train_data *d, const char *path, int unpaired, int64_t chunk, int vocab,
+                               anc_error *err);
+void anc_train_data_free(anc_train_data *d);
+
+/* Hash of the tokenised data (for cache keys). */
+uint64_t anc_train_data_hash(const anc_train_data *d);
+
+/* Reference log-probs of every pair under ref: read from
+ * dir/ref_logps-<hash>.safetensors when present (hash of ref weights and
+ * data), else computed and written there. chosen[n], rejected[n]. */
+anc_status anc_ref_logps_cached(const anc_model *ref, const anc_train_data *d, const char *dir, const char *tag,
+                                int64_t max_tokens, float *chosen, float *rejected, int *was_cached,
+                                anc_progress_fn progress, void *ctx, anc_error *err);
+
+#endif

@@ -1,0 +1,310 @@
+/* The training loop. See trainer.h for the contract.
+ *
+ * One optimiser step = grad_accum micro-steps of batch_size pairs each (the
+ * data order is a per-epoch permutation drawn from the seed, so it needs no
+ * saved state). A micro-step's pairs are packed into token-bounded chunks;
+ * when they fit one chunk the step is forward -> loss -> backward, otherwise
+ * every chunk is scored first (the loss of the whole micro-step needs all its
+ * log-probs) and then re-run with backward. */
+#include "train/trainer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/fileutil.h"
+#include "core/rng.h"
+#include "train/checkpoint.h"
+#include "train/train_config.h"
+#include "train/trainer_internal.h"
+
+void anc_train_config_default(anc_train_config *c) {
+    memset(c, 0, sizeof *c);
+    c->n_losses = 1;
+    c->losses[0] = ANC_LOSS_SIGMOID;
+    c->loss_weights[0] = 1.0;
+    anc_loss_params_default(&c->loss);
+    c->opt.type = ANC_OPT_ADAMW;
+    c->opt.lr = 1e-6;
+    c->opt.beta1 = 0.9;
+    c->opt.beta2 = 0.999;
+    c->opt.eps = 1e-8;
+    c->opt.weight_decay = 0.0;
+    c->scheduler = ANC_SCHED_LINEAR;
+    c->batch_size = 8;
+    c->grad_accum = 1;
+    c->epochs = 1.0;
+    c->max_grad_norm = 1.0;
+    c->seed = 42;
+    c->logging_steps = 10;
+    c->max_tokens = 8192;
+    c->precompute_ref = 1;
+    c->save_dtype = ANC_DT_INVALID;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+
+static const char *const tokenizer_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                              "generation_config.json", "chat_template.jinja", NULL};
+
+/* Pairs of (source path, name) for the tokenizer files of model_dir;
+ * NULL-terminated, malloc'd strings. */
+static char **tokenizer_copy_list(const char *model_dir) {
+    size_t n = 0;
+    while (tokenizer_files[n]) n++;
+    char **list = calloc(2 * n + 1, sizeof(char *));
+    if (!list) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        list[2 * i] = anc_path_join(model_dir, tokenizer_files[i]);
+        list[2 * i + 1] = (char *)tokenizer_files[i];
+    }
+    return list;
+}
+
+static void free_copy_list(char **list) {
+    if (!list) return;
+    for (size_t i = 0; list[2 * i]; i++) free(list[2 * i]);
+    free(list);
+}
+
+static anc_status validate(const anc_train_config *c, anc_error *err) {
+    if (!c->model_dir || !c->data_path || !c->output_dir)
+        return anc_error_set(err, ANC_ERR_INVALID, "train: a model folder, a data file and an output folder are required");
+    if (c->n_losses < 1 || c->n_losses > ANC_MAX_LOSSES)
+        return anc_error_set(err, ANC_ERR_INVALID, "train: between 1 and %d loss types", ANC_MAX_LOSSES);
+    int unpaired = anc_loss_is_unpaired(c->losses[0]);
+    for (int i = 0; i < c->n_losses; i++) {
+        if (anc_loss_is_unpaired(c->losses[i]) != unpaired)
+            return anc_error_set(err, ANC_ERR_INVALID, "train: %s and %s cannot be mixed: one needs paired rows, the other unpaired rows",
+                                 anc_loss_name(c->losses[0]), anc_loss_name(c->losses[i]));
+        if (!(c->loss_weights[i] >= 0) || !isfinite(c->loss_weights[i]))
+            return anc_error_set(err, ANC_ERR_INVALID, "train: loss weight %g of %s must be a finite number >= 0", c->loss_weights[i], anc_loss_name(c->losses[i]));
+    }
+    if (c->batch_size < 1 || c->grad_accum < 1)
+        return anc_error_set(err, ANC_ERR_INVALID, "train: per-device-train-batch-size and gradient-accumulation-steps must be >= 1");
+    if (!(c->opt.lr >= 0) || !(c->loss.beta > 0))
+        return anc_error_set(err, ANC_ERR_INVALID, "train: learning rate must be >= 0 and beta > 0");
+    if (c->max_steps <= 0 && !(c->epochs > 0))
+        return anc_error_set(err, ANC_ERR_INVALID, "train: give num-train-epochs > 0 or max-steps > 0");
+    if (c->opt.type == ANC_OPT_ADAMW && (!(c->opt.beta1 >= 0 && c->opt.beta1 < 1) || !(c->opt.beta2 >= 0 && c->opt.beta2 < 1) || !(c->opt.eps > 0)))
+        return anc_error_set(err, ANC_ERR_INVALID, "train: adam betas must lie in [0, 1) and epsilon be > 0");
+    if (!(c->warmup_ratio >= 0 && c->warmup_ratio <= 1))
+        return anc_error_set(err, ANC_ERR_INVALID, "train: warmup-ratio must lie in [0, 1]");
+    if (c->max_tokens < 2) return anc_error_set(err, ANC_ERR_INVALID, "train: max-tokens must be >= 2");
+    return ANC_OK;
+}
+
+/* Reports progress of the reference pass through the caller's callback. */
+typedef struct ref_progress {
+    anc_train_report_fn report;
+    void *ctx;
+    const char *phase;
+} ref_progress;
+
+static void ref_progress_cb(void *ctx, size_t done, size_t total, int64_t tokens) {
+    ref_progress *rp = ctx;
+    if (!rp->report) return;
+    anc_train_status s = {0};
+    s.phase = rp->phase;
+    s.done = done;
+    s.total = total;
+    s.tokens = tokens;
+    rp->report(rp->ctx, &s);
+}
+
+static anc_status setup_reference(trainer *t, anc_train_report_fn report, void *ctx, anc_error *err) {
+    const anc_train_config *c = t->cfg;
+    anc_status st;
+    if (!c->precompute_ref) {
+        if ((st = anc_model_load_hf(&t->ref, c->ref_model_dir ? c->ref_model_dir : c->model_dir, err))) return st;
+        if (t->ref->cfg.vocab_size != t->policy->cfg.vocab_size)
+            return anc_error_set(err, ANC_ERR_INVALID, "train: the reference model's vocabulary (%d) differs from the policy's (%d)",
+                                 t->ref->cfg.vocab_size, t->policy->cfg.vocab_size);
+        t->ref_acts = anc_acts_create();
+        return ANC_OK;
+    }
+    /* Precomputed: the reference is the policy as loaded (before any
+     * checkpoint is restored) unless another folder is named. */
+    anc_model *ref = t->policy;
+    if (c->ref_model_dir) {
+        if ((st = anc_model_load_hf(&ref, c->ref_model_dir, err))) return st;
+        if (ref->cfg.vocab_size != t->policy->cfg.vocab_size) {
+            anc_model_free(ref);
+            return anc_error_set(err, ANC_ERR_INVALID, "train: the reference model's vocabulary differs from the policy's");
+        }
+    }
+    size_t n = t->data.ps.n;
+    t->ref_c = malloc(sizeof(float) * n);
+    t->ref_r = malloc(sizeof(float) * n);
+    int cached = 0;
+    ref_progress rp = {report, ctx, "ref"};
+    if (!t->ref_c || !t->ref_r) st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    else st = anc_ref_logps_cached(ref, &t->data, c->output_dir, "train", c->max_tokens, t->ref_c,
+                                                         t->ref_r, &cached, ref_progress_cb, &rp, err);
+    if (!st && t->eval.ps.n) {
+        t->eval_ref_c = malloc(sizeof(float) * t->eval.ps.n);
+        t->eval_ref_r = malloc(sizeof(float) * t->eval.ps.n);
+        rp.phase = "ref-eval";
+        if (!t->eval_ref_c || !t->eval_ref_r) st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+        else st = anc_ref_logps_cached(ref, &t->eval, c->output_dir, "eval", c->max_tokens, t->eval_ref_c, t->eval_ref_r,
+                                        &cached, ref_progress_cb, &rp, err);
+    }
+    if (ref != t->policy) anc_model_free(ref);
+    return st;
+}
+
+anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void *ctx, anc_error *err) {
+    anc_status st = validate(c, err);
+    if (st) return st;
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.cfg = c;
+    FILE *mf = NULL;
+    char *metrics_path = NULL, *ckpt_path = NULL, **copy = NULL;
+    size_t *perm = NULL, *idx = NULL;
+    int unpaired = anc_loss_is_unpaired(c->losses[0]);
+    for (int i = 0; i < c->n_losses; i++) t.needs_ref |= anc_loss_needs_ref(c->losses[i]);
+
+    if ((st = anc_mkdirs(c->output_dir, err))) goto done;
+    if ((st = anc_model_load_hf(&t.policy, c->model_dir, err))) goto done;
+    const int vocab = t.policy->cfg.vocab_size;
+    if ((st = anc_train_data_load(&t.data, c->data_path, unpaired, c->batch_size, vocab, err))) goto done;
+    if (c->eval_data_path && (st = anc_train_data_load(&t.eval, c->eval_data_path, unpaired, c->batch_size, vocab, err)))
+        goto done;
+    t.acts = anc_acts_create();
+    if (t.needs_ref && (st = setup_reference(&t, report, ctx, err))) goto done;
+    if ((st = tr_alloc_micro(&t, (size_t)c->batch_size, err))) goto done;
+    t.grads = calloc(t.policy->n_params, sizeof(float));
+    if (!t.grads) { st = anc_error_set(err, ANC_ERR_NOMEM, "cannot allocate gradients"); goto done; }
+    if ((st = anc_optim_init(&t.opt, &c->opt, t.policy->specs, t.policy->n_specs, t.policy->n_params, err))) goto done;
+
+    const size_t n = t.data.ps.n, B = (size_t)c->batch_size, GA = (size_t)c->grad_accum;
+    const int64_t micro_per_epoch = (int64_t)((n + B - 1) / B);
+    const int64_t steps_per_epoch = (micro_per_epoch + (int64_t)GA - 1) / (int64_t)GA;
+    const int64_t total = c->max_steps > 0 ? c->max_steps : (int64_t)ceil(c->epochs * (double)steps_per_epoch - 1e-9);
+    const int64_t warmup = c->warmup_steps > 0 ? c->warmup_steps : (int64_t)ceil(c->warmup_ratio * (double)total - 1e-9);
+
+    anc_ckpt_state s;
+    memset(&s, 0, sizeof s);
+    s.seed = c->seed;
+    metrics_path = anc_path_join(c->output_dir, "metrics.jsonl");
+    copy = tokenizer_copy_list(c->model_dir);
+    if (!metrics_path || !copy) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
+    if (c->resume && anc_train_latest_checkpoint(c->output_dir, &ckpt_path) > 0) {
+        if ((st = anc_ckpt_load(ckpt_path, t.policy, &t.opt, &s, err))) goto done;
+        if (s.seed != c->seed) {
+            st = anc_error_set(err, ANC_ERR_INVALID, "train: %s was made with --seed %llu, not %llu; resume with the same seed",
+                               ckpt_path, (unsigned long long)s.seed, (unsigned long long)c->seed);
+            goto done;
+        }
+        t.loss_state = s.loss_state;
+        if ((st = tr_truncate_metrics(metrics_path, s.step, err))) goto done;
+    } else {
+        FILE *f = fopen(metrics_path, "w");
+        if (f) fclose(f);
+    }
+    mf = fopen(metrics_path, "a");
+    if (!mf) { st = anc_error_set(err, ANC_ERR_IO, "%s: cannot open for writing", metrics_path); goto done; }
+
+    perm = malloc(sizeof(size_t) * n);
+    idx = malloc(sizeof(size_t) * B);
+    if (!perm || !idx) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
+    if (t.eval.ps.n && c->eval_on_start && s.step == 0 && (st = tr_run_eval(&t, 0, 0.0, mf, report, ctx, err))) goto done;
+    int64_t perm_epoch = -1;
+    double t_window = now_s();
+    int64_t tokens_window = 0;
+    for (int64_t step = s.step + 1; step <= total; step++) {
+        memset(t.grads, 0, sizeof(float) * t.policy->n_params);
+        for (size_t micro = 0; micro < GA; micro++) {
+            int64_t g = (step - 1) * (int64_t)GA + (int64_t)micro;
+            int64_t epoch = g / micro_per_epoch, pos = g % micro_per_epoch;
+            if (epoch != perm_epoch) {
+                anc_rng r;
+                anc_rng_seed(&r, c->seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(epoch + 1)));
+                for (size_t i = 0; i < n; i++) perm[i] = i;
+                anc_rng_shuffle(&r, perm, n);
+                perm_epoch = epoch;
+            }
+            size_t first = (size_t)pos * B, m = n - first < B ? n - first : B;
+            for (size_t k = 0; k < m; k++) idx[k] = perm[first + k];
+            int64_t tok = 0;
+            st = tr_micro_step(&t, &t.data, t.ref_c, t.ref_r, idx, m, 1.0 / (double)GA, 1, s.window, &tok, err);
+            if (st) {
+                anc_error_prefix(err, "step %lld", (long long)step);
+                goto done;
+            }
+            s.tokens += tok;
+            tokens_window += tok;
+            s.window_count++;
+        }
+        double norm = anc_clip_grad_norm(t.grads, t.policy->n_params, c->max_grad_norm);
+        if (!isfinite(norm)) {
+            st = anc_error_set(err, ANC_ERR_NUMERIC, "step %lld: the gradient norm is not finite; stopping (checkpoints written so far are intact)", (long long)step);
+            goto done;
+        }
+        s.last_grad_norm = norm;
+        anc_optim_step(&t.opt, t.policy->params, t.grads, anc_schedule_lr(c->scheduler, c->opt.lr, step - 1, warmup, total));
+        s.step = step;
+        s.loss_state = t.loss_state;
+        double epoch_f = (double)(step * (int64_t)GA) / (double)micro_per_epoch;
+        double lr_next = anc_schedule_lr(c->scheduler, c->opt.lr, step, warmup, total);
+        double el = now_s() - t_window, tps = el > 0 ? tokens_window / el : 0;
+        anc_train_status rs = {0};
+        rs.phase = "train";
+        rs.step = step;
+        rs.total_steps = total;
+        rs.epoch = epoch_f;
+        rs.grad_norm = norm;
+        rs.lr = lr_next;
+        rs.tokens = s.tokens;
+        rs.tokens_per_second = tps;
+        double cnt = (double)(s.window_count > 0 ? s.window_count : 1);
+        rs.loss = s.window[W_LOSS] / cnt;
+        rs.reward_accuracy = s.window[W_RA] / cnt;
+        rs.reward_margin = s.window[W_RM] / cnt;
+        if ((c->logging_steps > 0 && step % c->logging_steps == 0) || step == total) {
+            if ((st = tr_log_line(mf, "", s.window, cnt, unpaired, step, epoch_f, norm, lr_next, s.tokens, tps, err))) goto done;
+            memset(s.window, 0, sizeof s.window);
+            s.window_count = 0;
+            t_window = now_s();
+            tokens_window = 0;
+        }
+        if (t.eval.ps.n && c->eval_steps > 0 && (step % c->eval_steps == 0 || step == total) &&
+            (st = tr_run_eval(&t, step, epoch_f, mf, report, ctx, err)))
+            goto done;
+        if (c->save_steps > 0 && step % c->save_steps == 0 &&
+            (st = anc_ckpt_save(c->output_dir, t.policy, &t.opt, &s, (const char *const *)copy, err)))
+            goto done;
+        if (report) report(ctx, &rs);
+    }
+    {
+        anc_dtype dt = c->save_dtype != ANC_DT_INVALID ? c->save_dtype : t.policy->source_dtype;
+        if ((st = anc_model_save_hf(t.policy, c->output_dir, dt, err))) goto done;
+        for (size_t i = 0; copy[2 * i]; i++) {
+            if (!anc_path_exists(copy[2 * i])) continue;
+            char *dst = anc_path_join(c->output_dir, copy[2 * i + 1]);
+            st = anc_copy_file(copy[2 * i], dst, err);
+            free(dst);
+            if (st) goto done;
+        }
+        char *yaml = anc_path_join(c->output_dir, "train_config.yaml");
+        st = anc_train_config_write_yaml(c, yaml, err);
+        free(yaml);
+    }
+done:
+    if (mf) fclose(mf);
+    free(metrics_path);
+    free(ckpt_path);
+    free_copy_list(copy);
+    free(perm);
+    free(idx);
+    tr_free_trainer(&t);
+    return st;
+}

@@ -1,0 +1,76 @@
+/* The preference trainer: `anchor train`. Loads a policy (and reference)
+ * model and a dataset of pairs (or unpaired labelled rows), computes the
+ * reference log-probs once (cached in the output directory), then runs
+ * optimiser steps of the chosen objectives with TRL's semantics, logging
+ * TRL's metrics to metrics.jsonl, writing atomic checkpoints and resuming
+ * bit-exactly from the newest complete one. */
+#ifndef ANCHOR_TRAIN_TRAINER_H
+#define ANCHOR_TRAIN_TRAINER_H
+
+#include <stdint.h>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "train/loss.h"
+#include "train/optim.h"
+
+#define ANC_MAX_LOSSES 8
+
+typedef struct anc_train_config {
+    const char *model_dir;      /* starting policy (HF folder) */
+    const char *data_path;      /* JSONL / JSON array of pre-tokenised rows */
+    const char *output_dir;
+    const char *ref_model_dir;  /* NULL: the starting model */
+    const char *eval_data_path; /* NULL: no evaluation */
+    int n_losses;
+    anc_loss_type losses[ANC_MAX_LOSSES];
+    double loss_weights[ANC_MAX_LOSSES];
+    anc_loss_params loss;
+    anc_optim_config opt;
+    anc_sched_type scheduler;
+    double warmup_ratio;
+    int64_t warmup_steps;       /* > 0 overrides warmup_ratio */
+    int64_t batch_size;         /* pairs per micro-step (per_device_train_batch_size) */
+    int64_t grad_accum;
+    int64_t max_steps;          /* > 0 overrides epochs */
+    double epochs;
+    double max_grad_norm;       /* 0 disables clipping */
+    uint64_t seed;
+    int64_t logging_steps, save_steps, eval_steps;
+    int eval_on_start;          /* evaluate before the first step (logged as step 0) */
+    int64_t max_tokens;         /* token budget of one forward/backward chunk */
+    int precompute_ref;         /* 1: reference log-probs once, cached; 0: reference model kept in memory */
+    int resume;                 /* continue from the newest complete checkpoint */
+    anc_dtype save_dtype;       /* ANC_DT_INVALID: the input model's dtype */
+} anc_train_config;
+
+/* Fills TRL/transformers defaults (beta 0.1, lr 1e-6, AdamW 0.9/0.999/1e-8,
+ * linear schedule, batch 8, 1 epoch, max_grad_norm 1.0, seed 42, logging
+ * every 10 steps, loss sigmoid...). */
+void anc_train_config_default(anc_train_config *c);
+
+/* What the trainer reports after every optimiser step. */
+typedef struct anc_train_status {
+    int64_t step, total_steps;
+    double epoch;
+    double loss, reward_accuracy, reward_margin, grad_norm, lr;
+    double tokens_per_second;
+    int64_t tokens;
+    const char *phase;   /* "ref" while computing reference log-probs, "train", "eval" */
+    size_t done, total;  /* progress within the phase (pairs for "ref"/"eval") */
+} anc_train_status;
+
+typedef void (*anc_train_report_fn)(void *ctx, const anc_train_status *s);
+
+/* Runs training as configured. report (may be NULL) is called after each
+ * step and during long phases. On success the final model, tokenizer files
+ * and train_config.yaml are in output_dir. On a non-finite loss or gradient
+ * the run stops with ANC_ERR_NUMERIC naming the step; checkpoints already
+ * written stay intact. */
+anc_status anc_train(const anc_train_config *cfg, anc_train_report_fn report, void *ctx, anc_error *err);
+
+/* Step number of the newest complete checkpoint in output_dir (0 when none);
+ * *path (may be NULL) receives its malloc'd path. */
+int64_t anc_train_latest_checkpoint(const char *output_dir, char **path);
+
+#endif

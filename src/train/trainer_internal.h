@@ -1,0 +1,54 @@
+/* Internals shared by trainer.c (setup, the step loop) and trainer_step.c
+ * (one micro-step: packing, forward, loss, backward; logging; evaluation).
+ * Not part of the public API. */
+#ifndef ANCHOR_TRAIN_TRAINER_INTERNAL_H
+#define ANCHOR_TRAIN_TRAINER_INTERNAL_H
+
+#include <stdio.h>
+
+#include "train/train_data.h"
+#include "train/trainer.h"
+
+/* Metric window slots (sums over micro-steps; see anc_ckpt_state.window). */
+enum { W_LOSS, W_RC, W_RR, W_RM, W_RA, W_LPC, W_LPR, W_LGC, W_LGR, W_KL, W_N };
+
+typedef struct trainer {
+    const anc_train_config *cfg;
+    anc_model *policy, *ref;         /* ref only when not precomputed */
+    anc_acts *acts, *ref_acts;
+    anc_train_data data, eval;
+    float *ref_c, *ref_r, *eval_ref_c, *eval_ref_r;
+    float *grads;
+    anc_optim opt;
+    anc_loss_state loss_state;
+    int needs_ref;
+    /* per micro-step scratch, sized for batch_size pairs */
+    anc_pairset sub;                 /* shallow copies of anc_pair (not owned) */
+    float *c, *r, *rc, *rr, *dc, *dr, *dck, *drk, *lgc, *lgr;
+    int32_t *clen, *rlen;
+    uint8_t *label;
+    float *dtok;
+    int64_t dtok_cap;
+    float *seqbuf, *lgbuf;
+    size_t seqbuf_cap;
+    anc_packed pk;
+} trainer;
+
+anc_status tr_alloc_micro(trainer *t, size_t B, anc_error *err);
+void tr_free_trainer(trainer *t);
+/* Runs one micro-step on pairs idx[0..n) of d; pre_c/pre_r are precomputed
+ * reference log-probs (NULL: use t->ref). scale multiplies the gradients;
+ * backward = 0 for evaluation. Adds metrics to win and tokens to *tokens. */
+anc_status tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c, const float *pre_r,
+                         const size_t *idx, size_t n, double scale, int backward, double *win, int64_t *tokens,
+                         anc_error *err);
+/* Appends one line to metrics.jsonl (prefix "" or "eval_"). */
+anc_status tr_log_line(FILE *f, const char *prefix, const double *win, double count, int unpaired, int64_t step,
+                       double epoch, double grad_norm, double lr, int64_t tokens, double tps, anc_error *err);
+/* Evaluates on t->eval and logs eval_ metrics. */
+anc_status tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_train_report_fn report, void *ctx,
+                       anc_error *err);
+/* Keeps the lines of metrics.jsonl with step <= step. */
+anc_status tr_truncate_metrics(const char *path, int64_t step, anc_error *err);
+
+#endif

@@ -1,0 +1,257 @@
+/* One micro-step of the trainer (see trainer.c), metrics logging and
+ * evaluation. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fileutil.h"
+#include "train/trainer_internal.h"
+
+
+
+anc_status tr_alloc_micro(trainer *t, size_t B, anc_error *err) {
+    t->sub.pairs = calloc(B, sizeof(anc_pair));
+    float **fs[] = {&t->c, &t->r, &t->rc, &t->rr, &t->dc, &t->dr, &t->dck, &t->drk, &t->lgc, &t->lgr};
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) *fs[i] = calloc(B, sizeof(float));
+    t->clen = calloc(B, sizeof(int32_t));
+    t->rlen = calloc(B, sizeof(int32_t));
+    t->label = calloc(B, 1);
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
+        if (!*fs[i]) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    if (!t->sub.pairs || !t->clen || !t->rlen || !t->label) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    return ANC_OK;
+}
+
+void tr_free_trainer(trainer *t) {
+    anc_model_free(t->policy);
+    anc_model_free(t->ref);
+    anc_acts_free(t->acts);
+    anc_acts_free(t->ref_acts);
+    anc_train_data_free(&t->data);
+    anc_train_data_free(&t->eval);
+    float *fs[] = {t->ref_c, t->ref_r, t->eval_ref_c, t->eval_ref_r, t->grads, t->c, t->r, t->rc, t->rr, t->dc,
+                   t->dr, t->dck, t->drk, t->lgc, t->lgr, t->dtok, t->seqbuf, t->lgbuf};
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(fs[i]);
+    free(t->clen);
+    free(t->rlen);
+    free(t->label);
+    free(t->sub.pairs);
+    anc_optim_free(&t->opt);
+    anc_packed_free(&t->pk);
+}
+
+/* Forward over the current packed chunk; fills per-pair log-probs (and ref
+ * log-probs when the reference is in memory) at offset `at`. */
+anc_status tr_chunk_forward(trainer *t, size_t at, int with_ref, anc_error *err) {
+    anc_packed *pk = &t->pk;
+    if ((size_t)pk->n_seqs > t->seqbuf_cap) {
+        free(t->seqbuf);
+        free(t->lgbuf);
+        t->seqbuf_cap = (size_t)pk->n_seqs;
+        t->seqbuf = malloc(sizeof(float) * t->seqbuf_cap);
+        t->lgbuf = malloc(sizeof(float) * t->seqbuf_cap);
+        if (!t->seqbuf || !t->lgbuf) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    }
+    anc_status st = anc_model_forward(t->policy, t->acts, &pk->batch, NULL, t->seqbuf, t->lgbuf, err);
+    if (st) return st;
+    for (size_t k = 0; k < pk->n_pairs; k++) {
+        t->c[at + k] = t->seqbuf[2 * k];
+        t->r[at + k] = t->seqbuf[2 * k + 1];
+        t->lgc[at + k] = t->lgbuf[2 * k];
+        t->lgr[at + k] = t->lgbuf[2 * k + 1];
+    }
+    if (with_ref && t->ref) {
+        if ((st = anc_model_forward(t->ref, t->ref_acts, &pk->batch, NULL, t->seqbuf, NULL, err))) return st;
+        for (size_t k = 0; k < pk->n_pairs; k++) {
+            t->rc[at + k] = t->seqbuf[2 * k];
+            t->rr[at + k] = t->seqbuf[2 * k + 1];
+        }
+    }
+    return ANC_OK;
+}
+
+/* Backward of the current chunk given per-pair d at offset `at`. */
+anc_status tr_chunk_backward(trainer *t, size_t at, anc_error *err) {
+    anc_packed *pk = &t->pk;
+    if (pk->n_tokens > t->dtok_cap) {
+        free(t->dtok);
+        t->dtok_cap = pk->n_tokens;
+        t->dtok = malloc(sizeof(float) * (size_t)t->dtok_cap);
+        if (!t->dtok) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    }
+    for (int s = 0; s < pk->n_seqs; s++) {
+        float d = (s % 2 == 0) ? t->dc[at + (size_t)s / 2] : t->dr[at + (size_t)s / 2];
+        for (int64_t i = pk->seq_offsets[s]; i < pk->seq_offsets[s + 1]; i++) t->dtok[i] = pk->score_mask[i] ? d : 0.0f;
+    }
+    return anc_model_backward(t->policy, t->acts, &pk->batch, t->dtok, t->grads, err);
+}
+
+/* Loss over the n pairs now in t->c/t->r/...; fills t->dc/t->dr scaled by
+ * `scale` and adds the micro-step's metrics to win. */
+anc_status tr_micro_loss(trainer *t, size_t n, double scale, double *win, anc_error *err) {
+    anc_loss_batch b;
+    memset(&b, 0, sizeof b);
+    b.n = n;
+    b.chosen_logp = t->c;
+    b.rejected_logp = t->r;
+    b.ref_chosen_logp = t->needs_ref ? t->rc : NULL;
+    b.ref_rejected_logp = t->needs_ref ? t->rr : NULL;
+    b.chosen_len = t->clen;
+    b.rejected_len = t->rlen;
+    b.label = t->data.unpaired ? t->label : NULL;
+    if (t->data.unpaired) {
+        /* TRL's KL rows ride in the rejected slot. */
+        b.kl_logp = t->r;
+        b.ref_kl_logp = t->needs_ref ? t->rr : NULL;
+    }
+    memset(t->dc, 0, sizeof(float) * n);
+    memset(t->dr, 0, sizeof(float) * n);
+    double total = 0;
+    anc_loss_out first = {0};
+    for (int k = 0; k < t->cfg->n_losses; k++) {
+        anc_loss_out o;
+        anc_status st = anc_loss_compute(t->cfg->losses[k], &t->cfg->loss, &t->loss_state, &b, t->cfg->loss_weights[k], &o,
+                                         t->dck, t->drk, err);
+        if (st) return st;
+        total += o.loss;
+        if (k == 0) first = o;
+        for (size_t i = 0; i < n; i++) {
+            t->dc[i] += (float)(t->dck[i] * scale);
+            t->dr[i] += (float)(t->drk[i] * scale);
+        }
+    }
+    if (!isfinite(total)) return anc_error_set(err, ANC_ERR_NUMERIC, "the loss is not finite (%g)", total);
+    double lc = 0, lr = 0, nc = 0, nr = 0;
+    for (size_t i = 0; i < n; i++) {
+        lc += t->lgc[i];
+        nc += t->clen[i];
+        lr += t->lgr[i];
+        nr += t->rlen[i];
+    }
+    win[W_LOSS] += total;
+    win[W_RC] += first.rewards_chosen;
+    win[W_RR] += first.rewards_rejected;
+    win[W_RM] += first.rewards_margins;
+    win[W_RA] += first.rewards_accuracies;
+    win[W_LPC] += first.logps_chosen;
+    win[W_LPR] += first.logps_rejected;
+    win[W_LGC] += nc > 0 ? lc / nc : 0;
+    win[W_LGR] += nr > 0 ? lr / nr : 0;
+    win[W_KL] += first.kl;
+    return ANC_OK;
+}
+
+/* Runs one micro-step on pairs idx[0..n) of d (ref log-probs from rc/rr
+ * arrays when precomputed). backward = 0 for evaluation. */
+anc_status tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c, const float *pre_r,
+                             const size_t *idx, size_t n, double scale, int backward, double *win, int64_t *tokens,
+                             anc_error *err) {
+    t->sub.n = n;
+    for (size_t k = 0; k < n; k++) {
+        t->sub.pairs[k] = d->ps.pairs[idx[k]];
+        t->clen[k] = (int32_t)d->ps.pairs[idx[k]].n_chosen;
+        t->rlen[k] = (int32_t)d->ps.pairs[idx[k]].n_rejected;
+        if (d->label) t->label[k] = d->label[idx[k]];
+        if (pre_c) {
+            t->rc[k] = pre_c[idx[k]];
+            t->rr[k] = pre_r[idx[k]];
+        }
+        *tokens += anc_pair_tokens(&d->ps.pairs[idx[k]]);
+    }
+    int with_ref = t->needs_ref && !pre_c;
+    anc_status st = anc_pack_pairs(&t->pk, &t->sub, 0, t->cfg->max_tokens, err);
+    if (st) return st;
+    if (t->pk.n_pairs == n) {
+        if ((st = tr_chunk_forward(t, 0, with_ref, err))) return st;
+        if ((st = tr_micro_loss(t, n, scale, win, err))) return st;
+        return backward ? tr_chunk_backward(t, 0, err) : ANC_OK;
+    }
+    /* Several chunks: score all, then loss, then forward+backward each. */
+    for (size_t at = 0; at < n; at += t->pk.n_pairs) {
+        if (at > 0 && (st = anc_pack_pairs(&t->pk, &t->sub, at, t->cfg->max_tokens, err))) return st;
+        if ((st = tr_chunk_forward(t, at, with_ref, err))) return st;
+    }
+    if ((st = tr_micro_loss(t, n, scale, win, err))) return st;
+    if (!backward) return ANC_OK;
+    for (size_t at = 0; at < n; at += t->pk.n_pairs) {
+        if ((st = anc_pack_pairs(&t->pk, &t->sub, at, t->cfg->max_tokens, err))) return st;
+        if ((st = anc_model_forward(t->policy, t->acts, &t->pk.batch, NULL, NULL, NULL, err))) return st;
+        if ((st = tr_chunk_backward(t, at, err))) return st;
+    }
+    return ANC_OK;
+}
+
+static const char *const win_names[W_N] = {"loss", "rewards/chosen", "rewards/rejected", "rewards/margins",
+                                     "rewards/accuracies", "logps/chosen", "logps/rejected", "logits/chosen",
+                                     "logits/rejected", "kl"};
+
+/* Appends one metrics line. */
+anc_status tr_log_line(FILE *f, const char *prefix, const double *win, double count, int unpaired, int64_t step,
+                           double epoch, double grad_norm, double lr, int64_t tokens, double tps, anc_error *err) {
+    fprintf(f, "{\"step\": %lld", (long long)step);
+    for (int i = 0; i < W_N; i++) {
+        if (i == W_KL && !unpaired) continue;
+        fprintf(f, ", \"%s%s\": %.9g", prefix, win_names[i], count > 0 ? win[i] / count : 0.0);
+    }
+    if (!*prefix) {
+        fprintf(f, ", \"grad_norm\": %.9g, \"learning_rate\": %.9g, \"epoch\": %.6g, \"num_tokens\": %lld, \"tokens_per_second\": %.1f",
+                grad_norm, lr, epoch, (long long)tokens, tps);
+    } else {
+        fprintf(f, ", \"epoch\": %.6g", epoch);
+    }
+    fprintf(f, "}\n");
+    if (fflush(f) != 0) return anc_error_set(err, ANC_ERR_IO, "cannot write metrics.jsonl");
+    return ANC_OK;
+}
+
+anc_status tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_train_report_fn report, void *ctx,
+                           anc_error *err) {
+    double win[W_N] = {0};
+    size_t n = t->eval.ps.n, B = (size_t)t->cfg->batch_size, count = 0;
+    size_t *idx = malloc(sizeof(size_t) * B);
+    if (!idx) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    int64_t tokens = 0;
+    anc_status st = ANC_OK;
+    for (size_t at = 0; at < n && !st; at += B, count++) {
+        size_t m = n - at < B ? n - at : B;
+        for (size_t k = 0; k < m; k++) idx[k] = at + k;
+        anc_loss_state saved = t->loss_state;  /* evaluation must not move bco's running mean */
+        st = tr_micro_step(t, &t->eval, t->eval_ref_c, t->eval_ref_r, idx, m, 1.0, 0, win, &tokens, err);
+        t->loss_state = saved;
+        if (report) {
+            anc_train_status s = {0};
+            s.phase = "eval";
+            s.step = step;
+            s.done = at + m;
+            s.total = n;
+            report(ctx, &s);
+        }
+    }
+    free(idx);
+    if (st) return anc_error_prefix(err, "evaluation at step %lld", (long long)step);
+    return tr_log_line(mf, "eval_", win, (double)count, t->eval.unpaired, step, epoch, 0, 0, 0, 0, err);
+}
+
+/* Keeps the lines of metrics.jsonl whose step is <= step (used on resume so
+ * the file equals that of an uninterrupted run). */
+anc_status tr_truncate_metrics(const char *path, int64_t step, anc_error *err) {
+    if (!anc_path_exists(path)) return ANC_OK;
+    char *text = NULL;
+    size_t len = 0;
+    anc_status st = anc_read_file(path, (size_t)1 << 30, &text, &len, err);
+    if (st) return st;
+    size_t keep = 0;
+    for (size_t i = 0; i < len;) {
+        size_t e = i;
+        while (e < len && text[e] != '\n') e++;
+        long long s = -1;
+        if (sscanf(text + i, "{\"step\": %lld", &s) != 1 || s > step) break;
+        keep = e < len ? e + 1 : e;
+        i = e + 1;
+    }
+    st = anc_write_file_atomic(path, text, keep, err);
+    free(text);
+    return st;
+}
+
