@@ -37,3 +37,17 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 else
     echo "(python3-torch not installed: PyTorch peer skipped; ANCHOR_WITH_TORCH=1 scripts/install-deps.sh)"
 fi
+
+echo "== training step: APO-zero, one pair of 2 x 512 tokens (128 prompt + 384 response), AdamW, clip 1.0"
+"$B/bench_train" --steps "$REPS" | tee "$OUT/train_anchor.txt"
+peak=$(get sgemm_peak_gflops "$OUT/engine_anchor.txt")
+awk -v g="$(get train_gflops "$OUT/train_anchor.txt")" -v p="$peak" 'BEGIN { printf "anchor train MFU %.3f (of the %.1f GFLOP/s SGEMM peak)\n", g/p, p }'
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    (cd bench && OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 torch_train.py --steps "$REPS") > "$OUT/train_torch.txt"
+    echo "-- pytorch (OMP_WAIT_POLICY=PASSIVE)"
+    cat "$OUT/train_torch.txt"
+    awk -v a="$(get step_s "$OUT/train_anchor.txt")" -v t="$(get step_s "$OUT/train_torch.txt")" \
+        -v am="$(get peak_rss_mb "$OUT/train_anchor.txt")" -v tm="$(get peak_rss_mb "$OUT/train_torch.txt")" \
+        -v g="$(get train_gflops "$OUT/train_torch.txt")" -v p="$peak" \
+        'BEGIN { printf "pytorch train MFU %.3f\nratio: anchor step %.2fx faster, %.2fx less peak memory\n", g/p, t/a, tm/am }'
+fi

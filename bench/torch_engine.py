@@ -51,6 +51,10 @@ class Llama(torch.nn.Module):
         self.register_buffer("inv_freq", inv)
 
     def forward(self, ids):  # ids [B, T]; sequences are independent (packed equivalent)
+        return self.response_logps(ids, 1)
+
+    def response_logps(self, ids, prompt):
+        """Sum of log p(ids[:, t] | ids[:, :t]) over t >= prompt, per row."""
         B, T = ids.shape
         pos = torch.arange(T, dtype=torch.float32)
         fr = torch.outer(pos, self.inv_freq)
@@ -75,8 +79,8 @@ class Llama(torch.nn.Module):
             h = rmsnorm(x, l.n2, 1e-5)
             x = x + l.down(F.silu(l.gate(h)) * l.up(h))
         x = rmsnorm(x, self.norm, 1e-5)
-        logits = x[:, :-1] @ self.embed.t()  # tied head
-        logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+        logits = x[:, prompt - 1:-1] @ self.embed.t()  # tied head, response rows only
+        logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, prompt:, None]).squeeze(-1)
         return logp.sum(-1)
 
 

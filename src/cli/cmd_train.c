@@ -62,7 +62,7 @@ int cmd_train(int argc, char **argv) {
         {"data", OPT_STR, &data, "FILE", "training rows: JSONL/JSON with prompt_ids, chosen_ids, rejected_ids (kto: completion_ids, label)"},
         {"output-dir", OPT_STR, &out, "DIR", "where the model, checkpoints and metrics.jsonl go"},
         {"config", OPT_STR, &config, "FILE.yaml", "options as YAML (keys are these option names); flags override it"},
-        {"loss-type", OPT_LIST, &loss_types, "NAME", "apo_zero, apo_down, sigmoid (dpo), ipo, hinge, robust, exo_pair, nca_pair, bco_pair, sppo_hard, aot, aot_pair, discopop, sigmoid_norm, sft, simpo, cpo, kto, apo_zero_unpaired; repeatable"},
+        {"loss-type", OPT_LIST, &loss_types, "NAME", "apo_zero, apo_down, sigmoid (dpo), ipo, hinge, robust, exo_pair, nca_pair, bco_pair, sppo_hard, aot, aot_pair, discopop, sigmoid_norm, sft, simpo, cpo, orpo, kto, apo_zero_unpaired; repeatable"},
         {"loss-weights", OPT_LIST, &loss_weights, "W,W,...", "weight of each loss type (default 1 each)"},
         {"beta", OPT_FLOAT, &beta, "B", "beta (default 0.1)"},
         {"label-smoothing", OPT_FLOAT, &ls, "E", "label smoothing for sigmoid/robust/exo_pair/aot (default 0)"},
@@ -120,7 +120,6 @@ int cmd_train(int argc, char **argv) {
     for (int i = 0; i < loss_types.n; i++) {
         int t = anc_loss_from_name(loss_types.v[i]);
         if (t < 0) return cli_usage_error("train", "unknown loss type '%s' (see --help)", loss_types.v[i]);
-        if (t == ANC_LOSS_ORPO) return cli_usage_error("train", "orpo is not supported by the trainer yet (it needs prompt-token log-probs)");
         c.losses[i] = (anc_loss_type)t;
         c.loss_weights[i] = 1.0;
     }

@@ -81,10 +81,11 @@ static anc_status reserve(anc_packed *p, int64_t tokens, int seqs, anc_error *er
     return ANC_OK;
 }
 
-static void put_seq(anc_packed *p, const int32_t *prompt, size_t np, const int32_t *resp, size_t nr) {
+static void put_seq(anc_packed *p, const int32_t *prompt, size_t np, const int32_t *resp, size_t nr, int score_prompt) {
     int64_t t = p->n_tokens;
     memcpy(p->tokens + t, prompt, sizeof(int32_t) * np);
     memset(p->score_mask + t, 0, np);
+    if (score_prompt && np > 1) memset(p->score_mask + t + 1, 1, np - 1);
     memcpy(p->tokens + t + (int64_t)np, resp, sizeof(int32_t) * nr);
     memset(p->score_mask + t + (int64_t)np, 1, nr);
     p->n_tokens += (int64_t)(np + nr);
@@ -108,8 +109,8 @@ anc_status anc_pack_pairs(anc_packed *out, const anc_pairset *ps, size_t first, 
     out->seq_offsets[0] = 0;
     for (size_t i = first; i <= last; i++) {
         const anc_pair *p = &ps->pairs[i];
-        put_seq(out, p->prompt, p->n_prompt, p->chosen, p->n_chosen);
-        put_seq(out, p->prompt, p->n_prompt, p->rejected, p->n_rejected);
+        put_seq(out, p->prompt, p->n_prompt, p->chosen, p->n_chosen, out->score_prompt);
+        put_seq(out, p->prompt, p->n_prompt, p->rejected, p->n_rejected, 0);
     }
     out->first_pair = first;
     out->n_pairs = n;

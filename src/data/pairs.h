@@ -41,6 +41,7 @@ typedef struct anc_packed {
     int64_t n_tokens, cap_tokens;
     int n_seqs, cap_seqs;
     size_t first_pair, n_pairs;
+    int score_prompt;              /* set by the caller: also score prompt tokens 1..P-1 of each chosen sequence (ORPO's NLL) */
     anc_batch batch;               /* views of the arrays above */
 } anc_packed;
 

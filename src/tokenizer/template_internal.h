@@ -77,6 +77,8 @@ size_t tpl_u8_put(uint32_t cp, char out[4]);
 size_t tpl_u8_len(const char *s, size_t n);
 /* Byte offset of code point index idx (<= length) in s. */
 size_t tpl_u8_offset(const char *s, size_t n, size_t idx);
+/* First occurrence of needle in hay (memmem without feature macros); NULL if none. */
+const char *tpl_memfind(const char *hay, size_t n, const char *needle, size_t k);
 /* Python str.isspace() for one code point. */
 int tpl_py_space(uint32_t cp);
 /* Length in bytes of the run of Python whitespace at the start / end. */
@@ -317,7 +319,9 @@ typedef struct tpl_rs {
     tv *ctx;         /* per symbol; kind TV_UNDEF with ctx_set[sym] == 0: absent */
     uint8_t *ctx_set;
     tpl_frame *root;
+    tpl_frame *frame; /* current scope */
     tpl_buf *out;
+    int failed;       /* an error is recorded in err */
     int macro_depth;
     int loop_ctl; /* 1: break, 2: continue pending */
     uint64_t steps, max_steps;

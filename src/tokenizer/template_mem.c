@@ -233,6 +233,19 @@ size_t tpl_u8_offset(const char *s, size_t n, size_t idx) {
     return i;
 }
 
+const char *tpl_memfind(const char *hay, size_t n, const char *needle, size_t k) {
+    if (k == 0) return hay;
+    if (k > n) return NULL;
+    const char *end = hay + (n - k);
+    for (const char *p = hay; p <= end;) {
+        const char *q = memchr(p, needle[0], (size_t)(end - p) + 1);
+        if (!q) return NULL;
+        if (memcmp(q, needle, k) == 0) return q;
+        p = q + 1;
+    }
+    return NULL;
+}
+
 int tpl_py_space(uint32_t c) {
     if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return 1;
     if (c < 0x80) return 0;
@@ -240,33 +253,27 @@ int tpl_py_space(uint32_t c) {
            c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+/* 1 when the code point at s[i] is Python whitespace; *k gets its length. */
+static int space_at(const char *s, size_t n, size_t i, size_t *k) {
+    uint32_t cp;
+    *k = tpl_u8_next(s, n, i, &cp);
+    if (*k == 1 && cp >= 0x80) return 0; /* an invalid byte */
+    return tpl_py_space(cp);
+}
+
 size_t tpl_lspace(const char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        uint32_t cp;
-        size_t k = tpl_u8_next(s, n, i, &cp);
-        if (!tpl_py_space(cp) || (k == 1 && cp >= 0x80)) break;
-        i += k;
-    }
+    size_t i = 0, k;
+    while (i < n && space_at(s, n, i, &k)) i += k;
     return i;
 }
 
 size_t tpl_rspace(const char *s, size_t n) {
-    size_t end = n;
-    while (end > 0) {
-        size_t start = end - 1;
-        while (start > 0 && end - start < 4 && ((unsigned char)s[start] & 0xC0) == 0x80) start--;
-        uint32_t cp;
-        size_t k = tpl_u8_next(s, n, start, &cp);
-        if (start + k != end) { /* not a well-formed sequence ending here */
-            start = end - 1;
-            k = tpl_u8_next(s, n, start, &cp);
-            if (k != 1) break;
-        }
-        if (!tpl_py_space(cp) || (k == 1 && cp >= 0x80)) break;
-        end = start;
+    size_t i = 0, last = 0, k;
+    while (i < n) {
+        if (!space_at(s, n, i, &k)) last = i + k;
+        i += k;
     }
-    return n - end;
+    return n - last;
 }
 
 /* ------------------------------------------------------------- floats */

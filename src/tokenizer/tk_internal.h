@@ -5,6 +5,7 @@
 #define ANCHOR_TOKENIZER_TK_INTERNAL_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <jansson.h>
 #include <pcre2.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -257,8 +258,10 @@ typedef struct {
 enum { ANC_TK_BOS = 0, ANC_TK_EOS, ANC_TK_PAD, ANC_TK_UNK, ANC_TK_N_SPECIAL };
 
 typedef struct {
-    const char *s; /* not NUL-terminated */
-    uint32_t len;
+    const char *s;   /* the token (not NUL-terminated) */
+    const char *dec; /* what decoding starts from: the normalized form of a
+                        normalized added token (HF >= 0.23), else s */
+    uint32_t len, dec_len;
     uint8_t special;
 } anc_tk_idtok;
 
@@ -285,6 +288,11 @@ struct anc_tokenizer {
     int16_t char_byte[324];     /* ByteLevel character -> byte, -1 if none */
     pcre2_match_data *md;
 
+    void *bpe_syms; /* BPE scratch: symbols and merge heap */
+    size_t bpe_syms_cap;
+    uint64_t *bpe_heap;
+    size_t bpe_heap_cap;
+
     anc_tk_strmap cache; /* word -> offset into cache_ids (count, ids...) */
     int32_t *cache_ids;
     size_t cache_ids_n, cache_ids_cap;
@@ -298,29 +306,53 @@ struct anc_tokenizer {
 };
 
 /* ---- loading helpers (load*.c) ----------------------------------------- */
-/* Key-path building for messages: "model.merges[3]". */
 typedef struct {
-    const char *file;
+    const char *file; /* label of the file being read, for messages */
 } anc_tk_ctx;
 
-anc_status anc_tk_load_bpe(anc_tokenizer *tok, const anc_tk_ctx *cx, void *model_json, anc_error *err);
-anc_status anc_tk_load_normalizer(anc_tk_normalizer **out, const anc_tk_ctx *cx, void *json,
-                                  const char *path, anc_error *err);
-anc_status anc_tk_load_pretok(anc_tokenizer *tok, anc_tk_pretok **out, const anc_tk_ctx *cx, void *json,
+/* Key paths in messages look like "model.merges[3]"; ANC_TK_PATH bytes fit
+ * any of them (longer ones are truncated). */
+#define ANC_TK_PATH 192
+
+/* Sets err to "<file>: <path>: <message>" and returns code. */
+anc_status anc_tk_fail(anc_error *err, anc_status code, const anc_tk_ctx *cx, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Optional boolean member key of obj: absent or null gives def. */
+anc_status anc_tk_get_bool(const anc_tk_ctx *cx, json_t *obj, const char *key, const char *path, int def, int *out,
+                           anc_error *err);
+/* String member: absent or null gives *s = NULL unless required. */
+anc_status anc_tk_get_string(const anc_tk_ctx *cx, json_t *obj, const char *key, const char *path, int required,
+                             const char **s, size_t *len, anc_error *err);
+/* Member that must hold exactly one character: its code point and UTF-8. */
+anc_status anc_tk_get_char(const anc_tk_ctx *cx, json_t *obj, const char *key, const char *path, uint32_t *cp,
+                           char utf8[4], size_t *utf8_len, anc_error *err);
+/* Non-negative integer member (absent gives def). */
+anc_status anc_tk_get_size(const anc_tk_ctx *cx, json_t *obj, const char *key, const char *path, size_t def,
+                           size_t *out, anc_error *err);
+/* malloc'd NUL-terminated copy of s[0..len). */
+anc_status anc_tk_dup(const char *s, size_t len, char **out, anc_error *err);
+/* Member "type" of a component object, or fails naming path. */
+anc_status anc_tk_get_type(const anc_tk_ctx *cx, json_t *obj, const char *path, const char **type, anc_error *err);
+
+anc_status anc_tk_load_bpe(anc_tokenizer *tok, const anc_tk_ctx *cx, json_t *model, anc_error *err);
+anc_status anc_tk_load_normalizer(anc_tk_normalizer *out, const anc_tk_ctx *cx, json_t *json, const char *path,
+                                  anc_error *err);
+anc_status anc_tk_load_pretok(anc_tokenizer *tok, anc_tk_pretok *out, const anc_tk_ctx *cx, json_t *json,
                               const char *path, anc_error *err);
-anc_status anc_tk_load_decoder(anc_tk_decoder **out, const anc_tk_ctx *cx, void *json, const char *path,
+anc_status anc_tk_load_decoder(anc_tk_decoder *out, const anc_tk_ctx *cx, json_t *json, const char *path,
                                anc_error *err);
-anc_status anc_tk_load_postproc(anc_tokenizer *tok, anc_tk_postproc **out, const anc_tk_ctx *cx, void *json,
+anc_status anc_tk_load_postproc(anc_tokenizer *tok, anc_tk_postproc *out, const anc_tk_ctx *cx, json_t *json,
                                 const char *path, anc_error *err);
 anc_status anc_tk_load_config(anc_tokenizer *tok, const char *text, size_t len, const char *label,
                               anc_error *err);
+/* The *_free functions release what a node owns (recursively), not the node. */
 void anc_tk_normalizer_free(anc_tk_normalizer *n);
 void anc_tk_pretok_free(anc_tk_pretok *p);
 void anc_tk_decoder_free(anc_tk_decoder *d);
 void anc_tk_postproc_free(anc_tk_postproc *p);
 
-/* Reads a "pattern": {"String": s} or {"Regex": r} object into re. */
-anc_status anc_tk_load_pattern(anc_tk_regex *re, const anc_tk_ctx *cx, void *json, const char *path,
+/* Reads member "pattern" ({"String": s} or {"Regex": r}) of obj into re. */
+anc_status anc_tk_load_pattern(anc_tk_regex *re, const anc_tk_ctx *cx, json_t *obj, const char *path,
                                anc_error *err);
 /* Split behavior name ("Isolated", ...) -> anc_tk_behavior, or -1. */
 int anc_tk_behavior_from_name(const char *name);
@@ -342,6 +374,8 @@ anc_status anc_tk_normalize(anc_tokenizer *tok, const anc_tk_normalizer *n, cons
  * (*tmp is scratch). */
 anc_status anc_tk_pretokenize(anc_tokenizer *tok, const anc_tk_pretok *p, anc_tk_pieces *cur,
                               anc_tk_pieces *tmp, anc_error *err);
+/* GPT-2's split pattern, used by ByteLevel when use_regex is set. */
+extern const char anc_tk_gpt2_pattern[];
 /* Sets up the ByteLevel byte <-> character tables. */
 void anc_tk_byte_level_tables(anc_tokenizer *tok);
 /* Appends the BPE ids of word[0..len) to *ids (count *n, capacity *cap). */

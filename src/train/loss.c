@@ -249,9 +249,12 @@ static double pair_loss(anc_loss_type t, const anc_loss_params *p, double eps, d
         d = 1 - z > 0 ? -1 : 0;
         break;
     case ANC_LOSS_DISCOPOP: {
-        const double tau = p->discopop_tau, m = sig(z / tau), lg = -logsig(z), ex = exp(-z);
-        l = lg * (1 - m) + ex * m;
-        d = -sig(-z) * (1 - m) - ex * m + dsig(z / tau) / tau * (ex - lg);
+        /* -logsig(z) (1 - m) + e^-z m with m = sigma(z/tau); e^-z m is formed
+         * in log space, so it stays finite where TRL's float32 gives inf * 0 */
+        const double tau = p->discopop_tau, m = sig(z / tau), lg = -logsig(z);
+        const double em = exp(-z + logsig(z / tau));
+        l = lg * (1 - m) + em;
+        d = -sig(-z) * (1 - m) - lg * dsig(z / tau) / tau + em * (sig(-z / tau) / tau - 1);
         break;
     }
     case ANC_LOSS_IPO: {
@@ -325,10 +328,11 @@ static void note(work *w, size_t i, double l) {
     if (!isfinite(l) && i < w->bad) w->bad = i;
 }
 
+/* x[i] widened to double. */
 static double f(const float *x, size_t i) { return (double)x[i]; }
 
-/* Paired reward metrics: rc[i], rr[i] are the per-pair chosen / rejected
- * rewards, lc/lr the per-pair log-prob metrics (NULL rc: zero rewards). */
+/* Adds one pair's share to the paired metrics: rc_rr = {chosen reward,
+ * rejected reward} (NULL: zero rewards), lc/lr its log-prob metrics. */
 static void pair_metric(anc_loss_out *o, size_t n, const double *rc_rr, double lc, double lr) {
     if (rc_rr) {
         o->rewards_chosen += rc_rr[0] / (double)n;
@@ -568,8 +572,8 @@ anc_status anc_loss_compute(anc_loss_type t, const anc_loss_params *p, anc_loss_
     else
         loss = ref_free(&w, out);
 
-    /* Every term is finite for finite inputs except on exp overflow
-     * (discopop at beta*margin < -709); report it rather than pass it on. */
+    /* Every term is finite in double for finite inputs; what can still
+     * overflow is the float gradient (|input| near FLT_MAX): report it. */
     const char *unit = anc_loss_is_unpaired(t) ? "row" : "pair";
     if (w.bad < n) {
         st = anc_error_set(err, ANC_ERR_NUMERIC, "loss %s: %s %zu: loss is not finite", anc_loss_name(t), unit,

@@ -87,6 +87,13 @@ static anc_status validate(const anc_train_config *c, anc_error *err) {
         if (!(c->loss_weights[i] >= 0) || !isfinite(c->loss_weights[i]))
             return anc_error_set(err, ANC_ERR_INVALID, "train: loss weight %g of %s must be a finite number >= 0", c->loss_weights[i], anc_loss_name(c->losses[i]));
     }
+    int orpo = 0, ref_loss = 0;
+    for (int i = 0; i < c->n_losses; i++) {
+        orpo |= c->losses[i] == ANC_LOSS_ORPO;
+        ref_loss |= anc_loss_needs_ref(c->losses[i]);
+    }
+    if (orpo && ref_loss && !c->precompute_ref)
+        return anc_error_set(err, ANC_ERR_UNSUPPORTED, "train: orpo mixed with a reference-based loss needs precomputed reference log-probs (drop --no-precompute-ref)");
     if (c->batch_size < 1 || c->grad_accum < 1)
         return anc_error_set(err, ANC_ERR_INVALID, "train: per-device-train-batch-size and gradient-accumulation-steps must be >= 1");
     if (!(c->opt.lr >= 0) || !(c->loss.beta > 0))
@@ -170,7 +177,12 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     char *metrics_path = NULL, *ckpt_path = NULL, **copy = NULL;
     size_t *perm = NULL, *idx = NULL;
     int unpaired = anc_loss_is_unpaired(c->losses[0]);
-    for (int i = 0; i < c->n_losses; i++) t.needs_ref |= anc_loss_needs_ref(c->losses[i]);
+    for (int i = 0; i < c->n_losses; i++) {
+        /* sft needs no reference for its loss, but TRL's DPOTrainer still
+         * logs rewards against one, so anchor computes it too. */
+        t.needs_ref |= anc_loss_needs_ref(c->losses[i]) || c->losses[i] == ANC_LOSS_SFT;
+        t.orpo |= c->losses[i] == ANC_LOSS_ORPO;
+    }
 
     if ((st = anc_mkdirs(c->output_dir, err))) goto done;
     if ((st = anc_model_load_hf(&t.policy, c->model_dir, err))) goto done;

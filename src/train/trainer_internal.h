@@ -22,10 +22,15 @@ typedef struct trainer {
     anc_optim opt;
     anc_loss_state loss_state;
     int needs_ref;
+    int orpo;                        /* some objective needs prompt log-probs (ORPO) */
     /* per micro-step scratch, sized for batch_size pairs */
     anc_pairset sub;                 /* shallow copies of anc_pair (not owned) */
     float *c, *r, *rc, *rr, *dc, *dr, *dck, *drk, *lgc, *lgr;
-    int32_t *clen, *rlen;
+    int32_t *clen, *rlen, *plen;
+    float *plogp;                    /* [B] policy log-prob of prompt tokens 1..P-1 (orpo) */
+    float d_prompt;                  /* d loss / d plogp[i] of the micro-step (orpo) */
+    float *toklogp;                  /* [tokens] per-token log-probs (orpo) */
+    int64_t toklogp_cap;
     uint8_t *label;
     float *dtok;
     int64_t dtok_cap;

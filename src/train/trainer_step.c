@@ -16,6 +16,9 @@ anc_status tr_alloc_micro(trainer *t, size_t B, anc_error *err) {
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) *fs[i] = calloc(B, sizeof(float));
     t->clen = calloc(B, sizeof(int32_t));
     t->rlen = calloc(B, sizeof(int32_t));
+    t->plen = calloc(B, sizeof(int32_t));
+    t->plogp = calloc(B, sizeof(float));
+    if (!t->plen || !t->plogp) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     t->label = calloc(B, 1);
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
         if (!*fs[i]) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
@@ -35,6 +38,9 @@ void tr_free_trainer(trainer *t) {
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(fs[i]);
     free(t->clen);
     free(t->rlen);
+    free(t->plen);
+    free(t->plogp);
+    free(t->toklogp);
     free(t->label);
     free(t->sub.pairs);
     anc_optim_free(&t->opt);
@@ -53,8 +59,28 @@ anc_status tr_chunk_forward(trainer *t, size_t at, int with_ref, anc_error *err)
         t->lgbuf = malloc(sizeof(float) * t->seqbuf_cap);
         if (!t->seqbuf || !t->lgbuf) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     }
-    anc_status st = anc_model_forward(t->policy, t->acts, &pk->batch, NULL, t->seqbuf, t->lgbuf, err);
+    if (t->orpo && pk->n_tokens > t->toklogp_cap) {
+        free(t->toklogp);
+        t->toklogp_cap = pk->n_tokens;
+        t->toklogp = malloc(sizeof(float) * (size_t)t->toklogp_cap);
+        if (!t->toklogp) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    }
+    anc_status st = anc_model_forward(t->policy, t->acts, &pk->batch, t->orpo ? t->toklogp : NULL, t->seqbuf, t->lgbuf, err);
     if (st) return st;
+    if (t->orpo) {
+        /* The chosen sequence scored its prompt too: split the sums. */
+        for (size_t k = 0; k < pk->n_pairs; k++) {
+            int64_t o = pk->seq_offsets[2 * k], end = pk->seq_offsets[2 * k + 1];
+            int64_t P = (int64_t)t->plen[at + k] + 1;
+            double sp = 0, sr = 0;
+            for (int64_t i = o + 1; i < end; i++) {
+                if (i < o + P) sp += t->toklogp[i];
+                else sr += t->toklogp[i];
+            }
+            t->plogp[at + k] = (float)sp;
+            t->seqbuf[2 * k] = (float)sr;
+        }
+    }
     for (size_t k = 0; k < pk->n_pairs; k++) {
         t->c[at + k] = t->seqbuf[2 * k];
         t->r[at + k] = t->seqbuf[2 * k + 1];
@@ -82,7 +108,10 @@ anc_status tr_chunk_backward(trainer *t, size_t at, anc_error *err) {
     }
     for (int s = 0; s < pk->n_seqs; s++) {
         float d = (s % 2 == 0) ? t->dc[at + (size_t)s / 2] : t->dr[at + (size_t)s / 2];
-        for (int64_t i = pk->seq_offsets[s]; i < pk->seq_offsets[s + 1]; i++) t->dtok[i] = pk->score_mask[i] ? d : 0.0f;
+        int64_t o = pk->seq_offsets[s], prompt_end = o;
+        if (t->orpo && s % 2 == 0) prompt_end = o + t->plen[at + (size_t)s / 2] + 1;
+        for (int64_t i = o; i < pk->seq_offsets[s + 1]; i++)
+            t->dtok[i] = !pk->score_mask[i] ? 0.0f : i < prompt_end ? t->d_prompt : d;
     }
     return anc_model_backward(t->policy, t->acts, &pk->batch, t->dtok, t->grads, err);
 }
@@ -100,6 +129,11 @@ anc_status tr_micro_loss(trainer *t, size_t n, double scale, double *win, anc_er
     b.chosen_len = t->clen;
     b.rejected_len = t->rlen;
     b.label = t->data.unpaired ? t->label : NULL;
+    if (t->orpo) {
+        b.prompt_logp = t->plogp;
+        b.prompt_len = t->plen;
+    }
+    t->d_prompt = 0;
     if (t->data.unpaired) {
         /* TRL's KL rows ride in the rejected slot. */
         b.kl_logp = t->r;
@@ -115,6 +149,7 @@ anc_status tr_micro_loss(trainer *t, size_t n, double scale, double *win, anc_er
                                          t->dck, t->drk, err);
         if (st) return st;
         total += o.loss;
+        t->d_prompt += (float)(o.d_prompt_logp * scale);
         if (k == 0) first = o;
         for (size_t i = 0; i < n; i++) {
             t->dc[i] += (float)(t->dck[i] * scale);
@@ -152,6 +187,7 @@ anc_status tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c
         t->sub.pairs[k] = d->ps.pairs[idx[k]];
         t->clen[k] = (int32_t)d->ps.pairs[idx[k]].n_chosen;
         t->rlen[k] = (int32_t)d->ps.pairs[idx[k]].n_rejected;
+        t->plen[k] = (int32_t)d->ps.pairs[idx[k]].n_prompt - 1;
         if (d->label) t->label[k] = d->label[idx[k]];
         if (pre_c) {
             t->rc[k] = pre_c[idx[k]];
@@ -160,6 +196,7 @@ anc_status tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c
         *tokens += anc_pair_tokens(&d->ps.pairs[idx[k]]);
     }
     int with_ref = t->needs_ref && !pre_c;
+    t->pk.score_prompt = t->orpo;
     anc_status st = anc_pack_pairs(&t->pk, &t->sub, 0, t->cfg->max_tokens, err);
     if (st) return st;
     if (t->pk.n_pairs == n) {

@@ -1,0 +1,125 @@
+/* Training-step benchmark: one APO-zero optimiser step on one preference
+ * pair of 2 x 512 tokens (128 prompt + 384 response tokens per side) for a
+ * SmolLM2-135M-shaped random model: forward, loss, backward, gradient
+ * clipping and AdamW — reference log-probs precomputed, as in training.
+ * Prints "key value" lines that bench/run.sh compares with PyTorch
+ * (bench/torch_train.py does the identical step). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "core/blas.h"
+#include "core/rng.h"
+#include "model/model.h"
+#include "train/loss.h"
+#include "train/optim.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    anc_blas_select_core(argv);
+    int layers = 30, steps = 3, prompt = 128, resp = 384;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--layers")) layers = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
+    }
+    if (steps < 1 || steps > 50) steps = 3;
+    anc_config cfg = {0};
+    cfg.arch = ANC_ARCH_LLAMA;
+    cfg.vocab_size = 49152;
+    cfg.hidden_size = 576;
+    cfg.intermediate_size = 1536;
+    cfg.num_layers = layers;
+    cfg.num_heads = 9;
+    cfg.num_kv_heads = 3;
+    cfg.head_dim = 64;
+    cfg.max_position_embeddings = 8192;
+    cfg.rms_norm_eps = 1e-5f;
+    cfg.rope_theta = 100000.0f;
+    cfg.tie_word_embeddings = 1;
+    cfg.bos_token_id = 1;
+    cfg.eos_token_id = 2;
+    anc_error err = {0};
+    anc_model *m = NULL;
+    if (anc_model_create(&m, &cfg, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+    anc_rng r;
+    anc_rng_seed(&r, 1);
+    for (size_t i = 0; i < m->n_params; i++) m->params[i] = (float)(anc_rng_normal(&r) * 0.02);
+    for (int l = 0; l < layers; l++)
+        for (int i = 0; i < cfg.hidden_size; i++) { m->w.layers[l].attn_norm[i] = 1; m->w.layers[l].mlp_norm[i] = 1; }
+    for (int i = 0; i < cfg.hidden_size; i++) m->w.final_norm[i] = 1;
+
+    const int L = prompt + resp;
+    const int64_t N = 2 * (int64_t)L;
+    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)N);
+    uint8_t *mask = malloc((size_t)N);
+    int64_t offsets[3] = {0, L, 2 * (int64_t)L};
+    for (int64_t t = 0; t < N; t++) {
+        int pos = (int)(t % L);
+        tokens[t] = (t >= L && pos < prompt) ? tokens[pos] : (int32_t)anc_rng_below(&r, (uint64_t)cfg.vocab_size);
+        mask[t] = pos >= prompt;
+    }
+    anc_batch b = {N, tokens, 2, offsets, mask};
+    anc_acts *a = anc_acts_create();
+    float seq[2], ref[2];
+    if (anc_model_forward(m, a, &b, NULL, ref, NULL, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+
+    float *grads = calloc(m->n_params, sizeof(float)), *dtok = calloc((size_t)N, sizeof(float));
+    anc_optim opt;
+    anc_optim_config oc = {ANC_OPT_ADAMW, 1e-6, 0.9, 0.999, 1e-8, 0.0};
+    if (anc_optim_init(&opt, &oc, m->specs, m->n_specs, m->n_params, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+    anc_loss_params lp;
+    anc_loss_params_default(&lp);
+    int32_t lens[2] = {resp, resp};
+    double t_step = 0, loss0 = 0;
+    for (int s = 0; s <= steps; s++) {   /* step 0 is a warm-up */
+        double t0 = now();
+        memset(grads, 0, sizeof(float) * m->n_params);
+        if (anc_model_forward(m, a, &b, NULL, seq, NULL, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+        anc_loss_batch lb;
+        memset(&lb, 0, sizeof lb);
+        lb.n = 1;
+        lb.chosen_logp = &seq[0];
+        lb.rejected_logp = &seq[1];
+        lb.ref_chosen_logp = &ref[0];
+        lb.ref_rejected_logp = &ref[1];
+        lb.chosen_len = &lens[0];
+        lb.rejected_len = &lens[1];
+        anc_loss_out lo;
+        float dc, dr;
+        if (anc_loss_compute(ANC_LOSS_APO_ZERO, &lp, NULL, &lb, 1.0, &lo, &dc, &dr, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+        if (s == 0) loss0 = lo.loss;
+        for (int64_t t = 0; t < N; t++) dtok[t] = mask[t] ? (t < L ? dc : dr) : 0.0f;
+        if (anc_model_backward(m, a, &b, dtok, grads, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+        anc_clip_grad_norm(grads, m->n_params, 1.0);
+        anc_optim_step(&opt, m->params, grads, 1e-6);
+        if (s > 0) t_step += now() - t0;
+    }
+    t_step /= steps;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double P = (double)m->n_params;
+    /* peak SGEMM rate measured by bench_engine is the MFU denominator; here
+     * report FLOP/s so run.sh can divide. */
+    printf("impl anchor\n");
+    printf("blas_core %s\n", anc_blas_corename());
+    printf("params %.0f\n", P);
+    printf("tokens_per_step %lld\n", (long long)N);
+    printf("step_s %.4f\n", t_step);
+    printf("train_tok_s %.1f\n", N / t_step);
+    printf("train_gflops %.1f\n", 6 * P * N / t_step / 1e9);
+    printf("peak_rss_mb %.1f\n", ru.ru_maxrss / 1024.0);
+    printf("initial_loss %.6f\n", loss0);
+    anc_optim_free(&opt);
+    free(grads); free(dtok); free(tokens); free(mask);
+    anc_acts_free(a);
+    anc_model_free(m);
+    return 0;
+}
