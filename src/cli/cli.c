@@ -99,8 +99,9 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, const char *cmd, const
                 l->n = 0;
                 l->from_file = 0;
             }
-            /* comma-separated values are split; the pieces live in a copy */
-            char *copy = strdup(val);
+            /* comma-separated values are split in place: argv strings are
+             * writable and live as long as the process */
+            char *copy = (char *)val;
             for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 if (l->n == CLI_LIST_MAX) return cli_usage_error(cmd, "option '--%s' takes at most %d values", o->name, CLI_LIST_MAX);
                 l->v[l->n++] = tok;

@@ -16,6 +16,32 @@ const char *cli_find_config(int argc, char **argv) {
     return NULL;
 }
 
+/* Strings taken from a config file must outlive the parsed YAML document:
+ * they are kept here and released at exit (the CLI's only global state). */
+static char **kept;
+static size_t n_kept;
+
+static void release_kept(void) {
+    for (size_t i = 0; i < n_kept; i++) free(kept[i]);
+    free(kept);
+    kept = NULL;
+    n_kept = 0;
+}
+
+static char *keep(const char *s) {
+    char **nk = realloc(kept, (n_kept + 1) * sizeof *nk);
+    char *copy = strdup(s);
+    if (!nk || !copy) {
+        free(copy);
+        if (nk) kept = nk;
+        return NULL;
+    }
+    if (n_kept == 0) atexit(release_kept);
+    kept = nk;
+    kept[n_kept++] = copy;
+    return copy;
+}
+
 static const cli_opt *find_opt(const cli_opt *opts, const char *key) {
     for (const cli_opt *o = opts; o->name; o++) {
         size_t i = 0;
@@ -31,7 +57,7 @@ static const cli_opt *find_opt(const cli_opt *opts, const char *key) {
 static int set_scalar(const cli_opt *o, const char *v, const char *path, size_t line, const char *cmd) {
     char *end = NULL;
     switch (o->kind) {
-    case OPT_STR: *(const char **)o->dest = strdup(v); return 0;
+    case OPT_STR: *(const char **)o->dest = keep(v); return 0;
     case OPT_INT: {
         long x = strtol(v, &end, 10);
         if (!*v || *end) break;
@@ -51,7 +77,8 @@ static int set_scalar(const cli_opt *o, const char *v, const char *path, size_t 
     case OPT_LIST: {
         cli_list *l = o->dest;
         if (!l->from_file) { l->n = 0; l->from_file = 1; }
-        char *copy = strdup(v);
+        char *copy = keep(v);
+        if (!copy) return 2;
         for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             while (*tok == ' ') tok++;
             if (l->n == CLI_LIST_MAX) break;

@@ -24,9 +24,10 @@ static anc_status score_with(const char *dir, const anc_pairset *ps, long batch_
                        : k < p->n_prompt + p->n_chosen ? p->chosen[k - p->n_prompt]
                        : p->rejected[k - p->n_prompt - p->n_chosen];
             if (id >= m->cfg.vocab_size) {
+                int vocab = m->cfg.vocab_size;
                 anc_model_free(m);
                 return anc_error_set(err, ANC_ERR_FORMAT, "line %zu: token id %d is outside %s's vocabulary of %d",
-                                     p->line, id, dir, m->cfg.vocab_size);
+                                     p->line, id, dir, vocab);
             }
         }
     }
