@@ -1,0 +1,49 @@
+/* Text generation over token ids: several requests decoded together with a
+ * KV cache (continuous batching: a finished sequence's slot takes the next
+ * request at once). Each request has its own random stream derived from the
+ * seed and its index, so results do not depend on the batch size. */
+#ifndef ANCHOR_MODEL_GENERATE_H
+#define ANCHOR_MODEL_GENERATE_H
+
+#include <stdint.h>
+
+#include "core/progress.h"
+#include "model/decode.h"
+
+typedef enum { ANC_FINISH_LENGTH = 0, ANC_FINISH_STOP = 1 } anc_finish_reason;
+
+typedef struct anc_gen_request {
+    const int32_t *prompt;   /* borrowed, n_prompt >= 1 ids */
+    int n_prompt;
+    uint64_t stream;         /* random stream id (e.g. row * samples + sample) */
+} anc_gen_request;
+
+typedef struct anc_gen_result {
+    int32_t *ids;            /* generated ids (malloc'd; stop token excluded) */
+    int n;
+    anc_finish_reason finish;
+} anc_gen_result;
+
+/* Returns 1 when generation of request `req` should stop after ids[0..n)
+ * (e.g. a stop string appeared in the decoded text). */
+typedef int (*anc_stop_fn)(void *ctx, int req, const int32_t *ids, int n);
+
+typedef struct anc_gen_config {
+    int max_new_tokens;
+    anc_sampling sampling;
+    const int32_t *stop_ids;   /* token ids that end a sequence (e.g. EOS); not included in the output */
+    int n_stop_ids;
+    uint64_t seed;
+    int parallel;              /* sequences decoded together (>= 1) */
+    anc_stop_fn stop;          /* may be NULL */
+    void *stop_ctx;
+} anc_gen_config;
+
+/* Generates for reqs[0..n) into out[0..n) (caller frees out[i].ids with
+ * anc_gen_results_free). progress (may be NULL) counts finished requests
+ * and generated tokens. */
+anc_status anc_generate(const anc_model *m, const anc_gen_request *reqs, int n, const anc_gen_config *cfg,
+                        anc_gen_result *out, anc_progress_fn progress, void *ctx, anc_error *err);
+void anc_gen_results_free(anc_gen_result *out, int n);
+
+#endif
