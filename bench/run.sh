@@ -51,3 +51,6 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
         -v g="$(get train_gflops "$OUT/train_torch.txt")" -v p="$peak" \
         'BEGIN { printf "pytorch train MFU %.3f\nratio: anchor step %.2fx faster, %.2fx less peak memory\n", g/p, t/a, tm/am }'
 fi
+
+echo "== drafting: KV-cache generation, 8 prompts x 64 tokens, 64 new tokens each (temperature 1)"
+"$B/bench_generate" | tee "$OUT/generate_anchor.txt"
