@@ -159,7 +159,7 @@ static void test_score_bad_data(void **state) {
         {"{\"prompt_ids\": [1], \"chosen_ids\": [2], \"rejected_ids\": [3]}\n{\"prompt_ids\": [1,\n", "bad.jsonl:2:"},
         {"{\"prompt_ids\": [1], \"chosen_ids\": [2]}\n", "bad.jsonl:1: missing \"rejected_ids\""},
         {"{\"prompt_ids\": [1], \"chosen_ids\": [2], \"rejected_ids\": [-3]}\n", "\"rejected_ids\"[0]"},
-        {"{\"prompt_ids\": [], \"chosen_ids\": [2], \"rejected_ids\": [3]}\n", "at least one id"},
+        {"{\"prompt_ids\": [], \"chosen_ids\": [2], \"rejected_ids\": [3]}\n", "must each give at least one token"},
         {"{\"prompt\": \"hi\", \"chosen\": \"a\", \"rejected\": \"b\"}\n", "need a tokenizer"},
         {"[1, 2]\n", "element 0 of the top-level array is not an object"}, {"7\n", "bad.jsonl:1:1: invalid JSON"},
         {"{\"prompt_ids\": [1], \"chosen_ids\": [2], \"rejected_ids\": [96]}\n", "outside"},

@@ -8,6 +8,8 @@
 
 #include "cli/cli.h"
 #include "data/jsonl.h"
+#include "core/fileutil.h"
+#include "data/dataset.h"
 #include "data/pairs.h"
 #include "model/model.h"
 #include "train/score.h"
@@ -46,13 +48,16 @@ static anc_status score_with(const char *dir, const anc_pairset *ps, long batch_
 int cmd_score(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *ref = NULL, *out = NULL;
     double beta = 0.1;
-    long batch_tokens = 4096;
+    long batch_tokens = 4096, max_length = 0;
+    const char *chat_template = NULL;
     cli_opt opts[] = {
         {"model", OPT_STR, &model, "DIR", "policy model (Hugging Face folder)"},
-        {"data", OPT_STR, &data, "FILE", "pairs: JSONL or JSON array with prompt_ids, chosen_ids, rejected_ids"},
+        {"data", OPT_STR, &data, "FILE", "pairs (JSONL/JSON): TRL standard or conversational rows, implicit prompts, or pre-tokenised *_ids"},
         {"ref", OPT_STR, &ref, "DIR", "reference model: adds ref log-probs and rewards beta*(logp - ref_logp)"},
         {"beta", OPT_FLOAT, &beta, "B", "reward scale (default 0.1)"},
         {"out", OPT_STR, &out, "FILE", "write JSONL here (default: stdout)"},
+        {"chat-template", OPT_STR, &chat_template, "NAME|FILE", "override the tokenizer's chat template for conversational rows"},
+        {"max-length", OPT_INT, &max_length, "N", "truncate rows to N tokens (dropped rows are counted)"},
         {"batch-tokens", OPT_INT, &batch_tokens, "N", "tokens per micro-batch (default 4096; a pair is never split)"},
         {0},
     };
@@ -67,9 +72,27 @@ int cmd_score(int argc, char **argv) {
     anc_rows rows;
     if (anc_rows_load(&rows, data, &err)) return cli_fail("score", &err);
     anc_pairset ps;
-    if (anc_pairs_from_rows(&ps, &rows, 0, data, &err)) {
-        anc_rows_free(&rows);
-        return cli_fail("score", &err);
+    memset(&ps, 0, sizeof ps);
+    anc_tokenizer *tok = NULL;
+    anc_template *tmpl = NULL;
+    {
+        char *tj = anc_path_join(model, "tokenizer.json");
+        anc_status st = ANC_OK;
+        if (tj && anc_path_exists(tj)) st = anc_tokenizer_load_dir(&tok, model, &err);
+        free(tj);
+        if (!st) st = anc_chat_template_resolve(tok, chat_template, &tmpl, &err);
+        anc_dataset_opts dopt = {max_length, 0, ANC_TRUNC_KEEP_END, 0};
+        anc_dataset_stats dst;
+        if (!st) st = anc_dataset_build(tok, tmpl, &rows, data, &dopt, 0, &ps, NULL, &dst, &err);
+        if (!st && dst.dropped)
+            fprintf(stderr, "anchor score: %zu of %zu rows dropped (longer than --max-length %ld); first at line %zu\n", dst.dropped,
+                    dst.rows, max_length, dst.first_dropped_line);
+        anc_tokenizer_free(tok);
+        anc_template_free(tmpl);
+        if (st) {
+            anc_rows_free(&rows);
+            return cli_fail("score", &err);
+        }
     }
     size_t n = ps.n;
     float *c = calloc(n + 1, sizeof *c), *r = calloc(n + 1, sizeof *r);
@@ -89,11 +112,13 @@ int cmd_score(int argc, char **argv) {
     }
     int64_t tokens = 0;
     double acc = 0, margin = 0;
+    size_t row_at = 0;
     for (size_t i = 0; i < n; i++) {
         const anc_pair *p = &ps.pairs[i];
         tokens += anc_pair_tokens(p);
         json_t *o = json_object();
-        json_t *id = json_object_get(rows.rows[i], "id");
+        while (row_at < rows.n && rows.lines[row_at] != p->line) row_at++;  /* dropped rows are skipped */
+        json_t *id = row_at < rows.n ? json_object_get(rows.rows[row_at], "id") : NULL;
         if (id) json_object_set(o, "id", id);
         json_object_set_new(o, "chosen_logp", json_real(c[i]));
         json_object_set_new(o, "rejected_logp", json_real(r[i]));

@@ -16,6 +16,11 @@ typedef struct train_progress {
 
 static void report(void *ctx, const anc_train_status *s) {
     train_progress *p = ctx;
+    if (strcmp(s->phase, "data") == 0) {
+        fprintf(stderr, "anchor train: %zu of %zu rows dropped: longer than --max-length even with the prompt truncated\n",
+                s->done, s->total);
+        return;
+    }
     if (strcmp(s->phase, "train") != 0) {
         if (p->last_phase != s->phase) {
             cli_progress_init(&p->bar, strcmp(s->phase, "ref") == 0 ? "reference log-probs" :
@@ -48,7 +53,8 @@ int cmd_train(int argc, char **argv) {
     anc_train_config c;
     anc_train_config_default(&c);
     const char *model = NULL, *data = NULL, *out = NULL, *ref = NULL, *eval = NULL, *config = NULL;
-    const char *optimizer = "adamw", *sched = "linear", *save_dtype = NULL;
+    const char *optimizer = "adamw", *sched = "linear", *save_dtype = NULL, *chat_template = NULL, *trunc = "keep_end";
+    long max_length = 0, max_prompt_length = 0;
     cli_list loss_types = {{"sigmoid"}, 1, 1}, loss_weights = {{0}, 0, 0};
     double beta = c.loss.beta, ls = c.loss.label_smoothing, gamma = c.loss.simpo_gamma, cpo_alpha = c.loss.cpo_alpha;
     double dw = c.loss.desirable_weight, uw = c.loss.undesirable_weight;
@@ -59,7 +65,7 @@ int cmd_train(int argc, char **argv) {
     int no_precompute = 0, resume = 0, eval_on_start = 0;
     cli_opt opts[] = {
         {"model", OPT_STR, &model, "DIR", "starting model (Hugging Face folder)"},
-        {"data", OPT_STR, &data, "FILE", "training rows: JSONL/JSON with prompt_ids, chosen_ids, rejected_ids (kto: completion_ids, label)"},
+        {"data", OPT_STR, &data, "FILE", "training rows (JSONL/JSON): TRL standard or conversational pairs, implicit prompts, unpaired rows with label, or pre-tokenised *_ids"},
         {"output-dir", OPT_STR, &out, "DIR", "where the model, checkpoints and metrics.jsonl go"},
         {"config", OPT_STR, &config, "FILE.yaml", "options as YAML (keys are these option names); flags override it"},
         {"loss-type", OPT_LIST, &loss_types, "NAME", "apo_zero, apo_down, sigmoid (dpo), ipo, hinge, robust, exo_pair, nca_pair, bco_pair, sppo_hard, aot, aot_pair, discopop, sigmoid_norm, sft, simpo, cpo, orpo, kto, apo_zero_unpaired; repeatable"},
@@ -94,6 +100,10 @@ int cmd_train(int argc, char **argv) {
         {"eval-on-start", OPT_FLAG, &eval_on_start, NULL, "evaluate once before training (logged as step 0)"},
         {"eval-steps", OPT_INT, &eval_steps, "N", "evaluate every N steps (default: at the end)"},
         {"max-tokens", OPT_INT, &max_tokens, "N", "tokens per forward/backward chunk (memory bound; default 8192)"},
+        {"chat-template", OPT_STR, &chat_template, "NAME|FILE", "override the tokenizer's chat template (chatml, llama3, llama2, zephyr, mistral, or a Jinja file)"},
+        {"max-length", OPT_INT, &max_length, "N", "prompt + completion tokens; longer rows are truncated, or dropped (counted) when they cannot fit"},
+        {"max-prompt-length", OPT_INT, &max_prompt_length, "N", "prompt tokens kept"},
+        {"truncation-mode", OPT_STR, &trunc, "MODE", "keep_end (default, as TRL) or keep_start: which end of a long prompt survives"},
         {"resume", OPT_FLAG, &resume, NULL, "continue from the newest complete checkpoint in --output-dir"},
         {"save-dtype", OPT_STR, &save_dtype, "T", "dtype of the final model: f32, bf16, f16 (default: the input's)"},
         {0},
@@ -168,6 +178,12 @@ int cmd_train(int argc, char **argv) {
         if (c.save_dtype != ANC_DT_F32 && c.save_dtype != ANC_DT_BF16 && c.save_dtype != ANC_DT_F16)
             return cli_usage_error("train", "--save-dtype must be f32, bf16 or f16");
     }
+    c.chat_template = chat_template;
+    c.max_length = max_length;
+    c.max_prompt_length = max_prompt_length;
+    if (strcmp(trunc, "keep_end") && strcmp(trunc, "keep_start"))
+        return cli_usage_error("train", "--truncation-mode must be keep_end or keep_start");
+    c.truncation_keep_start = !strcmp(trunc, "keep_start");
     train_progress prog;
     memset(&prog, 0, sizeof prog);
     prog.tty = isatty(2);

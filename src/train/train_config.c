@@ -74,6 +74,9 @@ anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *pa
     sb_printf(&b, "logging_steps: %lld\nsave_steps: %lld\neval_steps: %lld\nmax_tokens: %lld\nno_precompute_ref: %s\n",
               (long long)c->logging_steps, (long long)c->save_steps, (long long)c->eval_steps, (long long)c->max_tokens,
               c->precompute_ref ? "false" : "true");
+    sb_str(&b, "chat_template", c->chat_template);
+    sb_printf(&b, "max_length: %lld\nmax_prompt_length: %lld\ntruncation_mode: %s\n", (long long)c->max_length,
+              (long long)c->max_prompt_length, c->truncation_keep_start ? "keep_start" : "keep_end");
     if (c->save_dtype != ANC_DT_INVALID) sb_printf(&b, "save_dtype: %s\n", anc_dtype_name(c->save_dtype));
     if (b.oom) {
         free(b.p);

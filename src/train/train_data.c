@@ -16,32 +16,11 @@ void anc_train_data_free(anc_train_data *d) {
     memset(d, 0, sizeof *d);
 }
 
-static anc_status load_unpaired(anc_train_data *d, const anc_rows *rows, int64_t chunk, int vocab, const char *label,
-                                anc_error *err) {
-    size_t n = rows->n;
-    d->unpaired = 1;
-    d->ps.pairs = calloc(n ? n : 1, sizeof *d->ps.pairs);
-    d->label = calloc(n ? n : 1, 1);
-    if (!d->ps.pairs || !d->label) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
-    anc_status st = ANC_OK;
-    for (size_t i = 0; i < n && !st; i++) {
-        const json_t *row = rows->rows[i];
-        size_t line = rows->lines[i];
-        anc_pair *p = &d->ps.pairs[i];
-        d->ps.n = i + 1;
-        p->line = line;
-        json_t *lab = json_object_get(row, "label");
-        if (!json_is_boolean(lab))
-            return anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: unpaired rows need a boolean \"label\" (true = desirable)", label, line);
-        d->label[i] = json_is_true(lab);
-        if ((st = anc_row_ids(row, "prompt_ids", 0, vocab, &p->prompt, &p->n_prompt, label, line, err)) ||
-            (st = anc_row_ids(row, "completion_ids", 0, vocab, &p->chosen, &p->n_chosen, label, line, err)))
-            return st;
-        if (p->n_prompt == 0 || p->n_chosen == 0)
-            return anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: prompt_ids and completion_ids must each hold at least one id", label, line);
-    }
-    /* TRL's KL dataset: within each chunk of `chunk` rows, row i is paired
-     * with the completion of row i-1 (the first with the chunk's last). */
+/* TRL's KL dataset: within each chunk of `chunk` rows, row i is paired
+ * with the completion of row i-1 (the first with the chunk's last); the KL
+ * completion rides in the pair's rejected slot. */
+static anc_status build_kl_rows(anc_train_data *d, int64_t chunk, anc_error *err) {
+    size_t n = d->ps.n;
     if (chunk < 1) chunk = 1;
     for (size_t start = 0; start < n; start += (size_t)chunk) {
         size_t end = start + (size_t)chunk < n ? start + (size_t)chunk : n;
@@ -50,7 +29,7 @@ static anc_status load_unpaired(anc_train_data *d, const anc_rows *rows, int64_t
             anc_pair *p = &d->ps.pairs[i];
             const anc_pair *q = &d->ps.pairs[src];
             p->n_rejected = q->n_chosen;
-            p->rejected = malloc(sizeof(int32_t) * q->n_chosen);
+            p->rejected = malloc(sizeof(int32_t) * (q->n_chosen ? q->n_chosen : 1));
             if (!p->rejected) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
             memcpy(p->rejected, q->chosen, sizeof(int32_t) * q->n_chosen);
         }
@@ -58,7 +37,8 @@ static anc_status load_unpaired(anc_train_data *d, const anc_rows *rows, int64_t
     return ANC_OK;
 }
 
-anc_status anc_train_data_load(anc_train_data *d, const char *path, int unpaired, int64_t chunk, int vocab,
+anc_status anc_train_data_load(anc_train_data *d, const char *path, int64_t chunk, int vocab, anc_tokenizer *tok,
+                               const anc_template *tmpl, const anc_dataset_opts *o, anc_dataset_stats *stats,
                                anc_error *err) {
     memset(d, 0, sizeof *d);
     anc_rows rows;
@@ -68,9 +48,12 @@ anc_status anc_train_data_load(anc_train_data *d, const char *path, int unpaired
         anc_rows_free(&rows);
         return anc_error_set(err, ANC_ERR_FORMAT, "%s: no rows", path);
     }
-    if (unpaired) st = load_unpaired(d, &rows, chunk, vocab, path, err);
-    else st = anc_pairs_from_rows(&d->ps, &rows, vocab, path, err);
+    anc_dataset_stats local;
+    st = anc_dataset_build(tok, tmpl, &rows, path, o, vocab, &d->ps, o->unpaired ? &d->label : NULL, stats ? stats : &local, err);
     anc_rows_free(&rows);
+    d->unpaired = o->unpaired;
+    if (!st && d->ps.n == 0) st = anc_error_set(err, ANC_ERR_FORMAT, "%s: every row was dropped (longer than --max-length)", path);
+    if (!st && o->unpaired) st = build_kl_rows(d, chunk, err);
     if (st) anc_train_data_free(d);
     return st;
 }

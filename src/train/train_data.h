@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/progress.h"
+#include "data/dataset.h"
 #include "data/pairs.h"
 #include "model/model.h"
 
@@ -17,11 +18,12 @@ typedef struct anc_train_data {
     int unpaired;
 } anc_train_data;
 
-/* Loads path. Paired rows need prompt_ids, chosen_ids, rejected_ids.
- * Unpaired rows (unpaired = 1) need prompt_ids, completion_ids and a
- * boolean label; chunk is TRL's per_device_train_batch_size, which decides
- * the KL rows. Ids must lie in [0, vocab). */
-anc_status anc_train_data_load(anc_train_data *d, const char *path, int unpaired, int64_t chunk, int vocab,
+/* Loads path in any format of data/dataset.h (tok and tmpl may be NULL for
+ * pre-tokenised rows). Unpaired rows (o->unpaired) get TRL's KL rows; chunk
+ * is TRL's per_device_train_batch_size, which decides them. Ids must lie in
+ * [0, vocab). stats (may be NULL) receives the row counts. */
+anc_status anc_train_data_load(anc_train_data *d, const char *path, int64_t chunk, int vocab, anc_tokenizer *tok,
+                               const anc_template *tmpl, const anc_dataset_opts *o, anc_dataset_stats *stats,
                                anc_error *err);
 void anc_train_data_free(anc_train_data *d);
 

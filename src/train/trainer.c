@@ -174,6 +174,8 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     memset(&t, 0, sizeof t);
     t.cfg = c;
     FILE *mf = NULL;
+    anc_tokenizer *tok = NULL;
+    anc_template *tmpl = NULL;
     char *metrics_path = NULL, *ckpt_path = NULL, **copy = NULL;
     size_t *perm = NULL, *idx = NULL;
     int unpaired = anc_loss_is_unpaired(c->losses[0]);
@@ -187,9 +189,27 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     if ((st = anc_mkdirs(c->output_dir, err))) goto done;
     if ((st = anc_model_load_hf(&t.policy, c->model_dir, err))) goto done;
     const int vocab = t.policy->cfg.vocab_size;
-    if ((st = anc_train_data_load(&t.data, c->data_path, unpaired, c->batch_size, vocab, err))) goto done;
-    if (c->eval_data_path && (st = anc_train_data_load(&t.eval, c->eval_data_path, unpaired, c->batch_size, vocab, err)))
-        goto done;
+    {
+        /* Text rows need the model's tokenizer (pre-tokenised rows do not). */
+        char *tj = anc_path_join(c->model_dir, "tokenizer.json");
+        if (tj && anc_path_exists(tj)) st = anc_tokenizer_load_dir(&tok, c->model_dir, err);
+        free(tj);
+        if (st) goto done;
+        if ((st = anc_chat_template_resolve(tok, c->chat_template, &tmpl, err))) goto done;
+        anc_dataset_opts dopt = {c->max_length, c->max_prompt_length,
+                                 c->truncation_keep_start ? ANC_TRUNC_KEEP_START : ANC_TRUNC_KEEP_END, unpaired};
+        if ((st = anc_train_data_load(&t.data, c->data_path, c->batch_size, vocab, tok, tmpl, &dopt, &t.data_stats, err))) goto done;
+        if (c->eval_data_path &&
+            (st = anc_train_data_load(&t.eval, c->eval_data_path, c->batch_size, vocab, tok, tmpl, &dopt, NULL, err)))
+            goto done;
+        if (report && t.data_stats.dropped) {
+            anc_train_status rs = {0};
+            rs.phase = "data";
+            rs.done = t.data_stats.dropped;
+            rs.total = t.data_stats.rows;
+            report(ctx, &rs);
+        }
+    }
     t.acts = anc_acts_create();
     if (t.needs_ref && (st = setup_reference(&t, report, ctx, err))) goto done;
     if ((st = tr_alloc_micro(&t, (size_t)c->batch_size, err))) goto done;
@@ -312,6 +332,8 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     }
 done:
     if (mf) fclose(mf);
+    anc_tokenizer_free(tok);
+    anc_template_free(tmpl);
     free(metrics_path);
     free(ckpt_path);
     free_copy_list(copy);

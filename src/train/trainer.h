@@ -42,6 +42,9 @@ typedef struct anc_train_config {
     int precompute_ref;         /* 1: reference log-probs once, cached; 0: reference model kept in memory */
     int resume;                 /* continue from the newest complete checkpoint */
     anc_dtype save_dtype;       /* ANC_DT_INVALID: the input model's dtype */
+    const char *chat_template;  /* NULL: the tokenizer's; else a built-in name or a file */
+    int64_t max_length, max_prompt_length;  /* 0: no limit */
+    int truncation_keep_start;  /* 0: keep_end (TRL's default), 1: keep_start */
 } anc_train_config;
 
 /* Fills TRL/transformers defaults (beta 0.1, lr 1e-6, AdamW 0.9/0.999/1e-8,

@@ -17,6 +17,7 @@ typedef struct trainer {
     anc_model *policy, *ref;         /* ref only when not precomputed */
     anc_acts *acts, *ref_acts;
     anc_train_data data, eval;
+    anc_dataset_stats data_stats;
     float *ref_c, *ref_r, *eval_ref_c, *eval_ref_r;
     float *grads;
     anc_optim opt;

@@ -1,0 +1,63 @@
+/* Preference datasets in TRL's formats, tokenised the way training needs:
+ *
+ *   standard        {"prompt": str, "chosen": str, "rejected": str}
+ *   conversational  {"prompt": [messages], "chosen": [messages], "rejected": [messages]}
+ *   implicit prompt {"chosen": ..., "rejected": ...} (the prompt is their common prefix)
+ *   unpaired        {"prompt": ..., "completion": ..., "label": bool}
+ *   pre-tokenised   {"prompt_ids": [...], "chosen_ids"/"rejected_ids" or "completion_ids": [...]}
+ *
+ * Conversational rows: the prompt is the chat template rendered with
+ * add_generation_prompt = true; each completion is what the template renders
+ * for the conversation with that answer, minus the prompt's rendering (the
+ * end-of-turn token included, no EOS added). Standard rows: the prompt gets
+ * the tokenizer's BOS when it adds one (never twice) and each completion gets
+ * EOS appended, as TRL does. ids = ids(prompt) + ids(completion), so both
+ * sides of a pair share identical prompt ids. */
+#ifndef ANCHOR_DATA_DATASET_H
+#define ANCHOR_DATA_DATASET_H
+
+#include <stdint.h>
+
+#include "data/jsonl.h"
+#include "data/pairs.h"
+#include "tokenizer/template.h"
+#include "tokenizer/tokenizer.h"
+
+typedef enum { ANC_TRUNC_KEEP_END = 0, ANC_TRUNC_KEEP_START = 1 } anc_trunc_mode;
+
+typedef struct anc_dataset_opts {
+    int64_t max_length;         /* prompt + completion tokens; 0 = no limit */
+    int64_t max_prompt_length;  /* 0 = no limit */
+    anc_trunc_mode truncation;  /* which end of the prompt survives */
+    int unpaired;               /* rows are prompt/completion/label */
+} anc_dataset_opts;
+
+typedef struct anc_dataset_stats {
+    size_t rows, kept;
+    size_t dropped;             /* rows that cannot fit max_length even truncated */
+    size_t truncated;           /* rows kept after truncation */
+    size_t conversational, standard, pretokenised, implicit_prompt;
+    size_t first_dropped_line;  /* 0 when none */
+} anc_dataset_stats;
+
+/* Picks the chat template: override is NULL (the tokenizer's own), a
+ * built-in name (chatml, llama3, llama2, zephyr, mistral) or a file path.
+ * *out is NULL when there is neither override nor tokenizer template
+ * (conversational rows then fail with a clear error). */
+anc_status anc_chat_template_resolve(const anc_tokenizer *tok, const char *override, anc_template **out,
+                                     anc_error *err);
+
+/* Builds the tokenised pairs of rows (label names the file in errors, which
+ * carry file:line). tok and tmpl may be NULL when every row is
+ * pre-tokenised. For unpaired rows, labels receives a malloc'd [n] array
+ * (1 desirable) and each pair holds the completion as `chosen` (the caller
+ * builds KL rows). Ids are checked against vocab (> 0). */
+anc_status anc_dataset_build(anc_tokenizer *tok, const anc_template *tmpl, const anc_rows *rows, const char *label,
+                             const anc_dataset_opts *o, int vocab, anc_pairset *ps, uint8_t **labels,
+                             anc_dataset_stats *st, anc_error *err);
+
+/* Renders messages (a JSON array) with tmpl into a malloc'd string. */
+anc_status anc_render_chat(const anc_template *tmpl, const anc_tokenizer *tok, json_t *messages,
+                           int add_generation_prompt, char **out, size_t *out_len, anc_error *err);
+
+#endif
