@@ -184,12 +184,61 @@ static void test_score_bad_data(void **state) {
     free(d);
 }
 
+/* The real stories260K with its llama2.c tokenizer, converted: greedy
+ * generation from an empty prompt prints exactly llama2.c's own output. */
+static void test_generate_matches_llama2c(void **state) {
+    (void)state;
+    char *bin = tu_shared_fixture("llama2c/stories260K.bin"), *tok = tu_shared_fixture("llama2c/tok512.bin");
+    char *ids = tu_shared_fixture("llama2c/expected_t0_n200_ids.json");
+    if (!bin || !tok || !ids) {
+        free(bin); free(tok); free(ids);
+        skip();
+    }
+    char *d = tu_tmpdir();
+    char args[2048];
+    snprintf(args, sizeof args, "convert --from llama2c '%s' --tokenizer '%s' --out s260", bin, tok);
+    assert_int_equal(run(d, args), 0);
+    char *p = tu_path(d, "prompts.jsonl");
+    const char *rows = "{\"id\": \"a\", \"prompt\": \"\"}\n{\"id\": \"b\", \"prompt\": \"Lily and Ben\"}\n";
+    tu_write_file(p, rows, strlen(rows));
+    assert_int_equal(run(d, "generate --model s260 --prompts prompts.jsonl --out drafts.jsonl --temperature 0 --max-new-tokens 200 --parallel 2"), 0);
+    char *text = slurp(d, "drafts.jsonl");
+    json_error_t je;
+    json_t *first = json_loadb(text, strchr(text, '\n') - text, 0, &je);
+    assert_non_null(first);
+    json_t *exp = json_load_file(ids, 0, &je);
+    assert_string_equal(json_string_value(json_object_get(first, "completion")),
+                        json_string_value(json_object_get(exp, "expected_stdout_without_trailing_newline")));
+    assert_string_equal(json_string_value(json_object_get(first, "id")), "a");
+    assert_string_equal(json_string_value(json_object_get(first, "finish_reason")), "length");
+    assert_int_equal(json_integer_value(json_object_get(first, "completion_tokens")), 200);
+    /* sampling several completions per prompt with a stop string */
+    assert_int_equal(run(d, "generate --model s260 --prompts prompts.jsonl --out s.jsonl --samples-per-prompt 3 --stop . --seed 5"), 0);
+    char *s = slurp(d, "s.jsonl");
+    int lines = 0;
+    for (char *c = s; *c; c++) lines += *c == '\n';
+    assert_int_equal(lines, 6);
+    assert_non_null(strstr(s, "\"sample_index\":2"));
+    assert_non_null(strstr(s, "\"finish_reason\":\"stop\""));
+    /* tokenize round trip through the converted tokenizer */
+    assert_int_equal(run(d, "tokenize --model s260 --text 'Once upon a time' --ids"), 0);
+    char *o = slurp(d, "out.txt");
+    assert_true(o[0] == '[');
+    free(o);
+    json_decref(first);
+    json_decref(exp);
+    free(s); free(text); free(p); free(bin); free(tok); free(ids);
+    tu_rmtree(d);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_and_usage_errors),
         cmocka_unit_test(test_convert_and_info),
         cmocka_unit_test(test_score_pairs),
         cmocka_unit_test(test_score_bad_data),
+        cmocka_unit_test(test_generate_matches_llama2c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

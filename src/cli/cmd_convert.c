@@ -4,20 +4,23 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/fileutil.h"
 #include "io/llama2c.h"
+#include "tokenizer/tokenizer.h"
 #include "model/model.h"
 
 int cmd_convert(int argc, char **argv) {
-    const char *from = NULL, *out = NULL, *dtype_s = NULL;
+    const char *from = NULL, *out = NULL, *dtype_s = NULL, *tok_path = NULL;
     cli_opt opts[] = {
         {"from", OPT_STR, &from, "FORMAT", "input format: llama2c (karpathy/llama2.c v0 .bin)"},
         {"out", OPT_STR, &out, "DIR", "output Hugging Face model folder (created)"},
+        {"tokenizer", OPT_STR, &tok_path, "TOK.bin", "llama2.c tokenizer file: also writes tokenizer.json + tokenizer_config.json"},
         {"dtype", OPT_STR, &dtype_s, "T", "saved dtype: f32 (default, as the input), bf16 or f16"},
         {0},
     };
     char **pos = NULL;
     int n_pos = 0;
-    int rc = cli_parse(argc, argv, opts, "convert", "--from llama2c MODEL.bin --out DIR",
+    int rc = cli_parse(argc, argv, opts, "convert", "--from llama2c MODEL.bin [--tokenizer TOK.bin] --out DIR",
                        "Imports a checkpoint into a Hugging Face model folder (config.json + model.safetensors).",
                        &pos, &n_pos);
     if (rc) { free(pos); return rc == 1 ? 0 : rc; }
@@ -36,6 +39,21 @@ int cmd_convert(int argc, char **argv) {
     if (st) {
         anc_model_free(m);
         return cli_fail("convert", &err);
+    }
+    if (tok_path) {
+        char *json = NULL, *cfg = NULL;
+        st = anc_tokenizer_from_llama2c(tok_path, m->cfg.vocab_size, &json, &cfg, &err);
+        char *p1 = anc_path_join(out, "tokenizer.json"), *p2 = anc_path_join(out, "tokenizer_config.json");
+        if (!st) st = anc_write_file_atomic(p1, json, strlen(json), &err);
+        if (!st) st = anc_write_file_atomic(p2, cfg, strlen(cfg), &err);
+        free(json);
+        free(cfg);
+        free(p1);
+        free(p2);
+        if (st) {
+            anc_model_free(m);
+            return cli_fail("convert", &err);
+        }
     }
     fprintf(stderr, "anchor convert: %s -> %s (%s, %zu parameters, %d layers, vocab %d)\n", input, out,
             anc_dtype_name(dt), m->n_params, m->cfg.num_layers, m->cfg.vocab_size);

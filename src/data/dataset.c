@@ -334,3 +334,30 @@ anc_status anc_dataset_build(anc_tokenizer *tok, const anc_template *tmpl, const
     else free(lab);
     return ANC_OK;
 }
+
+anc_status anc_prompt_ids(anc_tokenizer *tok, const anc_template *tmpl, const json_t *prompt, int32_t **out, size_t *n,
+                          anc_error *err) {
+    *out = NULL;
+    *n = 0;
+    ids P = {0};
+    anc_status st;
+    if (json_is_string(prompt)) {
+        st = standard_prompt(tok, json_string_value(prompt), &P, err);
+    } else if (is_messages(prompt)) {
+        if (!tmpl) return anc_error_set(err, ANC_ERR_INVALID, "message-list prompts need a chat template: the tokenizer has none; pass --chat-template NAME|FILE");
+        char *text = NULL;
+        size_t len = 0;
+        st = anc_render_chat(tmpl, tok, (json_t *)prompt, 1, &text, &len, err);
+        if (!st) st = encode(tok, text, len, 0, &P, err);
+        free(text);
+    } else {
+        return anc_error_set(err, ANC_ERR_FORMAT, "a prompt must be a string or a list of {role, content} messages");
+    }
+    if (st) {
+        free(P.v);
+        return st;
+    }
+    *out = P.v;
+    *n = P.n;
+    return ANC_OK;
+}

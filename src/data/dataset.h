@@ -56,6 +56,12 @@ anc_status anc_dataset_build(anc_tokenizer *tok, const anc_template *tmpl, const
                              const anc_dataset_opts *o, int vocab, anc_pairset *ps, uint8_t **labels,
                              anc_dataset_stats *st, anc_error *err);
 
+/* Token ids of a generation prompt: a string (with the tokenizer's BOS as
+ * for standard rows) or a message list (rendered with
+ * add_generation_prompt = true; tmpl required). *ids malloc'd. */
+anc_status anc_prompt_ids(anc_tokenizer *tok, const anc_template *tmpl, const json_t *prompt, int32_t **ids, size_t *n,
+                          anc_error *err);
+
 /* Renders messages (a JSON array) with tmpl into a malloc'd string. */
 anc_status anc_render_chat(const anc_template *tmpl, const anc_tokenizer *tok, json_t *messages,
                            int add_generation_prompt, char **out, size_t *out_len, anc_error *err);
