@@ -25,6 +25,14 @@
 #include "data/jsonl.h"
 #include "data/pairs.h"
 #include "train/score.h"
+#include "train/loss.h"
+#include "train/optim.h"
+#include "train/trainer.h"
+#include "model/decode.h"
+#include "model/generate.h"
+#include "data/dataset.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/template.h"
 
 #define ANCHOR_VERSION "0.1.0"
 
