@@ -1,0 +1,95 @@
+#include "cli/cli_llm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/sha256.h"
+
+void cli_llm_args_init(cli_llm_args *a, double temperature, long max_tokens) {
+    memset(a, 0, sizeof *a);
+    a->temperature = temperature;
+    a->max_tokens = max_tokens;
+    a->seed = -1;
+    a->concurrency = 4;
+    a->timeout = 600;
+    a->retries = 5;
+}
+
+void cli_llm_opts(cli_llm_args *a, const char *role, cli_opt *o) {
+    static const char *const roles[][2] = {{"reviser", "reviser-model"}, {"judge", "judge-model"},
+                                           {"stronger", "stronger-model"}};
+    int slot = !strcmp(role, "reviser") ? 0 : !strcmp(role, "judge") ? 1 : 2;
+    cli_opt t[CLI_LLM_N_OPTS] = {
+        {roles[slot][0], OPT_STR, &a->spec, "SPEC", "backend: http(s)://HOST/v1 (OpenAI-compatible), exec:COMMAND, or local:DIR"},
+        {roles[slot][1], OPT_STR, &a->model, "NAME", "model name sent to the backend"},
+        {"api-key-env", OPT_STR, &a->api_key_env, "VAR", "environment variable holding the API key (default OPENAI_API_KEY; never logged or stored)"},
+        {"temperature", OPT_FLOAT, &a->temperature, "T", "sampling temperature sent to the backend"},
+        {"max-tokens", OPT_INT, &a->max_tokens, "N", "max_tokens sent to the backend"},
+        {"seed", OPT_INT, &a->seed, "S", "seed sent to the backend (default: none)"},
+        {"concurrency", OPT_INT, &a->concurrency, "N", "requests in flight (default 4)"},
+        {"timeout", OPT_FLOAT, &a->timeout, "SEC", "limit per request (default 600)"},
+        {"retries", OPT_INT, &a->retries, "N", "retries on 408/409/429/5xx and network errors, with backoff (default 5)"},
+        {"store", OPT_STR, &a->store, "FILE", "run store (SQLite) that keeps every reply; default OUT.store.db"},
+        {"chat-template", OPT_STR, &a->chat_template, "NAME|FILE", "chat template for a local:DIR backend"},
+    };
+    memcpy(o, t, sizeof t);
+}
+
+anc_status cli_llm_create(const cli_llm_args *a, anc_llm **llm, anc_chat_model **local, anc_error *err) {
+    *llm = NULL;
+    *local = NULL;
+    anc_llm_options o;
+    anc_llm_options_init(&o);
+    o.model = a->model;
+    o.api_key_env = a->api_key_env;
+    o.temperature = a->temperature;
+    o.max_tokens = a->max_tokens;
+    o.seed = a->seed;
+    o.timeout_s = a->timeout;
+    o.max_retries = a->retries < 0 ? 0 : (unsigned)a->retries;
+    if (a->spec && !strncmp(a->spec, "local:", 6)) {
+        anc_status st = anc_chat_model_load(local, a->spec + 6, a->chat_template, err);
+        if (st) return st;
+        o.local_fn = anc_chat_model_answer;
+        o.local_ctx = *local;
+    }
+    anc_status st = anc_llm_create(llm, a->spec, &o, err);
+    if (st) {
+        anc_chat_model_free(*local);
+        *local = NULL;
+    }
+    return st;
+}
+
+anc_status cli_store_open(const cli_llm_args *a, const char *out, anc_store **store, anc_error *err) {
+    if (a->store) return anc_store_open(store, a->store, err);
+    size_t n = strlen(out) + 16;
+    char *p = malloc(n);
+    if (!p) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    snprintf(p, n, "%s.store.db", out);
+    anc_status st = anc_store_open(store, p, err);
+    free(p);
+    return st;
+}
+
+void cli_item_id(const json_t *row, const char *const *parts, size_t n_parts, char *buf, size_t cap) {
+    json_t *id = json_object_get(row, "id");
+    if (json_is_string(id)) {
+        snprintf(buf, cap, "%s", json_string_value(id));
+        return;
+    }
+    if (json_is_integer(id)) {
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(id));
+        return;
+    }
+    anc_sha256 h;
+    anc_sha256_init(&h);
+    for (size_t i = 0; i < n_parts; i++) {
+        const char *s = parts[i] ? parts[i] : "";
+        anc_sha256_update(&h, s, strlen(s) + 1);  /* the NUL separates the parts */
+    }
+    char hex[ANC_SHA256_HEX];
+    anc_sha256_final_hex(&h, hex);
+    snprintf(buf, cap, "h:%.32s", hex);
+}

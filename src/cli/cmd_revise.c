@@ -1,0 +1,239 @@
+/* anchor revise: CLAIR pairs. A stronger model minimally revises each draft;
+ * the pair is (prompt, chosen = revision, rejected = draft). Every reply is
+ * committed to the run store before it is used, so an interrupted run loses
+ * at most the requests in flight and a rerun repeats no paid request. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clair/revise.h"
+#include "cli/cli.h"
+#include "cli/cli_llm.h"
+#include "cli/cli_pairs_out.h"
+#include "data/jsonl.h"
+#include "llm/stored.h"
+
+#define STEP "revise"
+
+typedef struct revise_item {
+    size_t row;
+    char id[96];
+    char *input;          /* the {input} text */
+    const char *draft;    /* borrowed from the row */
+    json_t *messages;     /* the request: one user message */
+} revise_item;
+
+typedef struct revise_run {
+    anc_store *store;
+    revise_item *items;
+    const size_t *pending;   /* request index -> item index */
+    const anc_rows *rows;
+    const char *prompt_field;
+    const char *reviser_id;
+    size_t done, failed, total;
+    cli_progress prog;
+    int store_failed;
+    anc_error store_err;
+} revise_run;
+
+/* The {input} text of a prompt: the string, or the last user message of a
+ * message list. */
+static char *prompt_text(const json_t *p) {
+    if (json_is_string(p)) return strdup(json_string_value(p));
+    if (json_is_array(p))
+        for (size_t i = json_array_size(p); i-- > 0;) {
+            json_t *m = json_array_get(p, i);
+            const char *role = json_string_value(json_object_get(m, "role"));
+            const char *content = json_string_value(json_object_get(m, "content"));
+            if (role && content && !strcmp(role, "user")) return strdup(content);
+        }
+    return NULL;
+}
+
+static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply, const anc_error *error) {
+    revise_run *r = ctx;
+    revise_item *it = &r->items[r->pending[index]];
+    const json_t *row = r->rows->rows[it->row];
+    anc_error err = {0};
+    anc_status s2;
+    if (st != ANC_OK) {
+        s2 = anc_store_item_put(r->store, STEP, it->id, ANC_ITEM_FAILED, NULL, error->message, &err);
+        r->failed++;
+    } else {
+        anc_clair_reply cr;
+        if (anc_clair_parse_reply(reply->text, strlen(reply->text), it->draft, &cr, &err) != ANC_OK) {
+            s2 = anc_store_item_put(r->store, STEP, it->id, ANC_ITEM_FAILED, NULL, err.message, &err);
+            r->failed++;
+        } else {
+            json_t *rec = cli_pair_record(it->id, json_object_get(row, r->prompt_field), cr.revision, it->draft, "clair");
+            json_object_set_new(rec, "rationale", json_string(cr.rationale));
+            json_object_set_new(rec, "reviser", json_string(r->reviser_id));
+            s2 = anc_store_item_put(r->store, STEP, it->id, ANC_ITEM_DONE, rec, NULL, &err);
+            json_decref(rec);
+            anc_clair_reply_free(&cr);
+            r->done++;
+        }
+    }
+    if (s2 != ANC_OK) {
+        r->store_failed = 1;
+        r->store_err = err;
+        return 1;
+    }
+    cli_progress_cb(&r->prog, r->done + r->failed, r->total, 0);
+    return 0;
+}
+
+int cmd_revise(int argc, char **argv) {
+    const char *input = NULL, *out = NULL, *template_path = NULL, *response_field = "completion", *prompt_field = "prompt";
+    int retry_failed = 0;
+    cli_llm_args la;
+    cli_llm_args_init(&la, 0.7, 4096);
+    cli_opt opts[6 + CLI_LLM_N_OPTS + 1];
+    cli_opt head[6] = {
+        {"input", OPT_STR, &input, "FILE", "drafts: rows with a prompt and a response (anchor generate's output)"},
+        {"out", OPT_STR, &out, "FILE", "CLAIR pairs (TRL format + rationale, source, id)"},
+        {"template", OPT_STR, &template_path, "FILE", "reviser prompt with {input} and {output} (default: the CLAIR authors' prompt)"},
+        {"response-field", OPT_STR, &response_field, "KEY", "field holding the draft (default completion)"},
+        {"prompt-field", OPT_STR, &prompt_field, "KEY", "field holding the prompt (default prompt; messages work too)"},
+        {"retry-failed", OPT_FLAG, &retry_failed, NULL, "send again the items that failed (parse failures included)"},
+    };
+    memcpy(opts, head, sizeof head);
+    cli_llm_opts(&la, "reviser", opts + 6);
+    memset(&opts[6 + CLI_LLM_N_OPTS], 0, sizeof(cli_opt));
+    int rc = cli_parse(argc, argv, opts, "revise", "--input FILE --reviser SPEC --out pairs.jsonl [options]",
+                       "Asks the reviser to minimally improve each draft (design 1.2) and writes pairs with\n"
+                       "chosen = revision, rejected = draft. A reply without a usable marker is a recorded failure.\n"
+                       "Rerunning the same command resumes: finished items are skipped, stored replies reused.",
+                       NULL, NULL);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!input || !out || !la.spec) return cli_usage_error("revise", "--input, --out and --reviser are required");
+
+    anc_error err = {0};
+    anc_rows rows = {0};
+    anc_store *store = NULL;
+    anc_llm *llm = NULL;
+    anc_chat_model *local = NULL;
+    char *tmpl = NULL;
+    revise_item *items = NULL;
+    anc_llm_request *reqs = NULL;
+    size_t *pending = NULL;
+    size_t n_items = 0, n_pending = 0, skipped = 0;
+    int code = 0;
+    if (anc_rows_load(&rows, input, &err) ||
+        (template_path ? anc_clair_template_load(template_path, &tmpl, &err) : ANC_OK) ||
+        cli_store_open(&la, out, &store, &err) || cli_llm_create(&la, &llm, &local, &err)) {
+        code = cli_fail("revise", &err);
+        goto done;
+    }
+    if (retry_failed && anc_store_item_clear(store, STEP, 1, &err)) {
+        code = cli_fail("revise", &err);
+        goto done;
+    }
+    items = calloc(rows.n ? rows.n : 1, sizeof *items);
+    reqs = calloc(rows.n ? rows.n : 1, sizeof *reqs);
+    pending = calloc(rows.n ? rows.n : 1, sizeof *pending);
+    if (!items || !reqs || !pending) {
+        anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
+        code = cli_fail("revise", &err);
+        goto done;
+    }
+    for (size_t i = 0; i < rows.n; i++) {
+        json_t *row = rows.rows[i];
+        json_t *p = json_object_get(row, prompt_field);
+        if (!p && !strcmp(prompt_field, "prompt")) p = json_object_get(row, "messages");
+        const char *draft = json_string_value(json_object_get(row, response_field));
+        char *ptext = p ? prompt_text(p) : NULL;
+        if (!ptext || !draft) {
+            free(ptext);
+            anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: expected a \"%s\" (string or messages with a user turn) and a string \"%s\"",
+                          input, rows.lines[i], prompt_field, response_field);
+            code = cli_fail("revise", &err);
+            goto done;
+        }
+        revise_item *it = &items[n_items];
+        it->row = i;
+        it->input = ptext;
+        it->draft = draft;
+        char *pj = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+        const char *parts[2] = {pj, draft};
+        cli_item_id(row, parts, 2, it->id, sizeof it->id);
+        free(pj);
+        n_items++;
+        anc_item_status ist;
+        if (anc_store_item_get(store, STEP, it->id, &ist, NULL, NULL, &err)) {
+            code = cli_fail("revise", &err);
+            goto done;
+        }
+        if (ist == ANC_ITEM_DONE || ist == ANC_ITEM_FAILED) {
+            skipped++;
+            continue;
+        }
+        char *text = NULL;
+        if (anc_clair_prompt(tmpl, ptext, draft, &text, &err)) {
+            code = cli_fail("revise", &err);
+            goto done;
+        }
+        it->messages = anc_llm_user_message(text);
+        free(text);
+        if (!it->messages) {
+            anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: the prompt or draft is not valid UTF-8", input, rows.lines[i]);
+            code = cli_fail("revise", &err);
+            goto done;
+        }
+        reqs[n_pending].messages = it->messages;
+        reqs[n_pending].salt = "clair";
+        pending[n_pending++] = n_items - 1;
+    }
+    revise_run run;
+    memset(&run, 0, sizeof run);
+    run.store = store;
+    run.items = items;
+    run.pending = pending;
+    run.rows = &rows;
+    run.prompt_field = json_object_get(rows.n ? rows.rows[0] : NULL, prompt_field) || strcmp(prompt_field, "prompt") ? prompt_field : "messages";
+    run.reviser_id = anc_llm_id(llm);
+    run.total = n_pending;
+    cli_progress_init(&run.prog, "revise", "items");
+    anc_llm_stored_stats stats = {0};
+    if (n_pending) {
+        fprintf(stderr, "anchor revise: %zu items to revise (%zu already finished) with %s\n", n_pending, skipped, run.reviser_id);
+        anc_status st = anc_llm_run_stored(llm, store, reqs, n_pending, (size_t)(la.concurrency > 0 ? la.concurrency : 1),
+                                           on_reply, &run, &stats, &err);
+        cli_progress_done(&run.prog);
+        if (run.store_failed) {
+            code = cli_fail("revise", &run.store_err);
+            goto done;
+        }
+        if (st) {
+            code = cli_fail("revise", &err);
+            goto done;
+        }
+    }
+    size_t written = 0, failed = 0;
+    const char **ids = malloc(sizeof(char *) * (n_items ? n_items : 1));
+    for (size_t i = 0; ids && i < n_items; i++) ids[i] = items[i].id;
+    anc_status wst = ids ? cli_pairs_write_ordered(store, STEP, ids, n_items, out, &written, &failed, &err)
+                         : anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
+    free(ids);
+    if (wst) {
+        code = cli_fail("revise", &err);
+        goto done;
+    }
+    fprintf(stderr, "anchor revise: %zu pairs -> %s; %zu failed (see anchor's store %s); requests sent %zu, reused from the store %zu\n",
+            written, out, failed, anc_store_path(store), stats.sent, stats.cached);
+done:
+    for (size_t i = 0; items && i < rows.n; i++) {
+        free(items[i].input);
+        json_decref(items[i].messages);
+    }
+    free(items);
+    free(reqs);
+    free(pending);
+    free(tmpl);
+    anc_llm_free(llm);
+    anc_chat_model_free(local);
+    anc_store_close(store);
+    anc_rows_free(&rows);
+    return code;
+}

@@ -1,0 +1,178 @@
+/* anchor revise end to end with exec: revisers: the CLAIR authors' real
+ * GPT-4 replies parse to revision and rationale, and a run killed with
+ * SIGKILL and started again finishes every item, asking again only the
+ * requests that were in flight at the kill. */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *cli(void) {
+    const char *p = getenv("ANCHOR_CLI");
+    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
+}
+
+static int count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static void test_replay_gpt4_replies(void **state) {
+    (void)state;
+    char *fx = tu_shared_fixture("clair/gpt4_revisions_sample.jsonl");
+    if (!fx) skip();
+    char *d = tu_tmpdir();
+    /* drafts: the fixture's tasks and student solutions */
+    char *drafts = tu_path(d, "drafts.jsonl");
+    FILE *in = fopen(fx, "r"), *out = fopen(drafts, "w");
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+    while (getline(&line, &cap, in) > 0) {
+        json_error_t je;
+        json_t *row = json_loads(line, 0, &je);
+        json_t *o = json_object();
+        json_object_set(o, "prompt", json_object_get(row, "task"));
+        json_object_set(o, "completion", json_object_get(row, "student_solution"));
+        char *s = json_dumps(o, JSON_COMPACT);
+        fprintf(out, "%s\n", s);
+        free(s);
+        json_decref(o);
+        json_decref(row);
+        n++;
+    }
+    free(line);
+    fclose(in);
+    fclose(out);
+    assert_int_equal(n, 8);
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out pairs.jsonl "
+                               "--reviser 'exec:%s/tool_fake_llm replay %s %s/log' >out.txt 2>err.txt",
+                               d, cli(), ANCHOR_BINARY_DIR, fx, d), 0);
+    char *p = tu_path(d, "pairs.jsonl");
+    char *text = tu_read_file(p, NULL);
+    int pairs = 0;
+    for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+        json_error_t je;
+        json_t *o = json_loads(l, 0, &je);
+        assert_non_null(o);
+        const char *chosen = json_string_value(json_object_get(o, "chosen"));
+        const char *rationale = json_string_value(json_object_get(o, "rationale"));
+        const char *rejected = json_string_value(json_object_get(o, "rejected"));
+        assert_non_null(chosen);
+        assert_true(strlen(chosen) > 20);
+        assert_true(strlen(rationale) > 20);
+        assert_null(strstr(chosen, "corrected_student_solution"));
+        assert_null(strstr(chosen, "teacher_reasoning"));
+        assert_string_not_equal(chosen, rejected);
+        assert_string_equal(json_string_value(json_object_get(o, "source")), "clair");
+        json_decref(o);
+        pairs++;
+    }
+    assert_int_equal(pairs, 8);
+    char *log = tu_path(d, "log");
+    assert_int_equal(count_lines(log), 8);
+    /* the same command again sends nothing */
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out pairs.jsonl "
+                               "--reviser 'exec:%s/tool_fake_llm replay %s %s/log' >out.txt 2>err.txt",
+                               d, cli(), ANCHOR_BINARY_DIR, fx, d), 0);
+    assert_int_equal(count_lines(log), 8);
+    free(log); free(text); free(p); free(drafts); free(fx);
+    tu_rmtree(d);
+    free(d);
+}
+
+static void test_kill_and_resume(void **state) {
+    (void)state;
+    char *d = tu_tmpdir();
+    char *drafts = tu_path(d, "drafts.jsonl");
+    FILE *f = fopen(drafts, "w");
+    for (int i = 0; i < 200; i++) fprintf(f, "{\"id\": \"q%03d\", \"prompt\": \"Question %d?\", \"completion\": \"answer %d\"}\n", i, i, i);
+    fclose(f);
+    char *logp = tu_path(d, "log");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' revise --input drafts.jsonl --out pairs.jsonl --concurrency 4 "
+             "--reviser 'exec:%s/tool_fake_llm revise %s 5' >out.txt 2>err.txt", d, cli(), ANCHOR_BINARY_DIR, logp);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setpgid(0, 0);  /* its own group: the kill takes the in-flight revisers too */
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    int killed = 0;
+    for (int i = 0; i < 100000 && !killed; i++) {
+        if (count_lines(logp) >= 60) {
+            kill(-pid, SIGKILL);
+            killed = 1;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(killed);
+    int answered_before = count_lines(logp);
+    assert_true(answered_before < 200);
+    printf("  killed after %d answered requests\n", answered_before);
+    assert_int_equal(tu_system("%s", cmd), 0);
+    char *p = tu_path(d, "pairs.jsonl");
+    assert_int_equal(count_lines(p), 200);
+    /* Over both runs every item was answered once, plus at most the
+     * requests in flight when the kill came (concurrency 4): their replies
+     * were never committed, so they are the only ones asked again. */
+    int answered = count_lines(logp);
+    printf("  %d requests answered in total for 200 items\n", answered);
+    assert_true(answered >= 200 && answered <= 200 + 4);
+    char *text = tu_read_file(p, NULL);
+    assert_non_null(strstr(text, "\"id\":\"q000\""));
+    assert_non_null(strstr(text, "\"chosen\":\"ANSWER 199\""));
+    /* input order is kept */
+    assert_true(strstr(text, "q000") < strstr(text, "q199"));
+    free(text); free(p); free(logp); free(drafts);
+    tu_rmtree(d);
+    free(d);
+}
+
+static void test_bad_replies_are_failures(void **state) {
+    (void)state;
+    char *d = tu_tmpdir();
+    char *drafts = tu_path(d, "drafts.jsonl");
+    tu_write_file(drafts, "{\"prompt\": \"p\", \"completion\": \"c\"}\n", 35);
+    /* a reviser whose reply has no marker, and one that exits non-zero */
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out pairs.jsonl --reviser 'exec:echo just text' >o 2>e", d, cli()), 0);
+    char *ep = tu_path(d, "e");
+    char *e = tu_read_file(ep, NULL);
+    assert_non_null(strstr(e, "0 pairs"));
+    assert_non_null(strstr(e, "1 failed"));
+    free(e);
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out p2.jsonl --retries 0 --reviser 'exec:exit 7' >o 2>e", d, cli()), 0);
+    e = tu_read_file(ep, NULL);
+    assert_non_null(strstr(e, "1 failed"));
+    free(e);
+    /* usage errors */
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out p.jsonl >o 2>e", d, cli()), 2);
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input missing.jsonl --out p.jsonl --reviser 'exec:true' >o 2>e", d, cli()), 1);
+    free(ep); free(drafts);
+    tu_rmtree(d);
+    free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replay_gpt4_replies),
+        cmocka_unit_test(test_kill_and_resume),
+        cmocka_unit_test(test_bad_replies_are_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
