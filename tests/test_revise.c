@@ -168,11 +168,50 @@ static void test_bad_replies_are_failures(void **state) {
     free(d);
 }
 
+/* On-policy judge pairs: a judge with a position bias on ties (answers A)
+ * yields inconsistent verdicts there, which are dropped; real preferences
+ * survive both orders. A rerun sends nothing. */
+static void test_judge_both_orders(void **state) {
+    (void)state;
+    char *d = tu_tmpdir();
+    char *s = tu_path(d, "samples.jsonl");
+    const char *rows =
+        "{\"id\": \"p1\", \"prompt\": \"Say x\", \"completion\": \"xxx\", \"sample_index\": 0}\n"
+        "{\"id\": \"p1\", \"prompt\": \"Say x\", \"completion\": \"x\", \"sample_index\": 1}\n"
+        "{\"id\": \"p2\", \"prompt\": \"Say y\", \"completion\": \"y\", \"sample_index\": 0}\n"
+        "{\"id\": \"p2\", \"prompt\": \"Say y\", \"completion\": \"yy\", \"sample_index\": 1}\n"
+        "{\"id\": \"p3\", \"prompt\": [{\"role\": \"user\", \"content\": \"Say z\"}], \"completion\": \"zx\"}\n"
+        "{\"id\": \"p3\", \"prompt\": [{\"role\": \"user\", \"content\": \"Say z\"}], \"completion\": \"zxx\"}\n"
+        "{\"id\": \"p4\", \"prompt\": \"alone\", \"completion\": \"x\"}\n";
+    tu_write_file(s, rows, strlen(rows));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' judge --input samples.jsonl --out pairs.jsonl --judge 'exec:%s/tool_fake_llm judge %s/log a' >o 2>e",
+             d, cli(), ANCHOR_BINARY_DIR, d);
+    assert_int_equal(tu_system("%s", cmd), 0);
+    char *p = tu_path(d, "pairs.jsonl"), *logp = tu_path(d, "log"), *ep = tu_path(d, "e");
+    char *text = tu_read_file(p, NULL);
+    assert_int_equal(count_lines(p), 2);
+    assert_non_null(strstr(text, "\"chosen\":\"xxx\",\"rejected\":\"x\""));
+    /* a message-list prompt gives TRL's conversational pair */
+    assert_non_null(strstr(text, "\"chosen\":[{\"role\":\"assistant\",\"content\":\"zxx\"}]"));
+    char *e = tu_read_file(ep, NULL);
+    assert_non_null(strstr(e, "2 consistent, 0 ties, 1 inconsistent"));
+    assert_non_null(strstr(e, "1 prompts with fewer than two samples"));
+    free(e);
+    assert_int_equal(count_lines(logp), 6);
+    assert_int_equal(tu_system("%s", cmd), 0);
+    assert_int_equal(count_lines(logp), 6);
+    free(text); free(p); free(logp); free(ep); free(s);
+    tu_rmtree(d);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_gpt4_replies),
         cmocka_unit_test(test_kill_and_resume),
         cmocka_unit_test(test_bad_replies_are_failures),
+        cmocka_unit_test(test_judge_both_orders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

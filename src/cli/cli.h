@@ -80,5 +80,6 @@ int cmd_train(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_revise(int argc, char **argv);
+int cmd_judge(int argc, char **argv);
 
 #endif

@@ -39,7 +39,7 @@ anc_status cli_pairs_write_ordered(anc_store *store, const char *step, const cha
         anc_item_status is;
         json_t *rec = NULL;
         if ((st = anc_store_item_get(store, step, ids[i], &is, &rec, NULL, err))) break;
-        if (is == ANC_ITEM_DONE && rec) {
+        if (is == ANC_ITEM_DONE && rec && json_object_get(rec, "chosen")) {
             char *line = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
             if (!line) st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
             else if (!(st = anc_sbuf_puts(&b, line))) st = anc_sbuf_putc(&b, '\n');
@@ -53,4 +53,16 @@ anc_status cli_pairs_write_ordered(anc_store *store, const char *step, const cha
     if (!st) st = anc_write_file_atomic(out, b.len ? anc_sbuf_str(&b) : "", b.len, err);
     anc_sbuf_free(&b);
     return st;
+}
+
+char *cli_prompt_text(const json_t *p) {
+    if (json_is_string(p)) return strdup(json_string_value(p));
+    if (json_is_array(p))
+        for (size_t i = json_array_size(p); i-- > 0;) {
+            json_t *m = json_array_get(p, i);
+            const char *role = json_string_value(json_object_get(m, "role"));
+            const char *content = json_string_value(json_object_get(m, "content"));
+            if (role && content && !strcmp(role, "user")) return strdup(content);
+        }
+    return NULL;
 }

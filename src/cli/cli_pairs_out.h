@@ -13,7 +13,12 @@
 json_t *cli_pair_record(const char *id, const json_t *prompt, const char *chosen, const char *rejected,
                         const char *source);
 
-/* Writes the DONE records of step for ids[0..n) (input order; ids repeated
+/* The text a prompt stands for in reviser/judge prompts: the string, or
+ * the content of the last user message of a message list. malloc'd; NULL
+ * when there is none. */
+char *cli_prompt_text(const json_t *prompt);
+
+/* Writes the DONE records of step that hold a pair ("chosen") for ids[0..n) (input order; ids repeated
  * in the input are written once) to out atomically; counts written and
  * failed items. */
 anc_status cli_pairs_write_ordered(anc_store *store, const char *step, const char *const *ids, size_t n,

@@ -37,20 +37,6 @@ typedef struct revise_run {
     anc_error store_err;
 } revise_run;
 
-/* The {input} text of a prompt: the string, or the last user message of a
- * message list. */
-static char *prompt_text(const json_t *p) {
-    if (json_is_string(p)) return strdup(json_string_value(p));
-    if (json_is_array(p))
-        for (size_t i = json_array_size(p); i-- > 0;) {
-            json_t *m = json_array_get(p, i);
-            const char *role = json_string_value(json_object_get(m, "role"));
-            const char *content = json_string_value(json_object_get(m, "content"));
-            if (role && content && !strcmp(role, "user")) return strdup(content);
-        }
-    return NULL;
-}
-
 static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply, const anc_error *error) {
     revise_run *r = ctx;
     revise_item *it = &r->items[r->pending[index]];
@@ -143,7 +129,7 @@ int cmd_revise(int argc, char **argv) {
         json_t *p = json_object_get(row, prompt_field);
         if (!p && !strcmp(prompt_field, "prompt")) p = json_object_get(row, "messages");
         const char *draft = json_string_value(json_object_get(row, response_field));
-        char *ptext = p ? prompt_text(p) : NULL;
+        char *ptext = p ? cli_prompt_text(p) : NULL;
         if (!ptext || !draft) {
             free(ptext);
             anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: expected a \"%s\" (string or messages with a user turn) and a string \"%s\"",

@@ -1,0 +1,260 @@
+/* anchor judge: on-policy judge pairs (the paper's baseline). Two samples
+ * per prompt are compared by a judge in both orders; only a consistent
+ * verdict makes a pair (chosen = winner). Ties and inconsistent verdicts are
+ * counted, never paired. Every reply goes through the run store. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clair/judge.h"
+#include "cli/cli.h"
+#include "cli/cli_llm.h"
+#include "cli/cli_pairs_out.h"
+#include "data/jsonl.h"
+#include "llm/stored.h"
+
+#define STEP "judge"
+
+typedef struct judge_group {
+    char id[96];
+    size_t row1, row2;            /* the two samples */
+    const char *y1, *y2;
+    anc_verdict v[2];             /* [0]: A = y1, [1]: A = y2 */
+    int got;
+    json_t *messages[2];
+} judge_group;
+
+typedef struct judge_run {
+    anc_store *store;
+    judge_group *groups;
+    const size_t *req_group;      /* request index -> group */
+    const int *req_order;         /* request index -> 0 / 1 */
+    const anc_rows *rows;
+    const char *prompt_key;
+    const char *judge_id;
+    size_t counts[4];             /* by anc_judge_outcome */
+    size_t failed, done, total;
+    cli_progress prog;
+    int store_failed;
+    anc_error store_err;
+} judge_run;
+
+static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply, const anc_error *error) {
+    judge_run *r = ctx;
+    judge_group *g = &r->groups[r->req_group[index]];
+    int order = r->req_order[index];
+    anc_error err = {0};
+    anc_verdict v = ANC_VERDICT_NONE;
+    if (st == ANC_OK) anc_judge_parse(reply->text, strlen(reply->text), &v, &err);
+    else err = *error;
+    g->v[order] = v;
+    if (++g->got < 2) return 0;
+    anc_status s2;
+    if (g->v[0] == ANC_VERDICT_NONE || g->v[1] == ANC_VERDICT_NONE) {
+        s2 = anc_store_item_put(r->store, STEP, g->id, ANC_ITEM_FAILED, NULL, err.message[0] ? err.message : "no verdict", &err);
+        r->failed++;
+    } else {
+        anc_judge_outcome o = anc_judge_combine(g->v[0], g->v[1]);
+        json_t *rec;
+        if (o == ANC_JUDGE_FIRST || o == ANC_JUDGE_SECOND) {
+            const json_t *row = r->rows->rows[g->row1];
+            rec = cli_pair_record(g->id, json_object_get(row, r->prompt_key), o == ANC_JUDGE_FIRST ? g->y1 : g->y2,
+                                  o == ANC_JUDGE_FIRST ? g->y2 : g->y1, "judge");
+            json_object_set_new(rec, "judge", json_string(r->judge_id));
+        } else {
+            rec = json_object();
+        }
+        json_object_set_new(rec, "outcome", json_string(anc_judge_outcome_name(o)));
+        json_object_set_new(rec, "verdicts", json_pack("[ss]", anc_verdict_name(g->v[0]), anc_verdict_name(g->v[1])));
+        s2 = anc_store_item_put(r->store, STEP, g->id, ANC_ITEM_DONE, rec, NULL, &err);
+        json_decref(rec);
+        r->counts[o]++;
+        r->done++;
+    }
+    if (s2) {
+        r->store_failed = 1;
+        r->store_err = err;
+        return 1;
+    }
+    cli_progress_cb(&r->prog, r->done + r->failed, r->total, 0);
+    return 0;
+}
+
+typedef struct count_ctx {
+    size_t counts[4];
+} count_ctx;
+
+static int count_outcome(void *ctx, const char *item_id, anc_item_status status, const json_t *record, const char *error) {
+    (void)item_id; (void)error;
+    count_ctx *c = ctx;
+    const char *o = status == ANC_ITEM_DONE ? json_string_value(json_object_get(record, "outcome")) : NULL;
+    for (int k = 0; o && k < 4; k++)
+        if (!strcmp(o, anc_judge_outcome_name((anc_judge_outcome)k))) c->counts[k]++;
+    return 0;
+}
+
+int cmd_judge(int argc, char **argv) {
+    const char *input = NULL, *out = NULL, *template_path = NULL, *response_field = "completion";
+    cli_llm_args la;
+    cli_llm_args_init(&la, 0.0, 1024);
+    cli_opt opts[4 + CLI_LLM_N_OPTS + 1];
+    cli_opt head[4] = {
+        {"input", OPT_STR, &input, "FILE", "samples: at least two rows per prompt (anchor generate --samples-per-prompt 2)"},
+        {"out", OPT_STR, &out, "FILE", "judge pairs (chosen = the consistent winner)"},
+        {"template", OPT_STR, &template_path, "FILE", "judge prompt with {prompt}, {response_a}, {response_b} and a 'Verdict: A|B|tie' line"},
+        {"response-field", OPT_STR, &response_field, "KEY", "field holding each sample (default completion)"},
+    };
+    memcpy(opts, head, sizeof head);
+    cli_llm_opts(&la, "judge", opts + 4);
+    memset(&opts[4 + CLI_LLM_N_OPTS], 0, sizeof(cli_opt));
+    int rc = cli_parse(argc, argv, opts, "judge", "--input samples.jsonl --judge SPEC --out pairs.jsonl [options]",
+                       "Judges two samples per prompt in both orders; consistent verdicts become pairs,\n"
+                       "ties and position-inconsistent verdicts are counted and dropped.", NULL, NULL);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!input || !out || !la.spec) return cli_usage_error("judge", "--input, --out and --judge are required");
+
+    anc_error err = {0};
+    anc_rows rows = {0};
+    anc_store *store = NULL;
+    anc_llm *llm = NULL;
+    anc_chat_model *local = NULL;
+    char *tmpl = NULL;
+    judge_group *groups = NULL;
+    anc_llm_request *reqs = NULL;
+    size_t *req_group = NULL, n_groups = 0, n_req = 0, skipped = 0, singles = 0;
+    int *req_order = NULL, code = 0;
+    const char **ids = NULL;
+    if (anc_rows_load(&rows, input, &err) || (template_path ? anc_judge_template_load(template_path, &tmpl, &err) : ANC_OK) ||
+        cli_store_open(&la, out, &store, &err) || cli_llm_create(&la, &llm, &local, &err)) {
+        code = cli_fail("judge", &err);
+        goto done;
+    }
+    const char *prompt_key = rows.n && !json_object_get(rows.rows[0], "prompt") ? "messages" : "prompt";
+    groups = calloc(rows.n + 1, sizeof *groups);
+    reqs = calloc(2 * rows.n + 1, sizeof *reqs);
+    req_group = calloc(2 * rows.n + 1, sizeof *req_group);
+    req_order = calloc(2 * rows.n + 1, sizeof *req_order);
+    char **keys = calloc(rows.n + 1, sizeof *keys);
+    if (!groups || !reqs || !req_group || !req_order || !keys) {
+        free(keys);
+        anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
+        code = cli_fail("judge", &err);
+        goto done;
+    }
+    /* group rows by id (else by prompt), keeping the first two samples */
+    for (size_t i = 0; i < rows.n; i++) {
+        json_t *row = rows.rows[i];
+        json_t *p = json_object_get(row, prompt_key);
+        const char *y = json_string_value(json_object_get(row, response_field));
+        if (!p || !y) {
+            for (size_t k = 0; k < i; k++) free(keys[k]);
+            free(keys);
+            anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: expected \"%s\" and a string \"%s\"", input, rows.lines[i], prompt_key, response_field);
+            code = cli_fail("judge", &err);
+            goto done;
+        }
+        char *pj = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+        char id[96];
+        const char *parts[1] = {pj};
+        cli_item_id(row, parts, 1, id, sizeof id);
+        free(pj);
+        keys[i] = strdup(id);
+        size_t g = 0;
+        while (g < n_groups && strcmp(groups[g].id, id)) g++;
+        if (g == n_groups) {
+            snprintf(groups[g].id, sizeof groups[g].id, "%s", id);
+            groups[g].row1 = i;
+            groups[g].y1 = y;
+            n_groups++;
+        } else if (!groups[g].y2) {
+            groups[g].row2 = i;
+            groups[g].y2 = y;
+        }
+    }
+    for (size_t k = 0; k < rows.n; k++) free(keys[k]);
+    free(keys);
+    judge_run run;
+    memset(&run, 0, sizeof run);
+    for (size_t g = 0; g < n_groups; g++) {
+        judge_group *gr = &groups[g];
+        if (!gr->y2) { singles++; continue; }
+        anc_item_status is;
+        if (anc_store_item_get(store, STEP, gr->id, &is, NULL, NULL, &err)) {
+            code = cli_fail("judge", &err);
+            goto done;
+        }
+        if (is != ANC_ITEM_NONE) { skipped++; continue; }
+        char *ptext = cli_prompt_text(json_object_get(rows.rows[gr->row1], prompt_key));
+        for (int o = 0; o < 2; o++) {
+            char *text = NULL;
+            anc_status st = ptext ? anc_judge_prompt(tmpl, ptext, o ? gr->y2 : gr->y1, o ? gr->y1 : gr->y2, &text, &err)
+                                  : anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: the prompt has no user message", input, rows.lines[gr->row1]);
+            if (st) {
+                free(ptext);
+                code = cli_fail("judge", &err);
+                goto done;
+            }
+            gr->messages[o] = anc_llm_user_message(text);
+            free(text);
+            reqs[n_req].messages = gr->messages[o];
+            reqs[n_req].salt = "judge";
+            req_group[n_req] = g;
+            req_order[n_req] = o;
+            n_req++;
+        }
+        free(ptext);
+    }
+    run.store = store;
+    run.groups = groups;
+    run.req_group = req_group;
+    run.req_order = req_order;
+    run.rows = &rows;
+    run.prompt_key = prompt_key;
+    run.judge_id = anc_llm_id(llm);
+    run.total = n_req / 2;
+    cli_progress_init(&run.prog, "judge", "prompts");
+    anc_llm_stored_stats stats = {0};
+    if (n_req) {
+        anc_status st = anc_llm_run_stored(llm, store, reqs, n_req, (size_t)(la.concurrency > 0 ? la.concurrency : 1), on_reply,
+                                           &run, &stats, &err);
+        cli_progress_done(&run.prog);
+        if (run.store_failed) {
+            code = cli_fail("judge", &run.store_err);
+            goto done;
+        }
+        if (st) {
+            code = cli_fail("judge", &err);
+            goto done;
+        }
+    }
+    ids = malloc(sizeof(char *) * (n_groups + 1));
+    for (size_t g = 0; g < n_groups; g++) ids[g] = groups[g].id;
+    size_t written = 0, failed = 0;
+    if (cli_pairs_write_ordered(store, STEP, ids, n_groups, out, &written, &failed, &err)) {
+        code = cli_fail("judge", &err);
+        goto done;
+    }
+    count_ctx cc = {{0}};
+    anc_store_item_foreach(store, STEP, ANC_ITEM_DONE, count_outcome, &cc, &err);
+    fprintf(stderr, "anchor judge: %zu pairs -> %s; judged in both orders: %zu consistent, %zu ties, %zu inconsistent (position bias); "
+            "%zu failed; %zu prompts with fewer than two samples; requests sent %zu, reused %zu\n",
+            written, out, cc.counts[ANC_JUDGE_FIRST] + cc.counts[ANC_JUDGE_SECOND], cc.counts[ANC_JUDGE_TIE],
+            cc.counts[ANC_JUDGE_INCONSISTENT], failed, singles, stats.sent, stats.cached);
+done:
+    for (size_t g = 0; groups && g < n_groups; g++) {
+        json_decref(groups[g].messages[0]);
+        json_decref(groups[g].messages[1]);
+    }
+    free(ids);
+    free(groups);
+    free(reqs);
+    free(req_group);
+    free(req_order);
+    free(tmpl);
+    anc_llm_free(llm);
+    anc_chat_model_free(local);
+    anc_store_close(store);
+    anc_rows_free(&rows);
+    return code;
+}
