@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "core/blas.h"
+#include "llm/llm.h"
 
 static const cli_command commands[] = {
     {"info", "describe a model: architecture, parameters, dtypes, memory", "--model DIR", cmd_info},
@@ -32,6 +33,12 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "--version") == 0) {
         printf("anchor 0.1.0\n");
         return 0;
+    }
+    /* libcurl's global setup must happen before any thread starts */
+    anc_error err = {0};
+    if (anc_llm_global_init(&err) != ANC_OK) {
+        fprintf(stderr, "anchor: %s\n", err.message);
+        return 1;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);

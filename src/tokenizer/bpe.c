@@ -14,10 +14,13 @@
 #define CACHE_MAX_IDS (1u << 22)
 
 typedef struct {
-    int32_t id;
+    int32_t id;         /* -1 once merged into its left neighbour */
     int32_t prev, next; /* -1: none */
-    int32_t alive;
+    uint32_t rank;      /* rank of the queued merge of (this, next), or NONE */
+    int32_t new_id;     /* its merged id */
 } bpe_sym;
+
+#define NONE UINT32_MAX
 
 static anc_status oom(anc_error *err) {
     return anc_error_set(err, ANC_ERR_NOMEM, "tokenizer: out of memory in BPE");
@@ -36,13 +39,13 @@ static anc_status add_sym(anc_tokenizer *tok, size_t *n, int32_t id, anc_error *
     s->id = id;
     s->prev = (int32_t)*n - 1;
     s->next = (int32_t)*n + 1;
-    s->alive = 1;
+    s->rank = NONE;
     (*n)++;
     return ANC_OK;
 }
 
-/* ---- min-heap of (rank << 32 | position) ---- */
-static anc_status heap_push(anc_tokenizer *tok, size_t *n, uint64_t v, anc_error *err) {
+/* ---- 4-ary min-heap of queued merges, keyed rank << 32 | position ---- */
+static anc_status heap_push(anc_tokenizer *tok, size_t *n, uint64_t v, int append_only, anc_error *err) {
     if (*n == tok->bpe_heap_cap) {
         size_t nc = tok->bpe_heap_cap ? tok->bpe_heap_cap * 2 : 256;
         uint64_t *nh = realloc(tok->bpe_heap, nc * sizeof *nh);
@@ -52,8 +55,8 @@ static anc_status heap_push(anc_tokenizer *tok, size_t *n, uint64_t v, anc_error
     }
     uint64_t *h = tok->bpe_heap;
     size_t i = (*n)++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
+    while (!append_only && i > 0) {
+        size_t p = (i - 1) / 4;
         if (h[p] <= v) break;
         h[i] = h[p];
         i = p;
@@ -62,37 +65,47 @@ static anc_status heap_push(anc_tokenizer *tok, size_t *n, uint64_t v, anc_error
     return ANC_OK;
 }
 
+/* Moves v down from slot i of the heap h[0..m). */
+static void sift_down(uint64_t *h, size_t m, size_t i, uint64_t v) {
+    for (;;) {
+        size_t c = 4 * i + 1, e = c + 4 < m ? c + 4 : m;
+        if (c >= m) break;
+        size_t best = c;
+        for (size_t k = c + 1; k < e; k++)
+            if (h[k] < h[best]) best = k;
+        if (h[best] >= v) break;
+        h[i] = h[best];
+        i = best;
+    }
+    h[i] = v;
+}
+
 static uint64_t heap_pop(anc_tokenizer *tok, size_t *n) {
     uint64_t *h = tok->bpe_heap;
     uint64_t top = h[0], v = h[--(*n)];
-    size_t i = 0, m = *n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= m) break;
-        if (c + 1 < m && h[c + 1] < h[c]) c++;
-        if (h[c] >= v) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (m) h[i] = v;
+    if (*n) sift_down(h, *n, 0, v);
     return top;
 }
 
-static int pair_merge(const anc_tk_bpe *bpe, int32_t a, int32_t b, uint32_t *rank, int32_t *new_id) {
-    uint64_t v;
-    if (!anc_tk_u64map_get(&bpe->merges, (uint64_t)(uint32_t)a << 32 | (uint32_t)b, &v)) return 0;
-    *rank = (uint32_t)(v >> 32);
-    *new_id = (int32_t)(uint32_t)v;
-    return 1;
+static void heapify(anc_tokenizer *tok, size_t n) {
+    for (size_t i = n / 4 + 1; i-- > 0;)
+        if (i < n) sift_down(tok->bpe_heap, n, i, tok->bpe_heap[i]);
 }
 
-static anc_status push_pair(anc_tokenizer *tok, size_t *hn, int32_t pos, anc_error *err) {
+/* Queues the merge of the pair (pos, next) when the merges have one; the
+ * symbol remembers it, so older queue entries for pos are recognised as
+ * stale (a rank names one pair, so an equal rank is the same merge). */
+static anc_status push_pair(anc_tokenizer *tok, size_t *hn, int32_t pos, int append_only, anc_error *err) {
     bpe_sym *s = tok->bpe_syms;
-    if (pos < 0 || s[pos].next < 0) return ANC_OK;
-    uint32_t rank;
-    int32_t nid;
-    if (!pair_merge(&tok->bpe, s[pos].id, s[s[pos].next].id, &rank, &nid)) return ANC_OK;
-    return heap_push(tok, hn, (uint64_t)rank << 32 | (uint32_t)pos, err);
+    if (pos < 0) return ANC_OK;
+    s[pos].rank = NONE;
+    if (s[pos].next < 0) return ANC_OK;
+    uint64_t v;
+    uint64_t key = (uint64_t)(uint32_t)s[pos].id << 32 | (uint32_t)s[s[pos].next].id;
+    if (!anc_tk_u64map_get(&tok->bpe.merges, key, &v)) return ANC_OK;
+    s[pos].rank = (uint32_t)(v >> 32);
+    s[pos].new_id = (int32_t)(uint32_t)v;
+    return heap_push(tok, hn, (v >> 32) << 32 | (uint32_t)pos, append_only, err);
 }
 
 /* Looks up the id of the unk token, or fails (HF: UnkTokenOutOfVocabulary). */
@@ -171,28 +184,26 @@ static anc_status initial_symbols(anc_tokenizer *tok, const char *w, size_t len,
     return st;
 }
 
+/* HF Word::merge_all: lowest rank first, then leftmost; an entry whose pair
+ * changed since it was queued is skipped (HF re-checks the pair's merge). */
 static anc_status merge_all(anc_tokenizer *tok, size_t n, anc_error *err) {
     size_t hn = 0;
     anc_status st;
-    for (size_t p = 0; p + 1 < n; p++)
-        if ((st = push_pair(tok, &hn, (int32_t)p, err))) return st;
+    for (size_t p = 0; p + 1 < n; p++) /* queue the initial pairs, then heapify in O(n) */
+        if ((st = push_pair(tok, &hn, (int32_t)p, 1, err))) return st;
+    heapify(tok, hn);
     while (hn) {
         uint64_t top = heap_pop(tok, &hn);
-        uint32_t rank = (uint32_t)(top >> 32);
         int32_t pos = (int32_t)(uint32_t)top;
         bpe_sym *s = tok->bpe_syms;
-        if (!s[pos].alive || s[pos].next < 0) continue;
+        if (s[pos].id < 0 || s[pos].rank != (uint32_t)(top >> 32)) continue;
         int32_t nx = s[pos].next;
-        uint32_t r2;
-        int32_t nid;
-        /* stale entry: the pair at pos changed since it was queued */
-        if (!pair_merge(&tok->bpe, s[pos].id, s[nx].id, &r2, &nid) || r2 != rank) continue;
-        s[pos].id = nid;
-        s[nx].alive = 0;
+        s[pos].id = s[pos].new_id;
+        s[nx].id = -1;
         s[pos].next = s[nx].next;
         if (s[nx].next >= 0) s[s[nx].next].prev = pos;
-        if ((st = push_pair(tok, &hn, s[pos].prev, err))) return st;
-        if ((st = push_pair(tok, &hn, pos, err))) return st;
+        if ((st = push_pair(tok, &hn, s[pos].prev, 0, err))) return st;
+        if ((st = push_pair(tok, &hn, pos, 0, err))) return st;
     }
     return ANC_OK;
 }
@@ -217,7 +228,7 @@ static anc_status cache_put(anc_tokenizer *tok, const char *w, size_t len, const
     anc_status st = anc_tk_strmap_put(&tok->cache, w, len, (int32_t)tok->cache_ids_n, &existed, NULL, err);
     if (st || existed) return st;
     tok->cache_ids[tok->cache_ids_n++] = (int32_t)n;
-    memcpy(tok->cache_ids + tok->cache_ids_n, ids, n * sizeof *ids);
+    if (n) memcpy(tok->cache_ids + tok->cache_ids_n, ids, n * sizeof *ids);
     tok->cache_ids_n += n;
     return ANC_OK;
 }
@@ -246,6 +257,6 @@ anc_status anc_tk_bpe_word(anc_tokenizer *tok, const char *word, size_t len, int
     const bpe_sym *s = tok->bpe_syms;
     for (int32_t p = ns ? 0 : -1; p >= 0; p = s[p].next)
         if ((st = anc_tk_ids_push(ids, n, cap, s[p].id, err))) return st;
-    if (len < CACHE_MAX_WORD) return cache_put(tok, word, len, *ids + first, *n - first, err);
+    if (len < CACHE_MAX_WORD) return cache_put(tok, word, len, *n > first ? *ids + first : NULL, *n - first, err);
     return ANC_OK;
 }

@@ -137,7 +137,7 @@ static anc_status collect_merges(const l2c_tok *toks, int vocab_size, const anc_
             m[n++] = (l2c_merge){toks[i].score, i, li, ri, (uint32_t)k};
         }
     }
-    qsort(m, n, sizeof *m, merge_order);
+    if (n) qsort(m, n, sizeof *m, merge_order);
     *out = m;
     *n_out = n;
     return ANC_OK;

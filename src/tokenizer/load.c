@@ -12,6 +12,7 @@
 #define MAX_TOKEN_ID 0x7FFFFFFE
 
 static anc_status load_added(anc_tokenizer *tok, const anc_tk_ctx *cx, json_t *arr, anc_error *err) {
+    size_t next_id_value = tok->bpe.vocab.n, *next_id = &next_id_value;
     if (!arr || json_is_null(arr)) return ANC_OK;
     if (!json_is_array(arr)) return anc_tk_fail(err, ANC_ERR_FORMAT, cx, "added_tokens", "must be an array");
     size_t n = json_array_size(arr);
@@ -49,8 +50,16 @@ static anc_status load_added(anc_tokenizer *tok, const anc_tk_ctx *cx, json_t *a
             if ((st = anc_tk_dup(content, len, &a->content, err))) return st;
             a->len = len;
             long e = anc_tk_strmap_find(&tok->bpe.vocab, content, len);
-            /* a token the model knows keeps the model's id (HF warns on a mismatch) */
-            a->id = e >= 0 ? tok->bpe.vocab.ents[e].value : (int32_t)json_integer_value(jid);
+            /* HF ignores the written id: a token the model knows keeps the model's
+             * id, the others are numbered from the model's vocabulary size on
+             * (files written by HF agree; HF only warns when they do not) */
+            if (e >= 0) {
+                a->id = tok->bpe.vocab.ents[e].value;
+            } else {
+                if (*next_id > MAX_TOKEN_ID)
+                    return anc_tk_fail(err, ANC_ERR_FORMAT, cx, path, "too many added tokens");
+                a->id = (int32_t)(*next_id)++;
+            }
         }
         a->special = (uint8_t)special;
         a->single_word = (uint8_t)single_word;
@@ -90,6 +99,29 @@ static anc_status build_ids(anc_tokenizer *tok, const anc_tk_ctx *cx, anc_error 
         t->dec_len = (uint32_t)(a->norm ? a->norm_len : a->len);
         t->special = a->special;
     }
+    return ANC_OK;
+}
+
+static int has_token(const anc_tokenizer *tok, int32_t id) {
+    return id >= 0 && (size_t)id < tok->n_ids && tok->ids[id].s;
+}
+
+/* Every id a post-processor adds must be a token (else it could not be decoded). */
+static anc_status check_postproc_ids(const anc_tokenizer *tok, const anc_tk_ctx *cx, const anc_tk_postproc *p,
+                                     const char *path, anc_error *err) {
+    char sub[ANC_TK_PATH];
+    for (size_t k = 0; k < p->n_kids; k++) {
+        snprintf(sub, sizeof sub, "%s.processors[%zu]", path, k);
+        anc_status st = check_postproc_ids(tok, cx, &p->kids[k], sub, err);
+        if (st) return st;
+    }
+    for (size_t k = 0; k < p->n_single; k++)
+        for (size_t i = 0; i < p->single[k].n_ids; i++)
+            if (!has_token(tok, p->single[k].ids[i]))
+                return anc_tk_fail(err, ANC_ERR_FORMAT, cx, path, "special token id %d of single[%zu] is not a token",
+                                   (int)p->single[k].ids[i], k);
+    if (p->kind == ANC_TK_PP_CLS_SEP && (!has_token(tok, p->cls_id) || !has_token(tok, p->sep_id)))
+        return anc_tk_fail(err, ANC_ERR_FORMAT, cx, path, "cls or sep id is not a token");
     return ANC_OK;
 }
 
@@ -173,6 +205,7 @@ anc_status anc_tokenizer_load_text(anc_tokenizer **out, const char *json, size_t
     if ((st = load_added(tok, &cx, json_object_get(root, "added_tokens"), err))) goto done;
     if ((st = build_tries(tok, err))) goto done;
     if ((st = build_ids(tok, &cx, err))) goto done;
+    if (tok->post && (st = check_postproc_ids(tok, &cx, tok->post, "post_processor", err))) goto done;
     if (tok->bpe.unk_token) tok->special_id[ANC_TK_UNK] = anc_tokenizer_token_to_id(tok, tok->bpe.unk_token, tok->bpe.unk_len);
     if (config && (st = anc_tk_load_config(tok, config, config_len, "tokenizer_config.json", err))) goto done;
 done:

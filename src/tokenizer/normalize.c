@@ -38,25 +38,12 @@ static anc_status unicode_form(int kind, const char *s, size_t len, anc_tk_buf *
     return st;
 }
 
-static int is_cased(uint32_t c) {
-    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT;
-}
-
-static int is_case_ignorable(uint32_t c) {
-    if (c == '\'' || c == '.' || c == ':' || c == '^' || c == '`' || c == 0xB7 || c == 0x2019) return 1;
-    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_ME || k == UTF8PROC_CATEGORY_CF ||
-           k == UTF8PROC_CATEGORY_LM || k == UTF8PROC_CATEGORY_SK;
-}
-
-/* Rust str::to_lowercase: simple mappings, U+0130 -> "i\u0307", and the
- * final-sigma rule for U+03A3. */
+/* HF lowercases character by character (Rust char::to_lowercase): simple
+ * mappings plus U+0130 -> "i\u0307"; no final-sigma rule. */
 static anc_status lowercase(const char *s, size_t len, anc_tk_buf *out, anc_error *err) {
     anc_status st = anc_tk_buf_reserve(out, len + 8, err);
     size_t i = 0;
     while (!st && i < len) {
-        size_t b = i;
         uint32_t c = anc_tk_utf8_next(s, len, &i);
         char u[8];
         size_t n;
@@ -66,27 +53,6 @@ static anc_status lowercase(const char *s, size_t len, anc_tk_buf *out, anc_erro
         } else if (c == 0x130) {
             n = anc_tk_utf8_put('i', u);
             n += anc_tk_utf8_put(0x307, u + n);
-        } else if (c == 0x3A3) {
-            int before = 0, after = 0;
-            size_t k = b;
-            while (k > 0) { /* previous code point */
-                size_t p = k - 1;
-                while (p > 0 && ((unsigned char)s[p] & 0xC0) == 0x80) p--;
-                size_t q = p;
-                uint32_t pc = anc_tk_utf8_next(s, len, &q);
-                k = p;
-                if (is_case_ignorable(pc)) continue;
-                before = is_cased(pc);
-                break;
-            }
-            size_t q = i;
-            while (q < len) {
-                uint32_t nc = anc_tk_utf8_next(s, len, &q);
-                if (is_case_ignorable(nc)) continue;
-                after = is_cased(nc);
-                break;
-            }
-            n = anc_tk_utf8_put(before && !after ? 0x3C2 : 0x3C3, u);
         } else {
             n = anc_tk_utf8_put((uint32_t)utf8proc_tolower((utf8proc_int32_t)c), u);
         }

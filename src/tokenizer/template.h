@@ -15,7 +15,7 @@
  * the common jinja2 filters and tests, str/dict/list methods, range(),
  * dict(), namespace(), cycler(), joiner().
  * Not supported (ANC_ERR_UNSUPPORTED naming label:line:column): extends,
- * block, include, import, recursive loops, *args/**kwargs in calls, and the
+ * block, include, import, recursive loops, star-arguments (*args, **kwargs) in calls, and the
  * few filters/tests/methods listed as such in their error messages.
  * Syntax errors are ANC_ERR_FORMAT with label:line:column; errors raised
  * while rendering (raise_exception, type errors, undefined use) are

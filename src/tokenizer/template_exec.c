@@ -14,8 +14,8 @@
 
 static int step(tpl_rs *r, const tpl_node *at) {
     if (++r->steps > r->max_steps)
-        return tpl_fail(r, at, ANC_ERR_INVALID, "render exceeded its step limit (%llu statements/iterations)",
-                        (unsigned long long)r->max_steps);
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "render exceeded its step limit (%llu statements/iterations)",
+                            (unsigned long long)r->max_steps);
     return 0;
 }
 
@@ -23,97 +23,101 @@ static int step(tpl_rs *r, const tpl_node *at) {
 static int assign(tpl_rs *r, const tpl_node *at, const tpl_target *tg, tpl_frame *f, tv v) {
     if (tg->attr.kind == TV_STR) {
         tv ns;
-        tpl_lookup(r, tg->syms[0], &ns);
+        anc_tpl_lookup(r, tg->syms[0], &ns);
         if (ns.kind != TV_NS)
-            return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: cannot assign attribute on non-namespace object '%s'",
-                            r->t->sym_names[tg->syms[0]]);
-        return tv_dict_set(r, ns.u.d, tg->attr, v) ? tpl_oom_rs(r, at) : 0;
+            return anc_tpl_fail(r, at, ANC_ERR_INVALID,
+                                "TypeError: cannot assign attribute on non-namespace object '%s'",
+                                r->t->sym_names[tg->syms[0]]);
+        return anc_tv_dict_set(r, ns.u.d, tg->attr, v) ? anc_tpl_oom_rs(r, at) : 0;
     }
-    if (!tg->is_tuple) return tpl_frame_set(r, at, f, tg->syms[0], v);
+    if (!tg->is_tuple) return anc_tpl_frame_set(r, at, f, tg->syms[0], v);
     tv_list *items;
-    if (tv_iterate(r, at, v, &items)) return -1;
+    if (anc_tv_iterate(r, at, v, &items)) return -1;
     if (items->n != tg->n)
-        return tpl_fail(r, at, ANC_ERR_INVALID, "ValueError: %s values to unpack (expected %zu, got %zu)",
-                        items->n < tg->n ? "not enough" : "too many", tg->n, items->n);
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "ValueError: %s values to unpack (expected %zu, got %zu)",
+                            items->n < tg->n ? "not enough" : "too many", tg->n, items->n);
     for (size_t i = 0; i < tg->n; i++)
-        if (tpl_frame_set(r, at, f, tg->syms[i], items->items[i])) return -1;
+        if (anc_tpl_frame_set(r, at, f, tg->syms[i], items->items[i])) return -1;
     return 0;
 }
 
 /* Runs body with output redirected into a fresh string. */
 static int capture(tpl_rs *r, const tpl_node *body_owner, tv *out) {
     tpl_buf buf, *saved = r->out;
-    tpl_scratch(r, &buf);
+    anc_tpl_scratch(r, &buf);
     buf.max = saved ? saved->max : 0;
     r->out = &buf;
-    int rc = tpl_exec_body(r, body_owner);
+    int rc = anc_tpl_exec_body(r, body_owner);
     r->out = saved;
     if (rc) return -1;
-    *out = tpl_scratch_done(&buf);
+    *out = anc_tpl_scratch_done(&buf);
     return 0;
 }
 
 static int exec_for(tpl_rs *r, const tpl_node *n) {
     tv seq;
     tv_list *items;
-    if (tpl_eval(r, n->a, &seq) || tv_iterate(r, n->a, seq, &items)) return -1;
+    if (anc_tpl_eval(r, n->a, &seq) || anc_tv_iterate(r, n->a, seq, &items)) return -1;
     tpl_frame *outer = r->frame;
     if (n->b && items->n) { /* `for x in xs if cond`: loop.* counts the kept items */
-        tv_list *kept = tv_list_new(r, items->n);
-        if (!kept) return tpl_oom_rs(r, n);
+        tv_list *kept = anc_tv_list_new(r, items->n);
+        if (!kept) return anc_tpl_oom_rs(r, n);
         kept->n = 0;
-        tpl_frame *f = tpl_frame_new(r, n, outer);
+        tpl_frame *f = anc_tpl_frame_new(r, n, outer);
         if (!f) return -1;
         for (size_t i = 0; i < items->n; i++) {
             tv c;
             f->n = 0;
             if (assign(r, n, &n->target, f, items->items[i])) return -1;
             r->frame = f;
-            int rc = tpl_eval(r, n->b, &c);
+            int rc = anc_tpl_eval(r, n->b, &c);
             r->frame = outer;
             if (rc) return -1;
-            if (tv_truthy(c)) kept->items[kept->n++] = items->items[i];
+            if (anc_tv_truthy(c)) kept->items[kept->n++] = items->items[i];
         }
         items = kept;
     }
-    if (items->n == 0) {
-        tpl_node body = *n;
-        body.items = n->items2;
-        body.n_items = n->n_items2;
-        return tpl_exec_body(r, &body);
-    }
-    tpl_loop *loop = tpl_alloc(&r->arena, sizeof *loop);
-    if (!loop) return tpl_oom_rs(r, n);
+    tpl_loop *loop = anc_tpl_alloc(&r->arena, sizeof *loop);
+    if (!loop) return anc_tpl_oom_rs(r, n);
     loop->items = items;
-    tv loop_v = tv_none();
+    tv loop_v = anc_tv_none();
     loop_v.kind = TV_LOOP;
     loop_v.u.loop = loop;
     tpl_frame *f = NULL;
+    /* jinja2 3.1 runs the else block unless some iteration reached the end
+     * of the body: an empty loop, but also a break or continue in every
+     * iteration before one completed. */
+    int completed = 0;
     for (size_t i = 0; i < items->n; i++) {
         if (step(r, n)) return -1;
         if (!f || f->captured) {
-            if (!(f = tpl_frame_new(r, n, outer))) return -1;
+            if (!(f = anc_tpl_frame_new(r, n, outer))) return -1;
         } else {
             f->n = 0;
         }
         loop->index0 = i;
-        if (tpl_frame_set(r, n, f, SYM_LOOP, loop_v) || assign(r, n, &n->target, f, items->items[i])) return -1;
+        if (anc_tpl_frame_set(r, n, f, SYM_LOOP, loop_v) || assign(r, n, &n->target, f, items->items[i])) return -1;
         r->frame = f;
-        int rc = tpl_exec_body(r, n);
+        int rc = anc_tpl_exec_body(r, n);
         r->frame = outer;
         if (rc) return -1;
+        if (r->loop_ctl == 0) completed = 1;
         if (r->loop_ctl == 1) {
             r->loop_ctl = 0;
             break;
         }
         r->loop_ctl = 0;
     }
-    return 0;
+    if (completed || n->n_items2 == 0) return 0;
+    tpl_node body = *n;
+    body.items = n->items2;
+    body.n_items = n->n_items2;
+    return anc_tpl_exec_body(r, &body);
 }
 
 static tv macro_value(tpl_rs *r, const tpl_node *def, tv_macro **m) {
-    tv v = tv_none();
-    *m = tpl_alloc(&r->arena, sizeof **m);
+    tv v = anc_tv_none();
+    *m = anc_tpl_alloc(&r->arena, sizeof **m);
     if (!*m) return v;
     (*m)->def = def;
     (*m)->closure = r->frame;
@@ -128,78 +132,78 @@ static tv macro_value(tpl_rs *r, const tpl_node *def, tv_macro **m) {
 static int exec_call_block(tpl_rs *r, const tpl_node *n) {
     tv_macro *cm;
     tv caller = macro_value(r, n, &cm);
-    if (!cm) return tpl_oom_rs(r, n);
+    if (!cm) return anc_tpl_oom_rs(r, n);
     const tpl_node *call = n->a;
     tv fn, res;
     tpl_args args;
-    if (tpl_eval(r, call->a, &fn) || tpl_eval_args(r, call, &args)) return -1;
+    if (anc_tpl_eval(r, call->a, &fn) || anc_tpl_eval_args(r, call, &args)) return -1;
     if (fn.kind != TV_MACRO)
-        return tpl_fail(r, n, ANC_ERR_UNSUPPORTED, "{%% call %%} of a %s (only macros take a caller)",
-                        tv_type_name(fn));
-    if (tpl_call_macro(r, n, fn.u.m, &args, &caller, &res)) return -1;
-    return tv_str_append(r, n, r->out, res);
+        return anc_tpl_fail(r, n, ANC_ERR_UNSUPPORTED, "{%% call %%} of a %s (only macros take a caller)",
+                            anc_tv_type_name(fn));
+    if (anc_tpl_call_macro(r, n, fn.u.m, &args, &caller, &res)) return -1;
+    return anc_tv_str_append(r, n, r->out, res);
 }
 
 static int exec_stmt(tpl_rs *r, const tpl_node *n) {
     tv v;
     if (step(r, n)) return -1;
     switch (n->kind) {
-    case S_TEXT: return tpl_buf_check(r, n, tpl_buf_put(r->out, n->value.u.s.p, n->value.u.s.n));
+    case S_TEXT: return anc_tpl_buf_check(r, n, anc_tpl_buf_put(r->out, n->value.u.s.p, n->value.u.s.n));
     case S_OUT:
-        if (tpl_eval(r, n->a, &v)) return -1;
-        return tv_str_append(r, n, r->out, v);
+        if (anc_tpl_eval(r, n->a, &v)) return -1;
+        return anc_tv_str_append(r, n, r->out, v);
     case S_IF:
-        if (tpl_eval(r, n->a, &v)) return -1;
-        if (tv_truthy(v)) return tpl_exec_body(r, n);
+        if (anc_tpl_eval(r, n->a, &v)) return -1;
+        if (anc_tv_truthy(v)) return anc_tpl_exec_body(r, n);
         if (n->n_items2) {
             tpl_node body = *n;
             body.items = n->items2;
             body.n_items = n->n_items2;
-            return tpl_exec_body(r, &body);
+            return anc_tpl_exec_body(r, &body);
         }
         return 0;
     case S_FOR: return exec_for(r, n);
     case S_SET:
-        if (tpl_eval(r, n->a, &v)) return -1;
+        if (anc_tpl_eval(r, n->a, &v)) return -1;
         return assign(r, n, &n->target, r->frame, v);
     case S_SETBLOCK:
         if (capture(r, n, &v)) return -1;
         if (n->a) {
             r->block_value = v;
-            if (tpl_eval(r, n->a, &v)) return -1;
+            if (anc_tpl_eval(r, n->a, &v)) return -1;
         }
         return assign(r, n, &n->target, r->frame, v);
     case S_FILTERBLOCK:
         if (capture(r, n, &v)) return -1;
         r->block_value = v;
-        if (tpl_eval(r, n->a, &v)) return -1;
-        return tv_str_append(r, n, r->out, v);
+        if (anc_tpl_eval(r, n->a, &v)) return -1;
+        return anc_tv_str_append(r, n, r->out, v);
     case S_MACRO: {
         tv_macro *m;
         v = macro_value(r, n, &m);
-        if (!m) return tpl_oom_rs(r, n);
-        return tpl_frame_set(r, n, r->frame, n->sym, v);
+        if (!m) return anc_tpl_oom_rs(r, n);
+        return anc_tpl_frame_set(r, n, r->frame, n->sym, v);
     }
     case S_CALLBLOCK: return exec_call_block(r, n);
     case S_WITH: {
-        tpl_frame *outer = r->frame, *f = tpl_frame_new(r, n, outer);
+        tpl_frame *outer = r->frame, *f = anc_tpl_frame_new(r, n, outer);
         if (!f) return -1;
         for (size_t i = 0; i < n->n_params; i++) {
-            if (tpl_eval(r, n->defaults[i], &v) || tpl_frame_set(r, n, f, n->params[i], v)) return -1;
+            if (anc_tpl_eval(r, n->defaults[i], &v) || anc_tpl_frame_set(r, n, f, n->params[i], v)) return -1;
         }
         r->frame = f;
-        int rc = tpl_exec_body(r, n);
+        int rc = anc_tpl_exec_body(r, n);
         r->frame = outer;
         return rc;
     }
     case S_BREAK: r->loop_ctl = 1; return 0;
     case S_CONTINUE: r->loop_ctl = 2; return 0;
-    case S_BODY: return tpl_exec_body(r, n);
-    default: return tpl_fail(r, n, ANC_ERR_INTERNAL, "not a statement (node kind %d)", (int)n->kind);
+    case S_BODY: return anc_tpl_exec_body(r, n);
+    default: return anc_tpl_fail(r, n, ANC_ERR_INTERNAL, "not a statement (node kind %d)", (int)n->kind);
     }
 }
 
-int tpl_exec_body(tpl_rs *r, const tpl_node *body) {
+int anc_tpl_exec_body(tpl_rs *r, const tpl_node *body) {
     for (size_t i = 0; i < body->n_items; i++) {
         if (exec_stmt(r, body->items[i])) return -1;
         if (r->loop_ctl) return 0;
@@ -216,19 +220,19 @@ static int param_index(const tpl_rs *r, const tpl_node *def, tv name) {
     return -1;
 }
 
-int tpl_call_macro(tpl_rs *r, const tpl_node *at, const tv_macro *m, tpl_args *a, const tv *caller, tv *out) {
+int anc_tpl_call_macro(tpl_rs *r, const tpl_node *at, const tv_macro *m, tpl_args *a, const tv *caller, tv *out) {
     const tpl_node *def = m->def;
     if (r->macro_depth >= TPL_MAX_MACRO_DEPTH)
-        return tpl_fail(r, at, ANC_ERR_INVALID, "macro calls nested more than %d deep", TPL_MAX_MACRO_DEPTH);
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "macro calls nested more than %d deep", TPL_MAX_MACRO_DEPTH);
     if (step(r, at)) return -1;
-    tpl_frame *f = tpl_frame_new(r, at, m->closure);
+    tpl_frame *f = anc_tpl_frame_new(r, at, m->closure);
     if (!f) return -1;
     size_t np = def->n_params;
-    tv *vals = tpl_alloc(&r->arena, (np ? np : 1) * sizeof *vals);
-    uint8_t *have = tpl_calloc(&r->arena, np ? np : 1, 1);
-    tv_list *varargs = tv_list_new(r, a->npos > np ? a->npos - np : 0);
-    tv_dict *kwargs = tv_dict_new(r, 4);
-    if (!vals || !have || !varargs || !kwargs) return tpl_oom_rs(r, at);
+    tv *vals = anc_tpl_alloc(&r->arena, (np ? np : 1) * sizeof *vals);
+    uint8_t *have = anc_tpl_calloc(&r->arena, np ? np : 1, 1);
+    tv_list *varargs = anc_tv_list_new(r, a->npos > np ? a->npos - np : 0);
+    tv_dict *kwargs = anc_tv_dict_new(r, 4);
+    if (!vals || !have || !varargs || !kwargs) return anc_tpl_oom_rs(r, at);
     for (size_t i = 0; i < a->npos; i++) {
         if (i < np) {
             vals[i] = a->pos[i];
@@ -240,12 +244,12 @@ int tpl_call_macro(tpl_rs *r, const tpl_node *at, const tv_macro *m, tpl_args *a
     for (size_t k = 0; k < a->nkw; k++) {
         int i = param_index(r, def, a->kw_names[k]);
         if (i < 0) {
-            if (tv_dict_set(r, kwargs, a->kw_names[k], a->kw[k])) return tpl_oom_rs(r, at);
+            if (anc_tv_dict_set(r, kwargs, a->kw_names[k], a->kw[k])) return anc_tpl_oom_rs(r, at);
             continue;
         }
         if (have[i])
-            return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: macro '%.*s' got multiple values for argument '%s'",
-                            (int)m->name_len, m->name ? m->name : "caller", r->t->sym_names[def->params[i]]);
+            return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: macro '%.*s' got multiple values for argument '%s'",
+                                (int)m->name_len, m->name ? m->name : "caller", r->t->sym_names[def->params[i]]);
         vals[i] = a->kw[k];
         have[i] = 1;
     }
@@ -260,33 +264,33 @@ int tpl_call_macro(tpl_rs *r, const tpl_node *at, const tv_macro *m, tpl_args *a
         tv v = vals[i];
         if (!have[i]) {
             if (def->defaults[i]) {
-                rc = tpl_eval(r, def->defaults[i], &v);
+                rc = anc_tpl_eval(r, def->defaults[i], &v);
             } else {
                 int s = def->params[i];
-                v = tv_undef_named(r->t->sym_names[s], r->t->sym_lens[s]);
+                v = anc_tv_undef_named(r->t->sym_names[s], r->t->sym_lens[s]);
             }
         }
-        if (!rc) rc = tpl_frame_set(r, at, f, def->params[i], v);
+        if (!rc) rc = anc_tpl_frame_set(r, at, f, def->params[i], v);
     }
-    tv va = tv_none(), kw = tv_none();
+    tv va = anc_tv_none(), kw = anc_tv_none();
     va.kind = TV_LIST;
     va.tuple = 1;
     va.u.l = varargs;
     kw.kind = TV_DICT;
     kw.u.d = kwargs;
-    if (!rc) rc = tpl_frame_set(r, at, f, SYM_VARARGS, va) || tpl_frame_set(r, at, f, SYM_KWARGS, kw);
-    if (!rc && caller) rc = tpl_frame_set(r, at, f, SYM_CALLER, *caller);
+    if (!rc) rc = anc_tpl_frame_set(r, at, f, SYM_VARARGS, va) || anc_tpl_frame_set(r, at, f, SYM_KWARGS, kw);
+    if (!rc && caller) rc = anc_tpl_frame_set(r, at, f, SYM_CALLER, *caller);
     tpl_buf buf;
-    tpl_scratch(r, &buf);
+    anc_tpl_scratch(r, &buf);
     buf.max = saved_out ? saved_out->max : 0;
     r->out = &buf;
-    if (!rc) rc = tpl_exec_body(r, def);
+    if (!rc) rc = anc_tpl_exec_body(r, def);
     r->out = saved_out;
     r->frame = saved_frame;
     r->loop_ctl = saved_ctl;
     r->macro_depth--;
     if (rc) return -1;
-    *out = tpl_scratch_done(&buf);
+    *out = anc_tpl_scratch_done(&buf);
     return 0;
 }
 
@@ -309,16 +313,16 @@ anc_status anc_template_render(const anc_template *t, const json_t *context, con
     memset(&r, 0, sizeof r);
     r.t = t;
     r.err = err;
-    tpl_arena_init(&r.arena, o.max_memory ? o.max_memory : TPL_DEFAULT_MAX_MEMORY);
+    anc_tpl_arena_init(&r.arena, o.max_memory ? o.max_memory : TPL_DEFAULT_MAX_MEMORY);
     r.max_steps = o.max_steps ? o.max_steps : TPL_DEFAULT_MAX_STEPS;
     r.now = o.has_now ? o.now_utc : (int64_t)time(NULL);
     tpl_buf result;
     memset(&result, 0, sizeof result);
     result.max = o.max_output ? o.max_output : TPL_DEFAULT_MAX_OUTPUT;
     int rc = 0;
-    r.ctx = tpl_calloc(&r.arena, t->n_syms, sizeof *r.ctx);
-    r.ctx_set = tpl_calloc(&r.arena, t->n_syms, 1);
-    if (!r.ctx || !r.ctx_set) rc = tpl_oom_rs(&r, NULL);
+    r.ctx = anc_tpl_calloc(&r.arena, t->n_syms, sizeof *r.ctx);
+    r.ctx_set = anc_tpl_calloc(&r.arena, t->n_syms, 1);
+    if (!r.ctx || !r.ctx_set) rc = anc_tpl_oom_rs(&r, NULL);
     if (!rc && context) {
         const char *key;
         size_t klen;
@@ -326,7 +330,7 @@ anc_status anc_template_render(const anc_template *t, const json_t *context, con
         json_object_keylen_foreach((json_t *)context, key, klen, val) {
             for (size_t s = 0; s < t->n_syms; s++) {
                 if (t->sym_lens[s] != klen || memcmp(t->sym_names[s], key, klen) != 0) continue;
-                if (tpl_from_json(&r, val, &r.ctx[s], 0)) rc = -1;
+                if (anc_tpl_from_json(&r, val, &r.ctx[s], 0)) rc = -1;
                 r.ctx_set[s] = 1;
                 break;
             }
@@ -334,12 +338,12 @@ anc_status anc_template_render(const anc_template *t, const json_t *context, con
         }
     }
     if (!rc) {
-        r.root = r.frame = tpl_frame_new(&r, NULL, NULL);
+        r.root = r.frame = anc_tpl_frame_new(&r, NULL, NULL);
         if (!r.root) rc = -1;
     }
     r.out = &result;
-    if (!rc) rc = tpl_exec_body(&r, t->root);
-    tpl_arena_free(&r.arena);
+    if (!rc) rc = anc_tpl_exec_body(&r, t->root);
+    anc_tpl_arena_free(&r.arena);
     if (rc) {
         free(result.p);
         if (err->code == ANC_OK) anc_error_set(err, ANC_ERR_INTERNAL, "%s: render failed", t->label);

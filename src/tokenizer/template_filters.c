@@ -11,10 +11,10 @@
 #include "tokenizer/template_internal.h"
 
 enum {
-    F_ABS, F_ATTR, F_BATCH, F_CAPITALIZE, F_CENTER, F_DEFAULT, F_DICTSORT, F_ESCAPE, F_FIRST, F_FLOAT,
-    F_FORMAT, F_INDENT, F_INT, F_ITEMS, F_JOIN, F_LAST, F_LENGTH, F_LIST, F_LOWER, F_MAP, F_MAX, F_MIN,
-    F_REJECT, F_REJECTATTR, F_REPLACE, F_REVERSE, F_ROUND, F_SAFE, F_SELECT, F_SELECTATTR, F_SORT, F_STRING,
-    F_SUM, F_TITLE, F_TOJSON, F_TRIM, F_UNIQUE, F_UPPER, F_WORDCOUNT
+    F_ABS, F_ATTR, F_BATCH, F_CAPITALIZE, F_CENTER, F_DEFAULT, F_DICTSORT, F_ESCAPE, F_FIRST, F_FLOAT, F_FORMAT,
+    F_INDENT, F_INT, F_ITEMS, F_JOIN, F_LAST, F_LENGTH, F_LIST, F_LOWER, F_MAP, F_MAX, F_MIN, F_REJECT,
+    F_REJECTATTR, F_REPLACE, F_REVERSE, F_ROUND, F_SAFE, F_SELECT, F_SELECTATTR, F_SORT, F_STRING, F_SUM, F_TITLE,
+    F_TOJSON, F_TRIM, F_UNIQUE, F_UPPER, F_WORDCOUNT
 };
 
 static const struct {
@@ -33,10 +33,10 @@ static const struct {
 };
 
 /* jinja2 filters anchor does not implement. */
-static const char *const UNSUPPORTED[] = {"filesizeformat", "groupby", "pprint", "random", "slice", "striptags",
-                                          "truncate", "urlencode", "urlize", "wordwrap", "xmlattr", NULL};
+static const char *const UNSUPPORTED[] = {"filesizeformat", "groupby",   "pprint", "random",   "slice",   "striptags",
+                                          "truncate",       "urlencode", "urlize", "wordwrap", "xmlattr", NULL};
 
-int tpl_filter_id(const char *name, size_t n) {
+int anc_tpl_filter_id(const char *name, size_t n) {
     for (size_t i = 0; i < sizeof FILTERS / sizeof FILTERS[0]; i++)
         if (strlen(FILTERS[i].name) == n && memcmp(FILTERS[i].name, name, n) == 0) return FILTERS[i].id;
     for (size_t i = 0; UNSUPPORTED[i]; i++)
@@ -47,16 +47,23 @@ int tpl_filter_id(const char *name, size_t n) {
 /* ------------------------------------------------------------- helpers */
 
 static tv list_value(tv_list *l, int tuple) {
-    tv v = tv_none();
+    tv v = anc_tv_none();
     v.kind = TV_LIST;
     v.tuple = (uint8_t)tuple;
     v.u.l = l;
     return v;
 }
 
+/* A lazy iterator as jinja2's generator-returning filters give. */
+static tv gen_value(tv_list *l, int flavor) {
+    tv v = list_value(l, 0);
+    v.flavor = (uint8_t)flavor;
+    return v;
+}
+
 /* jinja2 make_attrgetter: "a.b.0" looked up part by part with getitem. */
 static int attr_get(tpl_rs *r, const tpl_node *at, tv item, tv attr, tv *out) {
-    if (attr.kind != TV_STR) return tpl_getitem(r, at, item, attr, out);
+    if (attr.kind != TV_STR) return anc_tpl_getitem(r, at, item, attr, out);
     const char *p = attr.u.s.p, *end = p + attr.u.s.n;
     tv cur = item;
     while (p <= end) {
@@ -71,7 +78,7 @@ static int attr_get(tpl_rs *r, const tpl_node *at, tv item, tv attr, tv *out) {
             }
             idx = idx * 10 + (p[i] - '0');
         }
-        if (tpl_getitem(r, at, cur, digits ? tv_int(idx) : tv_str(p, len), &cur)) return -1;
+        if (anc_tpl_getitem(r, at, cur, digits ? anc_tv_int(idx) : anc_tv_str(p, len), &cur)) return -1;
         if (!dot) break;
         p = dot + 1;
     }
@@ -85,22 +92,22 @@ static int fold(tpl_rs *r, const tpl_node *at, tv v, int case_sensitive, tv *out
         *out = v;
         return 0;
     }
-    return tpl_str_case(r, at, v, 0, out);
+    return anc_tpl_str_case(r, at, v, 0, out);
 }
 
 /* Stable merge sort of items by keys (ties keep their order; reverse too). */
 static int sort_by(tpl_rs *r, const tpl_node *at, tv *items, tv *keys, size_t n, int reverse) {
     if (n < 2) return 0;
-    tv *ti = tpl_alloc(&r->arena, n * sizeof *ti), *tk = tpl_alloc(&r->arena, n * sizeof *tk);
-    if (!ti || !tk) return tpl_oom_rs(r, at);
+    tv *ti = anc_tpl_alloc(&r->arena, n * sizeof *ti), *tk = anc_tpl_alloc(&r->arena, n * sizeof *tk);
+    if (!ti || !tk) return anc_tpl_oom_rs(r, at);
     for (size_t width = 1; width < n; width *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * width) {
             size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
             size_t i = lo, j = mid, k = lo;
             while (i < mid && j < hi) {
                 int take_right;
-                if (reverse ? tv_less(r, at, keys[i], keys[j], &take_right)
-                            : tv_less(r, at, keys[j], keys[i], &take_right))
+                if (reverse ? anc_tv_less(r, at, keys[i], keys[j], &take_right)
+                            : anc_tv_less(r, at, keys[j], keys[i], &take_right))
                     return -1;
                 size_t s = take_right ? j++ : i++;
                 ti[k] = items[s];
@@ -118,23 +125,23 @@ static int sort_by(tpl_rs *r, const tpl_node *at, tv *items, tv *keys, size_t n,
 static int str_arg(tpl_rs *r, const tpl_node *at, const tpl_args *a, size_t i, const char *name, const char *def,
                    tv *out) {
     tv v;
-    if (!tpl_arg(a, i, name, &v)) {
-        *out = tv_cstr(def);
+    if (!anc_tpl_arg(a, i, name, &v)) {
+        *out = anc_tv_cstr(def);
         return 0;
     }
-    return tv_to_str(r, at, v, out);
+    return anc_tv_to_str(r, at, v, out);
 }
 
 static int bool_arg(const tpl_args *a, size_t i, const char *name, int def) {
     tv v;
-    return tpl_arg(a, i, name, &v) ? tv_truthy(v) : def;
+    return anc_tpl_arg(a, i, name, &v) ? anc_tv_truthy(v) : def;
 }
 
 static int copy_list(tpl_rs *r, const tpl_node *at, tv in, tv_list **out) {
     tv_list *src;
-    if (tv_iterate(r, at, in, &src)) return -1;
-    tv_list *l = tv_list_new(r, src->n);
-    if (!l) return tpl_oom_rs(r, at);
+    if (anc_tv_iterate(r, at, in, &src)) return -1;
+    tv_list *l = anc_tv_list_new(r, src->n);
+    if (!l) return anc_tpl_oom_rs(r, at);
     if (src->n) memcpy(l->items, src->items, src->n * sizeof(tv));
     *out = l;
     return 0;
@@ -143,90 +150,95 @@ static int copy_list(tpl_rs *r, const tpl_node *at, tv in, tv_list **out) {
 /* select / reject / selectattr / rejectattr. */
 static int select_items(tpl_rs *r, const tpl_node *at, tv in, tpl_args *a, int with_attr, int keep, tv *out) {
     tv_list *src;
-    if (tv_iterate(r, at, in, &src)) return -1;
+    if (anc_tv_iterate(r, at, in, &src)) return -1;
     size_t first_test = with_attr ? 1 : 0;
-    tv attr = tv_none(), test_name;
-    if (with_attr && !tpl_arg(a, 0, NULL, &attr))
-        return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: %s needs an attribute name", keep ? "selectattr" : "rejectattr");
+    tv attr = anc_tv_none(), test_name;
+    if (with_attr && !anc_tpl_arg(a, 0, NULL, &attr))
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: %s needs an attribute name",
+                            keep ? "selectattr" : "rejectattr");
     int test_id = -3;
     tpl_args targs;
     memset(&targs, 0, sizeof targs);
-    if (tpl_arg(a, first_test, NULL, &test_name)) {
-        if (test_name.kind != TV_STR) return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: test name must be a string");
-        test_id = tpl_test_id(test_name.u.s.p, test_name.u.s.n);
+    if (anc_tpl_arg(a, first_test, NULL, &test_name)) {
+        if (test_name.kind != TV_STR)
+            return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: test name must be a string");
+        test_id = anc_tpl_test_id(test_name.u.s.p, test_name.u.s.n);
         if (test_id < 0)
-            return tpl_fail(r, at, ANC_ERR_UNSUPPORTED, "no test named '%.*s'", (int)test_name.u.s.n, test_name.u.s.p);
+            return anc_tpl_fail(r, at, ANC_ERR_UNSUPPORTED, "no test named '%.*s'", (int)test_name.u.s.n,
+                                test_name.u.s.p);
         targs.pos = a->pos + first_test + 1;
         targs.npos = a->npos - first_test - 1;
         targs.kw_names = a->kw_names;
         targs.kw = a->kw;
         targs.nkw = a->nkw;
     }
-    tv_list *l = tv_list_new(r, src->n);
-    if (!l) return tpl_oom_rs(r, at);
+    tv_list *l = anc_tv_list_new(r, src->n);
+    if (!l) return anc_tpl_oom_rs(r, at);
     l->n = 0;
     for (size_t i = 0; i < src->n; i++) {
         tv x = src->items[i];
         int res;
         if (with_attr && attr_get(r, at, x, attr, &x)) return -1;
         if (test_id == -3) {
-            res = tv_truthy(x);
-        } else if (tpl_apply_test(r, at, test_id, x, &targs, &res)) {
+            res = anc_tv_truthy(x);
+        } else if (anc_tpl_apply_test(r, at, test_id, x, &targs, &res)) {
             return -1;
         }
         if (res == keep) l->items[l->n++] = src->items[i];
     }
-    *out = list_value(l, 0);
+    *out = gen_value(l, FL_GEN_SELECT);
     return 0;
 }
 
 static int do_map(tpl_rs *r, const tpl_node *at, tv in, tpl_args *a, tv *out) {
     tv_list *src;
-    if (tv_iterate(r, at, in, &src)) return -1;
-    tv_list *l = tv_list_new(r, src->n);
-    if (!l) return tpl_oom_rs(r, at);
+    if (anc_tv_iterate(r, at, in, &src)) return -1;
+    tv_list *l = anc_tv_list_new(r, src->n);
+    if (!l) return anc_tpl_oom_rs(r, at);
     tv attr, def;
-    if (a->npos == 0 && tpl_arg(a, 99, "attribute", &attr)) {
-        int has_def = tpl_arg(a, 99, "default", &def);
+    if (a->npos == 0 && anc_tpl_arg(a, 99, "attribute", &attr)) {
+        int has_def = anc_tpl_arg(a, 99, "default", &def);
         for (size_t i = 0; i < src->n; i++) {
             if (attr_get(r, at, src->items[i], attr, &l->items[i])) return -1;
             if (has_def && l->items[i].kind == TV_UNDEF) l->items[i] = def;
         }
-        *out = list_value(l, 0);
+        *out = gen_value(l, FL_GEN_MAP);
         return 0;
     }
     tv fname;
-    if (!tpl_arg(a, 0, NULL, &fname) || fname.kind != TV_STR)
-        return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: map() needs a filter name or attribute=");
-    int id = tpl_filter_id(fname.u.s.p, fname.u.s.n);
-    if (id < 0) return tpl_fail(r, at, ANC_ERR_UNSUPPORTED, "no filter named '%.*s'", (int)fname.u.s.n, fname.u.s.p);
+    if (!anc_tpl_arg(a, 0, NULL, &fname) || fname.kind != TV_STR)
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: map() needs a filter name or attribute=");
+    int id = anc_tpl_filter_id(fname.u.s.p, fname.u.s.n);
+    if (id < 0)
+        return anc_tpl_fail(r, at, ANC_ERR_UNSUPPORTED, "no filter named '%.*s'", (int)fname.u.s.n, fname.u.s.p);
     tpl_args fa = *a;
     fa.pos++;
     fa.npos--;
     for (size_t i = 0; i < src->n; i++)
-        if (tpl_apply_filter(r, at, id, src->items[i], &fa, &l->items[i])) return -1;
-    *out = list_value(l, 0);
+        if (anc_tpl_apply_filter(r, at, id, src->items[i], &fa, &l->items[i])) return -1;
+    *out = gen_value(l, FL_GEN_MAP);
     return 0;
 }
 
 static int do_indent(tpl_rs *r, const tpl_node *at, tv s, tpl_args *a, tv *out) {
     tv w, ind;
-    if (!tpl_arg(a, 0, "width", &w)) w = tv_int(4);
+    if (!anc_tpl_arg(a, 0, "width", &w)) w = anc_tv_int(4);
     if (w.kind == TV_STR) {
         ind = w;
     } else if (w.kind == TV_INT || w.kind == TV_BOOL) {
         tpl_buf b;
-        tpl_scratch(r, &b);
+        anc_tpl_scratch(r, &b);
         for (int64_t i = 0; i < w.u.i && i < 4096; i++)
-            if (tpl_buf_check(r, at, tpl_buf_putc(&b, ' '))) return -1;
-        ind = tpl_scratch_done(&b);
+            if (anc_tpl_buf_check(r, at, anc_tpl_buf_putc(&b, ' '))) return -1;
+        ind = anc_tpl_scratch_done(&b);
     } else {
-        return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: indent width must be an int or a string");
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: indent width must be an int or a string");
     }
     int first = bool_arg(a, 1, "first", 0), blank = bool_arg(a, 2, "blank", 0);
-    if (tv_to_str(r, at, s, &s)) return -1;
+    if (s.kind != TV_STR) /* jinja2 appends "\n" to the value itself */
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: indent needs a string, not %s", anc_tv_type_name(s));
     tpl_buf b;
-    tpl_scratch(r, &b);
+    anc_tpl_scratch(r, &b);
     const char *p = s.u.s.p, *end = p + s.u.s.n;
     int line_no = 0, rc = 0;
     /* s + "\n" split into lines (Python splitlines on \n, \r\n, \r). */
@@ -234,37 +246,38 @@ static int do_indent(tpl_rs *r, const tpl_node *at, tv s, tpl_args *a, tv *out) 
         const char *q = p;
         while (q < end && *q != '\n' && *q != '\r') q++;
         size_t len = (size_t)(q - p);
-        if (line_no > 0) rc = tpl_buf_putc(&b, '\n');
+        if (line_no > 0) rc = anc_tpl_buf_putc(&b, '\n');
         if (!rc && (line_no > 0 || first) && (blank || len > 0 || (line_no == 0 && first)))
-            rc = tpl_buf_put(&b, ind.u.s.p, ind.u.s.n);
-        if (!rc) rc = tpl_buf_put(&b, p, len);
+            rc = anc_tpl_buf_put(&b, ind.u.s.p, ind.u.s.n);
+        if (!rc) rc = anc_tpl_buf_put(&b, p, len);
         if (q < end && *q == '\r' && q + 1 < end && q[1] == '\n') q++;
         p = q < end ? q + 1 : q;
         line_no++;
     }
-    if (!rc && line_no == 0 && first) rc = tpl_buf_put(&b, ind.u.s.p, ind.u.s.n);
-    if (!rc && s.u.s.n && (end[-1] == '\n' || end[-1] == '\r')) rc = tpl_buf_putc(&b, '\n');
-    if (tpl_buf_check(r, at, rc)) return -1;
-    *out = tpl_scratch_done(&b);
+    if (!rc && line_no == 0 && first) rc = anc_tpl_buf_put(&b, ind.u.s.p, ind.u.s.n);
+    if (!rc && s.u.s.n && (end[-1] == '\n' || end[-1] == '\r')) rc = anc_tpl_buf_putc(&b, '\n');
+    if (anc_tpl_buf_check(r, at, rc)) return -1;
+    *out = anc_tpl_scratch_done(&b);
     return 0;
 }
 
 static int do_round(tpl_rs *r, const tpl_node *at, tv v, tpl_args *a, tv *out) {
     tv pv, mv;
-    int64_t prec = tpl_arg(a, 0, "precision", &pv) && (pv.kind == TV_INT || pv.kind == TV_BOOL) ? pv.u.i : 0;
-    tv method = tv_cstr("common");
-    if (tpl_arg(a, 1, "method", &mv)) method = mv;
-    if (!tv_is_num(v)) return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: round() needs a number, not %s", tv_type_name(v));
+    int64_t prec = anc_tpl_arg(a, 0, "precision", &pv) && (pv.kind == TV_INT || pv.kind == TV_BOOL) ? pv.u.i : 0;
+    tv method = anc_tv_cstr("common");
+    if (anc_tpl_arg(a, 1, "method", &mv)) method = mv;
+    if (!anc_tv_is_num(v))
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: round() needs a number, not %s", anc_tv_type_name(v));
     if (prec > 300) prec = 300;
     if (prec < -300) prec = -300;
-    double x = tv_num(v), scale = pow(10.0, (double)(prec < 0 ? -prec : prec));
+    double x = anc_tv_num(v), scale = pow(10.0, (double)(prec < 0 ? -prec : prec));
     if (method.kind == TV_STR && method.u.s.n == 6 && memcmp(method.u.s.p, "common", 6) == 0) {
         if (v.kind != TV_FLOAT && prec >= 0) {
-            *out = tv_int(v.u.i);
+            *out = anc_tv_int(v.u.i);
             return 0;
         }
         if (prec == 0) {
-            *out = tv_float(rint(x));
+            *out = anc_tv_float(rint(x));
         } else if (prec > 0) {
             char buf[512];
             snprintf(buf, sizeof buf, "%.*f", (int)prec, x);
@@ -273,27 +286,27 @@ static int do_round(tpl_rs *r, const tpl_node *at, tv v, tpl_args *a, tv *out) {
             for (size_t i = 0; buf[i] && k + 1 < sizeof clean; i++)
                 clean[k++] = (buf[i] == ',' ? '.' : buf[i]);
             double y;
-            *out = tv_float(tpl_parse_float(clean, k, &y) == 0 ? y : x);
+            *out = anc_tv_float(anc_tpl_parse_float(clean, k, &y) == 0 ? y : x);
         } else {
-            *out = tv_float(rint(x / scale) * scale);
+            *out = anc_tv_float(rint(x / scale) * scale);
         }
-        if (v.kind != TV_FLOAT) *out = tv_int((int64_t)out->u.f);
+        if (v.kind != TV_FLOAT) *out = anc_tv_int((int64_t)out->u.f);
         return 0;
     }
     int is_floor = method.kind == TV_STR && method.u.s.n == 5 && memcmp(method.u.s.p, "floor", 5) == 0;
     int is_ceil = method.kind == TV_STR && method.u.s.n == 4 && memcmp(method.u.s.p, "ceil", 4) == 0;
     if (!is_floor && !is_ceil)
-        return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: method must be common, ceil or floor");
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: method must be common, ceil or floor");
     double y = prec >= 0 ? x * scale : x / scale;
     y = is_floor ? floor(y) : ceil(y);
-    *out = tv_float(prec >= 0 ? y / scale : y * scale);
+    *out = anc_tv_float(prec >= 0 ? y / scale : y * scale);
     return 0;
 }
 
 /* Python int(str, base) (whitespace, sign, underscores, prefixes). */
 static int parse_int(const char *s, size_t n, int base, int64_t *out) {
-    size_t i = tpl_lspace(s, n);
-    n -= tpl_rspace(s + i, n - i);
+    size_t i = anc_tpl_lspace(s, n);
+    n -= anc_tpl_rspace(s + i, n - i);
     int neg = 0;
     if (i < n && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
     if (i + 1 < n && s[i] == '0') {
@@ -314,7 +327,9 @@ static int parse_int(const char *s, size_t n, int base, int64_t *out) {
             prev_digit = 0;
             continue;
         }
-        int d = (s[i] >= '0' && s[i] <= '9') ? s[i] - '0' : ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') ? (s[i] | 0x20) - 'a' + 10 : 99;
+        int d = (s[i] >= '0' && s[i] <= '9')                     ? s[i] - '0'
+                : ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') ? (s[i] | 0x20) - 'a' + 10
+                                                                 : 99;
         if (d >= base) return -1;
         if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base) return -2;
         v = v * (uint64_t)base + (uint64_t)d;
@@ -328,8 +343,8 @@ static int parse_int(const char *s, size_t n, int base, int64_t *out) {
 
 /* Python float(str): whitespace, underscores between digits, inf/nan. */
 static int parse_pyfloat(const char *s, size_t n, double *out) {
-    size_t i = tpl_lspace(s, n);
-    n -= tpl_rspace(s + i, n - i);
+    size_t i = anc_tpl_lspace(s, n);
+    n -= anc_tpl_rspace(s + i, n - i);
     char buf[128];
     size_t k = 0;
     for (; i < n; i++) {
@@ -349,54 +364,54 @@ static int parse_pyfloat(const char *s, size_t n, double *out) {
         *out = NAN;
         return 0;
     }
-    return tpl_parse_float(buf, k, out);
+    return anc_tpl_parse_float(buf, k, out);
 }
 
 static int to_int(tpl_rs *r, const tpl_node *at, tv v, tpl_args *a, tv *out) {
-    tv def = tv_int(0), bv;
-    tpl_arg(a, 0, "default", &def);
-    int base = tpl_arg(a, 1, "base", &bv) && bv.kind == TV_INT ? (int)bv.u.i : 10;
+    tv def = anc_tv_int(0), bv;
+    anc_tpl_arg(a, 0, "default", &def);
+    int base = anc_tpl_arg(a, 1, "base", &bv) && bv.kind == TV_INT ? (int)bv.u.i : 10;
     int64_t i;
     double f;
     switch (v.kind) {
     case TV_INT:
-    case TV_BOOL: *out = tv_int(v.u.i); return 0;
+    case TV_BOOL: *out = anc_tv_int(v.u.i); return 0;
     case TV_FLOAT:
         if (isfinite(v.u.f) && fabs(v.u.f) < 9.2e18) {
-            *out = tv_int((int64_t)v.u.f);
+            *out = anc_tv_int((int64_t)v.u.f);
             return 0;
         }
-        return tpl_fail(r, at, ANC_ERR_INVALID, "OverflowError: cannot convert float to integer");
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "OverflowError: cannot convert float to integer");
     case TV_STR:
         if (base >= 0 && base <= 36 && base != 1) {
             int rc = parse_int(v.u.s.p, v.u.s.n, base, &i);
-            if (rc == -2) return tpl_fail(r, at, ANC_ERR_UNSUPPORTED, "integer does not fit in 64 bits");
+            if (rc == -2) return anc_tpl_fail(r, at, ANC_ERR_UNSUPPORTED, "integer does not fit in 64 bits");
             if (rc == 0) {
-                *out = tv_int(i);
+                *out = anc_tv_int(i);
                 return 0;
             }
         }
         if (parse_pyfloat(v.u.s.p, v.u.s.n, &f) == 0 && isfinite(f) && fabs(f) < 9.2e18) {
-            *out = tv_int((int64_t)f);
+            *out = anc_tv_int((int64_t)f);
             return 0;
         }
         *out = def;
         return 0;
-    case TV_UNDEF: return tpl_fail(r, at, ANC_ERR_INVALID, "UndefinedError: int of an undefined value");
+    case TV_UNDEF: return anc_tpl_fail(r, at, ANC_ERR_INVALID, "UndefinedError: int of an undefined value");
     default: *out = def; return 0;
     }
 }
 
 static int to_float(tpl_rs *r, const tpl_node *at, tv v, tpl_args *a, tv *out) {
-    tv def = tv_float(0.0);
-    tpl_arg(a, 0, "default", &def);
+    tv def = anc_tv_float(0.0);
+    anc_tpl_arg(a, 0, "default", &def);
     double f;
-    if (tv_is_num(v)) {
-        *out = tv_float(tv_num(v));
+    if (anc_tv_is_num(v)) {
+        *out = anc_tv_float(anc_tv_num(v));
     } else if (v.kind == TV_STR && parse_pyfloat(v.u.s.p, v.u.s.n, &f) == 0) {
-        *out = tv_float(f);
+        *out = anc_tv_float(f);
     } else if (v.kind == TV_UNDEF) {
-        return tpl_fail(r, at, ANC_ERR_INVALID, "UndefinedError: float of an undefined value");
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "UndefinedError: float of an undefined value");
     } else {
         *out = def;
     }
@@ -404,27 +419,32 @@ static int to_float(tpl_rs *r, const tpl_node *at, tv v, tpl_args *a, tv *out) {
 }
 
 static int html_escape(tpl_rs *r, const tpl_node *at, tv v, tv *out) {
-    if (tv_to_str(r, at, v, &v)) return -1;
+    if (anc_tv_to_str(r, at, v, &v)) return -1;
     tpl_buf b;
-    tpl_scratch(r, &b);
+    anc_tpl_scratch(r, &b);
     int rc = 0;
     for (size_t i = 0; i < v.u.s.n && !rc; i++) {
         char c = v.u.s.p[i];
-        const char *e = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&#34;" : c == '\'' ? "&#39;" : NULL;
-        rc = e ? tpl_buf_put(&b, e, strlen(e)) : tpl_buf_putc(&b, c);
+        const char *e = c == '&'    ? "&amp;"
+                        : c == '<'  ? "&lt;"
+                        : c == '>'  ? "&gt;"
+                        : c == '"'  ? "&#34;"
+                        : c == '\'' ? "&#39;"
+                                    : NULL;
+        rc = e ? anc_tpl_buf_put(&b, e, strlen(e)) : anc_tpl_buf_putc(&b, c);
     }
-    if (tpl_buf_check(r, at, rc)) return -1;
-    *out = tpl_scratch_done(&b);
+    if (anc_tpl_buf_check(r, at, rc)) return -1;
+    *out = anc_tpl_scratch_done(&b);
     return 0;
 }
 
 static int do_tojson(tpl_rs *r, const tpl_node *at, tv v, tpl_args *a, tv *out) {
     static const char *const names[] = {"ensure_ascii", "indent", "separators", "sort_keys"};
-    if (tpl_args_check(r, at, a, "tojson", 4, names)) return -1;
+    if (anc_tpl_args_check(r, at, a, "tojson", 4, names)) return -1;
     int ensure_ascii = bool_arg(a, 0, "ensure_ascii", 0), sort_keys = bool_arg(a, 3, "sort_keys", 0);
-    tv ind = tv_none(), seps = tv_none(), item_sep = tv_none(), key_sep = tv_none();
-    tpl_arg(a, 1, "indent", &ind);
-    tpl_arg(a, 2, "separators", &seps);
+    tv ind = anc_tv_none(), seps = anc_tv_none(), item_sep = anc_tv_none(), key_sep = anc_tv_none();
+    anc_tpl_arg(a, 1, "indent", &ind);
+    anc_tpl_arg(a, 2, "separators", &seps);
     const char *indent = NULL;
     size_t indent_len = 0;
     char spaces[256];
@@ -437,18 +457,18 @@ static int do_tojson(tpl_rs *r, const tpl_node *at, tv v, tpl_args *a, tv *out) 
         indent = ind.u.s.p;
         indent_len = ind.u.s.n;
     } else if (ind.kind != TV_NONE) {
-        return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: tojson indent must be an int or a string");
+        return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: tojson indent must be an int or a string");
     }
     if (seps.kind == TV_LIST) {
         if (seps.u.l->n != 2 || seps.u.l->items[0].kind != TV_STR || seps.u.l->items[1].kind != TV_STR)
-            return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: tojson separators must be two strings");
+            return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: tojson separators must be two strings");
         item_sep = seps.u.l->items[0];
         key_sep = seps.u.l->items[1];
     }
     tpl_buf b;
-    tpl_scratch(r, &b);
-    if (tpl_tojson(r, at, &b, v, ensure_ascii, indent, indent_len, item_sep, key_sep, sort_keys)) return -1;
-    *out = tpl_scratch_done(&b);
+    anc_tpl_scratch(r, &b);
+    if (anc_tpl_tojson(r, at, &b, v, ensure_ascii, indent, indent_len, item_sep, key_sep, sort_keys)) return -1;
+    *out = anc_tpl_scratch_done(&b);
     return 0;
 }
 
@@ -456,9 +476,9 @@ static int wordcount(tv s) {
     int count = 0, in_word = 0;
     for (size_t i = 0; i < s.u.s.n;) {
         uint32_t cp;
-        size_t k = tpl_u8_next(s.u.s.p, s.u.s.n, i, &cp);
+        size_t k = anc_tpl_u8_next(s.u.s.p, s.u.s.n, i, &cp);
         int w = cp == '_' || (cp >= '0' && cp <= '9') || ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') ||
-                (cp >= 0x80 && k > 1 && !tpl_py_space(cp));
+                (cp >= 0x80 && k > 1 && !anc_tpl_py_space(cp));
         if (w && !in_word) count++;
         in_word = w;
         i += k;
@@ -466,74 +486,82 @@ static int wordcount(tv s) {
     return count;
 }
 
-int tpl_apply_filter(tpl_rs *r, const tpl_node *at, int id, tv in, tpl_args *a, tv *out) {
+int anc_tpl_apply_filter(tpl_rs *r, const tpl_node *at, int id, tv in, tpl_args *a, tv *out) {
     tv x, y;
     tv_list *l;
     int64_t n;
     switch (id) {
     case F_ABS:
-        if (in.kind == TV_FLOAT) *out = tv_float(fabs(in.u.f));
+        if (in.kind == TV_FLOAT)
+            *out = anc_tv_float(fabs(in.u.f));
         else if (in.kind == TV_INT || in.kind == TV_BOOL) {
-            if (in.u.i == INT64_MIN) return tpl_fail(r, at, ANC_ERR_UNSUPPORTED, "integer does not fit in 64 bits");
-            *out = tv_int(in.u.i < 0 ? -in.u.i : in.u.i);
-        } else return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: bad operand type for abs(): '%s'", tv_type_name(in));
+            if (in.u.i == INT64_MIN) return anc_tpl_fail(r, at, ANC_ERR_UNSUPPORTED, "integer does not fit in 64 bits");
+            *out = anc_tv_int(in.u.i < 0 ? -in.u.i : in.u.i);
+        } else
+            return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: bad operand type for abs(): '%s'",
+                                anc_tv_type_name(in));
         return 0;
-    case F_ATTR:
-        if (!tpl_arg(a, 0, "name", &x) || x.kind != TV_STR)
-            return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: attr() needs an attribute name");
-        return tpl_getattr(r, at, in, x.u.s.p, x.u.s.n, out);
+    case F_ATTR: /* Python attributes only (no item fallback), as jinja2's attr filter */
+        if (!anc_tpl_arg(a, 0, "name", &x) || x.kind != TV_STR)
+            return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: attr() needs an attribute name");
+        if (in.kind == TV_LOOP || (in.kind != TV_UNDEF && anc_tpl_method_id(in, x.u.s.p, x.u.s.n) != -1))
+            return anc_tpl_getattr(r, at, in, x.u.s.p, x.u.s.n, out);
+        *out = anc_tv_undef_named(x.u.s.p, x.u.s.n);
+        return 0;
     case F_BATCH: {
-        if (!tpl_arg(a, 0, "linecount", &x) || x.kind != TV_INT || x.u.i <= 0)
-            return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: batch() needs a positive line count");
-        int fill = tpl_arg(a, 1, "fill_with", &y) && y.kind != TV_NONE;
-        if (tv_iterate(r, at, in, &l)) return -1;
+        if (!anc_tpl_arg(a, 0, "linecount", &x) || x.kind != TV_INT || x.u.i <= 0)
+            return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: batch() needs a positive line count");
+        int fill = anc_tpl_arg(a, 1, "fill_with", &y) && y.kind != TV_NONE;
+        if (anc_tv_iterate(r, at, in, &l)) return -1;
         size_t per = (size_t)x.u.i, groups = (l->n + per - 1) / per;
-        tv_list *res = tv_list_new(r, groups);
-        if (!res) return tpl_oom_rs(r, at);
+        tv_list *res = anc_tv_list_new(r, groups);
+        if (!res) return anc_tpl_oom_rs(r, at);
         for (size_t g = 0; g < groups; g++) {
             size_t cnt = (g + 1) * per <= l->n ? per : l->n - g * per;
-            tv_list *grp = tv_list_new(r, fill ? per : cnt);
-            if (!grp) return tpl_oom_rs(r, at);
+            tv_list *grp = anc_tv_list_new(r, fill ? per : cnt);
+            if (!grp) return anc_tpl_oom_rs(r, at);
             for (size_t k = 0; k < grp->n; k++) grp->items[k] = k < cnt ? l->items[g * per + k] : y;
             res->items[g] = list_value(grp, 0);
         }
-        *out = list_value(res, 0);
+        *out = gen_value(res, FL_GEN_BATCH);
         return 0;
     }
-    case F_CAPITALIZE: return tv_to_str(r, at, in, &x) || tpl_str_case(r, at, x, 2, out);
-    case F_TITLE: return tv_to_str(r, at, in, &x) || tpl_str_case(r, at, x, 3, out);
-    case F_LOWER: return tv_to_str(r, at, in, &x) || tpl_str_case(r, at, x, 0, out);
-    case F_UPPER: return tv_to_str(r, at, in, &x) || tpl_str_case(r, at, x, 1, out);
+    case F_CAPITALIZE: return anc_tv_to_str(r, at, in, &x) || anc_tpl_str_case(r, at, x, 2, out);
+    case F_TITLE: return anc_tv_to_str(r, at, in, &x) || anc_tpl_str_case(r, at, x, 3, out);
+    case F_LOWER: return anc_tv_to_str(r, at, in, &x) || anc_tpl_str_case(r, at, x, 0, out);
+    case F_UPPER: return anc_tv_to_str(r, at, in, &x) || anc_tpl_str_case(r, at, x, 1, out);
     case F_CENTER: {
         tpl_args ca;
         memset(&ca, 0, sizeof ca);
-        tv w = tv_int(80);
-        tpl_arg(a, 0, "width", &w);
+        tv w = anc_tv_int(80);
+        anc_tpl_arg(a, 0, "width", &w);
         ca.pos = &w;
         ca.npos = 1;
-        if (tv_to_str(r, at, in, &x)) return -1;
-        return tpl_call_method(r, at, x, tpl_method_id(x, "center", 6), &ca, out);
+        if (anc_tv_to_str(r, at, in, &x)) return -1;
+        return anc_tpl_call_method(r, at, x, anc_tpl_method_id(x, "center", 6), &ca, out);
     }
     case F_DEFAULT:
-        if (!tpl_arg(a, 0, "default_value", &x)) x = tv_str("", 0);
-        *out = (in.kind == TV_UNDEF || (bool_arg(a, 1, "boolean", 0) && !tv_truthy(in))) ? x : in;
+        if (!anc_tpl_arg(a, 0, "default_value", &x)) x = anc_tv_str("", 0);
+        *out = (in.kind == TV_UNDEF || (bool_arg(a, 1, "boolean", 0) && !anc_tv_truthy(in))) ? x : in;
         return 0;
     case F_DICTSORT: {
         if (in.kind != TV_DICT && in.kind != TV_NS)
-            return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: dictsort() needs a mapping, not %s", tv_type_name(in));
+            return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: dictsort() needs a mapping, not %s",
+                                anc_tv_type_name(in));
         int cs = bool_arg(a, 0, "case_sensitive", 0), rev = bool_arg(a, 2, "reverse", 0), by_value = 0;
-        if (tpl_arg(a, 1, "by", &y)) {
+        if (anc_tpl_arg(a, 1, "by", &y)) {
             if (y.kind == TV_STR && y.u.s.n == 5 && !memcmp(y.u.s.p, "value", 5)) by_value = 1;
             else if (!(y.kind == TV_STR && y.u.s.n == 3 && !memcmp(y.u.s.p, "key", 3)))
-                return tpl_fail(r, at, ANC_ERR_INVALID, "FilterArgumentError: you can only sort by either \"key\" or \"value\"");
+                return anc_tpl_fail(r, at, ANC_ERR_INVALID,
+                                    "FilterArgumentError: you can only sort by either \"key\" or \"value\"");
         }
         size_t cnt = in.u.d->n;
-        tv_list *res = tv_list_new(r, cnt);
-        tv *keys = tpl_alloc(&r->arena, (cnt ? cnt : 1) * sizeof *keys);
-        if (!res || !keys) return tpl_oom_rs(r, at);
+        tv_list *res = anc_tv_list_new(r, cnt);
+        tv *keys = anc_tpl_alloc(&r->arena, (cnt ? cnt : 1) * sizeof *keys);
+        if (!res || !keys) return anc_tpl_oom_rs(r, at);
         for (size_t i = 0; i < cnt; i++) {
-            tv_list *pair = tv_list_new(r, 2);
-            if (!pair) return tpl_oom_rs(r, at);
+            tv_list *pair = anc_tv_list_new(r, 2);
+            if (!pair) return anc_tpl_oom_rs(r, at);
             pair->items[0] = in.u.d->keys[i];
             pair->items[1] = in.u.d->vals[i];
             res->items[i] = list_value(pair, 1);
@@ -546,56 +574,61 @@ int tpl_apply_filter(tpl_rs *r, const tpl_node *at, int id, tv in, tpl_args *a, 
     case F_ESCAPE: return html_escape(r, at, in, out);
     case F_FIRST:
     case F_LAST:
-        if (tv_iterate(r, at, in, &l)) return -1;
-        *out = l->n ? l->items[id == F_FIRST ? 0 : l->n - 1] : tv_undef();
+        if (id == F_LAST && TV_IS_ITERATOR(in))
+            return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: '%s' object is not reversible",
+                                anc_tv_type_name(in));
+        if (anc_tv_iterate(r, at, in, &l)) return -1;
+        *out = l->n ? l->items[id == F_FIRST ? 0 : l->n - 1] : anc_tv_undef();
         return 0;
     case F_FLOAT: return to_float(r, at, in, a, out);
     case F_INT: return to_int(r, at, in, a, out);
     case F_FORMAT: {
-        if (tv_to_str(r, at, in, &x)) return -1;
+        if (anc_tv_to_str(r, at, in, &x)) return -1;
         if (a->nkw) {
-            tv_dict *d = tv_dict_new(r, a->nkw);
-            if (!d) return tpl_oom_rs(r, at);
+            tv_dict *d = anc_tv_dict_new(r, a->nkw);
+            if (!d) return anc_tpl_oom_rs(r, at);
             for (size_t k = 0; k < a->nkw; k++)
-                if (tv_dict_set(r, d, a->kw_names[k], a->kw[k])) return tpl_oom_rs(r, at);
-            y = tv_none();
+                if (anc_tv_dict_set(r, d, a->kw_names[k], a->kw[k])) return anc_tpl_oom_rs(r, at);
+            y = anc_tv_none();
             y.kind = TV_DICT;
             y.u.d = d;
         } else {
-            if (!(l = tv_list_new(r, a->npos))) return tpl_oom_rs(r, at);
+            if (!(l = anc_tv_list_new(r, a->npos))) return anc_tpl_oom_rs(r, at);
             if (a->npos) memcpy(l->items, a->pos, a->npos * sizeof(tv));
             y = list_value(l, 1);
         }
-        return tpl_percent_format(r, at, x, y, out);
+        return anc_tpl_percent_format(r, at, x, y, out);
     }
     case F_INDENT: return do_indent(r, at, in, a, out);
     case F_ITEMS:
         if (in.kind == TV_UNDEF) {
-            if (!(l = tv_list_new(r, 0))) return tpl_oom_rs(r, at);
-            *out = list_value(l, 0);
+            if (!(l = anc_tv_list_new(r, 0))) return anc_tpl_oom_rs(r, at);
+            *out = gen_value(l, FL_GEN_ITEMS);
             return 0;
         }
-        if (in.kind != TV_DICT && in.kind != TV_NS)
-            return tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: Can only get item pairs from a mapping.");
-        return tpl_call_method(r, at, in, tpl_method_id(in, "items", 5), a, out);
+        if (in.kind != TV_DICT)
+            return anc_tpl_fail(r, at, ANC_ERR_INVALID, "TypeError: Can only get item pairs from a mapping.");
+        if (anc_tpl_call_method(r, at, in, anc_tpl_method_id(in, "items", 5), a, out)) return -1;
+        out->flavor = FL_GEN_ITEMS;
+        return 0;
     case F_JOIN: {
         tv sep;
-        if (str_arg(r, at, a, 0, "d", "", &sep) || tv_iterate(r, at, in, &l)) return -1;
-        int has_attr = tpl_arg(a, 1, "attribute", &y);
+        if (str_arg(r, at, a, 0, "d", "", &sep) || anc_tv_iterate(r, at, in, &l)) return -1;
+        int has_attr = anc_tpl_arg(a, 1, "attribute", &y);
         tpl_buf b;
-        tpl_scratch(r, &b);
+        anc_tpl_scratch(r, &b);
         for (size_t i = 0; i < l->n; i++) {
             x = l->items[i];
             if (has_attr && attr_get(r, at, x, y, &x)) return -1;
-            if (i && tpl_buf_check(r, at, tpl_buf_put(&b, sep.u.s.p, sep.u.s.n))) return -1;
-            if (tv_str_append(r, at, &b, x)) return -1;
+            if (i && anc_tpl_buf_check(r, at, anc_tpl_buf_put(&b, sep.u.s.p, sep.u.s.n))) return -1;
+            if (anc_tv_str_append(r, at, &b, x)) return -1;
         }
-        *out = tpl_scratch_done(&b);
+        *out = anc_tpl_scratch_done(&b);
         return 0;
     }
     case F_LENGTH:
-        if (tv_length(r, at, in, &n)) return -1;
-        *out = tv_int(n);
+        if (anc_tv_length(r, at, in, &n)) return -1;
+        *out = anc_tv_int(n);
         return 0;
     case F_LIST:
         if (copy_list(r, at, in, &l)) return -1;
@@ -604,16 +637,17 @@ int tpl_apply_filter(tpl_rs *r, const tpl_node *at, int id, tv in, tpl_args *a, 
     case F_MAP: return do_map(r, at, in, a, out);
     case F_MAX:
     case F_MIN: {
-        int cs = bool_arg(a, 0, "case_sensitive", 0), has_attr = tpl_arg(a, 1, "attribute", &y);
-        if (tv_iterate(r, at, in, &l)) return -1;
-        *out = tv_undef();
-        tv best_key = tv_none();
+        int cs = bool_arg(a, 0, "case_sensitive", 0), has_attr = anc_tpl_arg(a, 1, "attribute", &y);
+        if (anc_tv_iterate(r, at, in, &l)) return -1;
+        *out = anc_tv_undef();
+        tv best_key = anc_tv_none();
         for (size_t i = 0; i < l->n; i++) {
             tv key = l->items[i];
             int better;
             if ((has_attr && attr_get(r, at, key, y, &key)) || fold(r, at, key, cs, &key)) return -1;
             if (i == 0) better = 1;
-            else if (id == F_MIN ? tv_less(r, at, key, best_key, &better) : tv_less(r, at, best_key, key, &better))
+            else if (id == F_MIN ? anc_tv_less(r, at, key, best_key, &better)
+                                 : anc_tv_less(r, at, best_key, key, &better))
                 return -1;
             if (better) {
                 best_key = key;
@@ -628,20 +662,22 @@ int tpl_apply_filter(tpl_rs *r, const tpl_node *at, int id, tv in, tpl_args *a, 
     case F_SELECTATTR: return select_items(r, at, in, a, 1, 1, out);
     case F_REPLACE: {
         tv old, nw, cnt;
-        if (tv_to_str(r, at, in, &x) || str_arg(r, at, a, 0, "old", "", &old) || str_arg(r, at, a, 1, "new", "", &nw))
+        if (anc_tv_to_str(r, at, in, &x) || str_arg(r, at, a, 0, "old", "", &old) ||
+            str_arg(r, at, a, 1, "new", "", &nw))
             return -1;
-        int64_t count = tpl_arg(a, 2, "count", &cnt) && cnt.kind == TV_INT ? cnt.u.i : -1;
-        return tpl_str_replace(r, at, x, old, nw, count, out);
+        int64_t count = anc_tpl_arg(a, 2, "count", &cnt) && cnt.kind == TV_INT ? cnt.u.i : -1;
+        return anc_tpl_str_replace(r, at, x, old, nw, count, out);
     }
     case F_REVERSE:
         if (in.kind == TV_STR) {
             tv_list *chars;
-            if (tv_iterate(r, at, in, &chars)) return -1;
+            if (anc_tv_iterate(r, at, in, &chars)) return -1;
             tpl_buf b;
-            tpl_scratch(r, &b);
+            anc_tpl_scratch(r, &b);
             for (size_t i = chars->n; i-- > 0;)
-                if (tpl_buf_check(r, at, tpl_buf_put(&b, chars->items[i].u.s.p, chars->items[i].u.s.n))) return -1;
-            *out = tpl_scratch_done(&b);
+                if (anc_tpl_buf_check(r, at, anc_tpl_buf_put(&b, chars->items[i].u.s.p, chars->items[i].u.s.n)))
+                    return -1;
+            *out = anc_tpl_scratch_done(&b);
             return 0;
         }
         if (copy_list(r, at, in, &l)) return -1;
@@ -650,19 +686,22 @@ int tpl_apply_filter(tpl_rs *r, const tpl_node *at, int id, tv in, tpl_args *a, 
             l->items[i] = l->items[l->n - 1 - i];
             l->items[l->n - 1 - i] = t;
         }
-        *out = list_value(l, 0);
+        /* reversed(x) is an iterator; a generator falls back to a reversed list. */
+        *out = TV_IS_ITERATOR(in) ? list_value(l, 0)
+                                  : gen_value(l, in.kind == TV_DICT ? FL_REV_DICT
+                                                 : (in.kind == TV_LIST && in.tuple) ? FL_REV_TUPLE : FL_REV_LIST);
         return 0;
     case F_ROUND: return do_round(r, at, in, a, out);
     case F_SAFE:
-    case F_STRING: return tv_to_str(r, at, in, out);
+    case F_STRING: return anc_tv_to_str(r, at, in, out);
     case F_SORT:
     case F_UNIQUE: {
         int rev = id == F_SORT && bool_arg(a, 0, "reverse", 0);
         int cs = bool_arg(a, id == F_SORT ? 1 : 0, "case_sensitive", 0);
-        int has_attr = tpl_arg(a, id == F_SORT ? 2 : 1, "attribute", &y);
+        int has_attr = anc_tpl_arg(a, id == F_SORT ? 2 : 1, "attribute", &y);
         if (copy_list(r, at, in, &l)) return -1;
-        tv *keys = tpl_alloc(&r->arena, (l->n ? l->n : 1) * sizeof *keys);
-        if (!keys) return tpl_oom_rs(r, at);
+        tv *keys = anc_tpl_alloc(&r->arena, (l->n ? l->n : 1) * sizeof *keys);
+        if (!keys) return anc_tpl_oom_rs(r, at);
         for (size_t i = 0; i < l->n; i++) {
             keys[i] = l->items[i];
             if ((has_attr && attr_get(r, at, keys[i], y, &keys[i])) || fold(r, at, keys[i], cs, &keys[i])) return -1;
@@ -674,34 +713,34 @@ int tpl_apply_filter(tpl_rs *r, const tpl_node *at, int id, tv in, tpl_args *a, 
             for (size_t i = 0; i < l->n; i++) {
                 size_t j;
                 for (j = 0; j < kept; j++)
-                    if (tv_eq(keys[j], keys[i], 0)) break;
+                    if (anc_tv_eq(keys[j], keys[i], 0)) break;
                 if (j < kept) continue;
                 keys[kept] = keys[i];
                 l->items[kept++] = l->items[i];
             }
             l->n = kept;
         }
-        *out = list_value(l, 0);
+        *out = id == F_UNIQUE ? gen_value(l, FL_GEN_UNIQUE) : list_value(l, 0);
         return 0;
     }
     case F_SUM: {
-        int has_attr = tpl_arg(a, 0, "attribute", &y);
-        if (!tpl_arg(a, 1, "start", out)) *out = tv_int(0);
-        if (tv_iterate(r, at, in, &l)) return -1;
+        int has_attr = anc_tpl_arg(a, 0, "attribute", &y);
+        if (!anc_tpl_arg(a, 1, "start", out)) *out = anc_tv_int(0);
+        if (anc_tv_iterate(r, at, in, &l)) return -1;
         for (size_t i = 0; i < l->n; i++) {
             x = l->items[i];
-            if ((has_attr && attr_get(r, at, x, y, &x)) || tpl_binop(r, at, OP_ADD, *out, x, out)) return -1;
+            if ((has_attr && attr_get(r, at, x, y, &x)) || anc_tpl_binop(r, at, OP_ADD, *out, x, out)) return -1;
         }
         return 0;
     }
     case F_TOJSON: return do_tojson(r, at, in, a, out);
     case F_TRIM:
-        if (!tpl_arg(a, 0, "chars", &y)) y = tv_none();
-        return tv_to_str(r, at, in, &x) || tpl_str_strip(r, at, x, y, 1, 1, out);
+        if (!anc_tpl_arg(a, 0, "chars", &y)) y = anc_tv_none();
+        return anc_tv_to_str(r, at, in, &x) || anc_tpl_str_strip(r, at, x, y, 1, 1, out);
     case F_WORDCOUNT:
-        if (tv_to_str(r, at, in, &x)) return -1;
-        *out = tv_int(wordcount(x));
+        if (anc_tv_to_str(r, at, in, &x)) return -1;
+        *out = anc_tv_int(wordcount(x));
         return 0;
-    default: return tpl_fail(r, at, ANC_ERR_INTERNAL, "unknown filter id %d", id);
+    default: return anc_tpl_fail(r, at, ANC_ERR_INTERNAL, "unknown filter id %d", id);
     }
 }

@@ -10,48 +10,48 @@
 
 #include "tokenizer/template_internal.h"
 
-int tpl_from_json(tpl_rs *r, const json_t *j, tv *out, int depth) {
-    if (depth > TPL_MAX_VALUE_DEPTH) return tpl_fail(r, NULL, ANC_ERR_INVALID, "context value nested too deeply");
+int anc_tpl_from_json(tpl_rs *r, const json_t *j, tv *out, int depth) {
+    if (depth > TPL_MAX_VALUE_DEPTH) return anc_tpl_fail(r, NULL, ANC_ERR_INVALID, "context value nested too deeply");
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
-        tv_dict *d = tv_dict_new(r, json_object_size(j));
-        if (!d) return tpl_oom_rs(r, NULL);
+        tv_dict *d = anc_tv_dict_new(r, json_object_size(j));
+        if (!d) return anc_tpl_oom_rs(r, NULL);
         const char *k;
         size_t klen;
         json_t *v;
         json_object_keylen_foreach((json_t *)j, k, klen, v) {
             tv val;
-            if (tpl_from_json(r, v, &val, depth + 1)) return -1;
+            if (anc_tpl_from_json(r, v, &val, depth + 1)) return -1;
             /* JSON objects from jansson have unique keys: append directly. */
             if (d->n == d->cap) {
-                if (tv_dict_set(r, d, tv_str(k, klen), val)) return tpl_oom_rs(r, NULL);
+                if (anc_tv_dict_set(r, d, anc_tv_str(k, klen), val)) return anc_tpl_oom_rs(r, NULL);
             } else {
-                d->keys[d->n] = tv_str(k, klen);
+                d->keys[d->n] = anc_tv_str(k, klen);
                 d->vals[d->n++] = val;
             }
         }
-        *out = tv_none();
+        *out = anc_tv_none();
         out->kind = TV_DICT;
         out->u.d = d;
         return 0;
     }
     case JSON_ARRAY: {
         size_t n = json_array_size(j);
-        tv_list *l = tv_list_new(r, n);
-        if (!l) return tpl_oom_rs(r, NULL);
+        tv_list *l = anc_tv_list_new(r, n);
+        if (!l) return anc_tpl_oom_rs(r, NULL);
         for (size_t i = 0; i < n; i++)
-            if (tpl_from_json(r, json_array_get(j, i), &l->items[i], depth + 1)) return -1;
-        *out = tv_none();
+            if (anc_tpl_from_json(r, json_array_get(j, i), &l->items[i], depth + 1)) return -1;
+        *out = anc_tv_none();
         out->kind = TV_LIST;
         out->u.l = l;
         return 0;
     }
-    case JSON_STRING: *out = tv_str(json_string_value(j), json_string_length(j)); return 0;
-    case JSON_INTEGER: *out = tv_int((int64_t)json_integer_value(j)); return 0;
-    case JSON_REAL: *out = tv_float(json_real_value(j)); return 0;
-    case JSON_TRUE: *out = tv_bool(1); return 0;
-    case JSON_FALSE: *out = tv_bool(0); return 0;
-    default: *out = tv_none(); return 0;
+    case JSON_STRING: *out = anc_tv_str(json_string_value(j), json_string_length(j)); return 0;
+    case JSON_INTEGER: *out = anc_tv_int((int64_t)json_integer_value(j)); return 0;
+    case JSON_REAL: *out = anc_tv_float(json_real_value(j)); return 0;
+    case JSON_TRUE: *out = anc_tv_bool(1); return 0;
+    case JSON_FALSE: *out = anc_tv_bool(0); return 0;
+    default: *out = anc_tv_none(); return 0;
     }
 }
 
@@ -68,11 +68,13 @@ typedef struct json_out {
     int sort_keys;
 } json_out;
 
-static int put(json_out *o, const char *s, size_t n) { return tpl_buf_check(o->r, o->at, tpl_buf_put(o->b, s, n)); }
+static int put(json_out *o, const char *s, size_t n) {
+    return anc_tpl_buf_check(o->r, o->at, anc_tpl_buf_put(o->b, s, n));
+}
 
 static int put_string(json_out *o, const char *s, size_t n) {
     tpl_buf *b = o->b;
-    int rc = tpl_buf_putc(b, '"');
+    int rc = anc_tpl_buf_putc(b, '"');
     size_t run = 0; /* start of bytes copied verbatim */
     for (size_t i = 0; i < n && !rc;) {
         unsigned char c = (unsigned char)s[i];
@@ -80,7 +82,7 @@ static int put_string(json_out *o, const char *s, size_t n) {
         char tmp[16];
         size_t len = 1;
         uint32_t cp = c;
-        if (c >= 0x80) len = tpl_u8_next(s, n, i, &cp);
+        if (c >= 0x80) len = anc_tpl_u8_next(s, n, i, &cp);
         switch (c) {
         case '"': esc = "\\\""; break;
         case '\\': esc = "\\\\"; break;
@@ -107,15 +109,15 @@ static int put_string(json_out *o, const char *s, size_t n) {
             break;
         }
         if (esc) {
-            if (i > run) rc = tpl_buf_put(b, s + run, i - run);
-            if (!rc) rc = tpl_buf_put(b, esc, strlen(esc));
+            if (i > run) rc = anc_tpl_buf_put(b, s + run, i - run);
+            if (!rc) rc = anc_tpl_buf_put(b, esc, strlen(esc));
             run = i + len;
         }
         i += len;
     }
-    if (!rc && n > run) rc = tpl_buf_put(b, s + run, n - run);
-    if (!rc) rc = tpl_buf_putc(b, '"');
-    return tpl_buf_check(o->r, o->at, rc);
+    if (!rc && n > run) rc = anc_tpl_buf_put(b, s + run, n - run);
+    if (!rc) rc = anc_tpl_buf_putc(b, '"');
+    return anc_tpl_buf_check(o->r, o->at, rc);
 }
 
 static int put_newline(json_out *o, int level) {
@@ -128,8 +130,8 @@ static int put_newline(json_out *o, int level) {
 static int put_scalar(json_out *o, tv v, int as_key) {
     char num[48];
     switch (v.kind) {
-    case TV_NONE: return put(o, "null", 4);
-    case TV_BOOL: return v.u.i ? put(o, "true", 4) : put(o, "false", 5);
+    case TV_NONE: snprintf(num, sizeof num, "null"); break;
+    case TV_BOOL: snprintf(num, sizeof num, v.u.i ? "true" : "false"); break;
     case TV_INT: snprintf(num, sizeof num, "%" PRId64, v.u.i); break;
     case TV_FLOAT:
         if (isnan(v.u.f)) {
@@ -137,7 +139,7 @@ static int put_scalar(json_out *o, tv v, int as_key) {
         } else if (isinf(v.u.f)) {
             snprintf(num, sizeof num, v.u.f < 0 ? "-Infinity" : "Infinity");
         } else {
-            tpl_fmt_float(v.u.f, num, sizeof num);
+            anc_tpl_fmt_float(v.u.f, num, sizeof num);
         }
         break;
     default: return -2;
@@ -148,28 +150,28 @@ static int put_scalar(json_out *o, tv v, int as_key) {
 
 static int dump(json_out *o, tv v, int level) {
     if (level > TPL_MAX_VALUE_DEPTH)
-        return tpl_fail(o->r, o->at, ANC_ERR_INVALID, "ValueError: value nested too deeply for tojson (circular?)");
+        return anc_tpl_fail(o->r, o->at, ANC_ERR_INVALID, "ValueError: value nested too deeply for tojson (circular?)");
     if (v.kind == TV_STR) return put_string(o, v.u.s.p, v.u.s.n);
     int rc = put_scalar(o, v, 0);
     if (rc != -2) return rc;
     const char *open = v.kind == TV_LIST ? "[" : "{";
     const char *close = v.kind == TV_LIST ? "]" : "}";
-    if (v.kind != TV_LIST && v.kind != TV_DICT)
-        return tpl_fail(o->r, o->at, ANC_ERR_INVALID, "TypeError: Object of type %s is not JSON serializable",
-                        tv_type_name(v));
+    if ((v.kind != TV_LIST && v.kind != TV_DICT) || (v.kind == TV_LIST && v.flavor))
+        return anc_tpl_fail(o->r, o->at, ANC_ERR_INVALID, "TypeError: Object of type %s is not JSON serializable",
+                            anc_tv_type_name(v));
     size_t n = v.kind == TV_LIST ? v.u.l->n : v.u.d->n;
     if (n == 0) return put(o, open, 1) || put(o, close, 1) ? -1 : 0;
     if (put(o, open, 1)) return -1;
     if (o->indent && put_newline(o, level + 1)) return -1;
     size_t *order = NULL;
     if (v.kind == TV_DICT && o->sort_keys) {
-        order = tpl_alloc(&o->r->arena, n * sizeof *order);
-        if (!order) return tpl_oom_rs(o->r, o->at);
+        order = anc_tpl_alloc(&o->r->arena, n * sizeof *order);
+        if (!order) return anc_tpl_oom_rs(o->r, o->at);
         for (size_t i = 0; i < n; i++) { /* insertion sort: stable, errors surface */
             size_t j = i;
             while (j > 0) {
                 int lt;
-                if (tv_less(o->r, o->at, v.u.d->keys[i], v.u.d->keys[order[j - 1]], &lt)) return -1;
+                if (anc_tv_less(o->r, o->at, v.u.d->keys[i], v.u.d->keys[order[j - 1]], &lt)) return -1;
                 if (!lt) break;
                 order[j] = order[j - 1];
                 j--;
@@ -192,8 +194,9 @@ static int dump(json_out *o, tv v, int level) {
             if (put_string(o, key.u.s.p, key.u.s.n)) return -1;
         } else if ((rc = put_scalar(o, key, 1)) != 0) {
             if (rc == -2)
-                return tpl_fail(o->r, o->at, ANC_ERR_INVALID,
-                                "TypeError: keys must be str, int, float, bool or None, not %s", tv_type_name(key));
+                return anc_tpl_fail(o->r, o->at, ANC_ERR_INVALID,
+                                    "TypeError: keys must be str, int, float, bool or None, not %s",
+                                    anc_tv_type_name(key));
             return -1;
         }
         if (put(o, o->key_sep.u.s.p, o->key_sep.u.s.n)) return -1;
@@ -203,8 +206,8 @@ static int dump(json_out *o, tv v, int level) {
     return put(o, close, 1);
 }
 
-int tpl_tojson(tpl_rs *r, const tpl_node *at, tpl_buf *b, tv v, int ensure_ascii, const char *indent_str,
-               size_t indent_len, tv item_sep, tv key_sep, int sort_keys) {
+int anc_tpl_tojson(tpl_rs *r, const tpl_node *at, tpl_buf *b, tv v, int ensure_ascii, const char *indent_str,
+                   size_t indent_len, tv item_sep, tv key_sep, int sort_keys) {
     json_out o;
     o.r = r;
     o.at = at;
@@ -212,8 +215,8 @@ int tpl_tojson(tpl_rs *r, const tpl_node *at, tpl_buf *b, tv v, int ensure_ascii
     o.ensure_ascii = ensure_ascii;
     o.indent = indent_str;
     o.indent_len = indent_len;
-    o.item_sep = item_sep.kind == TV_STR ? item_sep : tv_cstr(indent_str ? "," : ", ");
-    o.key_sep = key_sep.kind == TV_STR ? key_sep : tv_cstr(": ");
+    o.item_sep = item_sep.kind == TV_STR ? item_sep : anc_tv_cstr(indent_str ? "," : ", ");
+    o.key_sep = key_sep.kind == TV_STR ? key_sep : anc_tv_cstr(": ");
     o.sort_keys = sort_keys;
     return dump(&o, v, 0);
 }

@@ -79,7 +79,7 @@ static int starts(const lexer *lx, size_t i, const char *lit) {
  * spaces/tabs between the last line start and the tag go. */
 static anc_status emit_data(lexer *lx, size_t start, size_t end, char sign, int lstrip, int line_starting) {
     if (sign == '-') {
-        end = start + (end - start - tpl_rspace(lx->s + start, end - start));
+        end = start + (end - start - anc_tpl_rspace(lx->s + start, end - start));
     } else if (sign != '+' && lstrip) {
         size_t l_pos = end;
         while (l_pos > start && lx->s[l_pos - 1] != '\n') l_pos--;
@@ -130,7 +130,7 @@ static anc_status decode_string(lexer *lx, size_t off, const char *p, size_t n, 
         tk->n = n;
         return ANC_OK;
     }
-    char *o = tpl_alloc(&lx->t->arena, n + 1);
+    char *o = anc_tpl_alloc(&lx->t->arena, n + 1);
     if (!o) return anc_error_set(lx->err, ANC_ERR_NOMEM, "out of memory lexing %s", lx->t->label);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -156,8 +156,7 @@ static anc_status decode_string(lexer *lx, size_t off, const char *p, size_t n, 
         case 'x': digits = 2; break;
         case 'u': digits = 4; break;
         case 'U': digits = 8; break;
-        case 'N':
-            return lex_error(lx, off, "\\N{...} escapes are not supported", NULL);
+        case 'N': return lex_error(lx, off, "\\N{...} escapes are not supported", NULL);
         default:
             if (e >= '0' && e <= '7') {
                 cp = (uint32_t)(e - '0');
@@ -181,7 +180,7 @@ static anc_status decode_string(lexer *lx, size_t off, const char *p, size_t n, 
         if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
         /* Never longer than the escape text: o has room. */
         char enc[4];
-        size_t len = tpl_u8_put(cp, enc);
+        size_t len = anc_tpl_u8_put(cp, enc);
         memcpy(o + k, enc, len);
         k += len;
     }
@@ -195,11 +194,11 @@ static const struct {
     const char *s;
     tpl_op op;
 } OPS[] = {
-    {"//", OP_FLOORDIV}, {"**", OP_POW}, {"==", OP_EQ}, {"!=", OP_NE}, {">=", OP_GE}, {"<=", OP_LE},
-    {"+", OP_ADD},       {"-", OP_SUB},  {"/", OP_DIV}, {"*", OP_MUL}, {"%", OP_MOD}, {"~", OP_TILDE},
-    {"[", OP_LBRACKET},  {"]", OP_RBRACKET}, {"(", OP_LPAREN}, {")", OP_RPAREN}, {"{", OP_LBRACE},
-    {"}", OP_RBRACE},    {">", OP_GT},   {"<", OP_LT},  {"=", OP_ASSIGN}, {".", OP_DOT}, {":", OP_COLON},
-    {"|", OP_PIPE},      {",", OP_COMMA}, {";", OP_SEMICOLON},
+    {"//", OP_FLOORDIV}, {"**", OP_POW},      {"==", OP_EQ},    {"!=", OP_NE},    {">=", OP_GE},    {"<=", OP_LE},
+    {"+", OP_ADD},       {"-", OP_SUB},       {"/", OP_DIV},    {"*", OP_MUL},    {"%", OP_MOD},    {"~", OP_TILDE},
+    {"[", OP_LBRACKET},  {"]", OP_RBRACKET},  {"(", OP_LPAREN}, {")", OP_RPAREN}, {"{", OP_LBRACE}, {"}", OP_RBRACE},
+    {">", OP_GT},        {"<", OP_LT},        {"=", OP_ASSIGN}, {".", OP_DOT},    {":", OP_COLON},  {"|", OP_PIPE},
+    {",", OP_COMMA},     {";", OP_SEMICOLON},
 };
 
 /* Scans "(\d+_)*\d+" at i; returns the end or i when absent. */
@@ -244,7 +243,7 @@ static size_t lex_number(lexer *lx, size_t i, tpl_tok *tk) {
     tk->n = end - i;
     if (is_float) {
         tk->kind = TK_FLOAT;
-        if (k + 1 >= sizeof buf || tpl_parse_float(buf, k, &tk->f) != 0) tk->f = 0;
+        if (k + 1 >= sizeof buf || anc_tpl_parse_float(buf, k, &tk->f) != 0) tk->f = 0;
         return end;
     }
     tk->kind = TK_INT;
@@ -403,7 +402,7 @@ static size_t raw_tag_at(const lexer *lx, size_t i, const char *name, int trim, 
     return block_end_at(lx, j, '}');
 }
 
-anc_status tpl_lex(anc_template *t, const char *src, size_t len, tpl_tok **toks, size_t *n_toks, anc_error *err) {
+anc_status anc_tpl_lex(anc_template *t, const char *src, size_t len, tpl_tok **toks, size_t *n_toks, anc_error *err) {
     lexer lx;
     memset(&lx, 0, sizeof lx);
     lx.t = t;
@@ -411,7 +410,7 @@ anc_status tpl_lex(anc_template *t, const char *src, size_t len, tpl_tok **toks,
     lx.lc_line = 1;
     *toks = NULL;
     *n_toks = 0;
-    char *s = tpl_alloc(&t->arena, len + 1);
+    char *s = anc_tpl_alloc(&t->arena, len + 1);
     if (!s) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory lexing %s", t->label);
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {

@@ -17,12 +17,12 @@ struct tpl_chunk {
 #define TPL_MIN_CHUNK ((size_t)16 << 10)
 #define TPL_MAX_CHUNK ((size_t)1 << 20)
 
-void tpl_arena_init(tpl_arena *a, size_t limit) {
+void anc_tpl_arena_init(tpl_arena *a, size_t limit) {
     memset(a, 0, sizeof *a);
     a->limit = limit;
 }
 
-void tpl_arena_free(tpl_arena *a) {
+void anc_tpl_arena_free(tpl_arena *a) {
     tpl_chunk *c = a->head;
     while (c) {
         tpl_chunk *next = c->next;
@@ -37,7 +37,7 @@ void tpl_arena_free(tpl_arena *a) {
 
 static size_t round_up(size_t n) { return (n + (TPL_ALIGN - 1)) & ~(size_t)(TPL_ALIGN - 1); }
 
-void *tpl_alloc(tpl_arena *a, size_t n) {
+void *anc_tpl_alloc(tpl_arena *a, size_t n) {
     if (n == 0) n = 1;
     if (n > ((size_t)1 << 40)) return NULL;
     size_t need = round_up(n);
@@ -70,15 +70,15 @@ void *tpl_alloc(tpl_arena *a, size_t n) {
     return p;
 }
 
-void *tpl_calloc(tpl_arena *a, size_t count, size_t size) {
+void *anc_tpl_calloc(tpl_arena *a, size_t count, size_t size) {
     if (size && count > ((size_t)-1) / size) return NULL;
-    void *p = tpl_alloc(a, count * size);
-    if (p) memset(p, 0, count * size ? count * size : 1);
+    void *p = anc_tpl_alloc(a, count * size);
+    if (p) memset(p, 0, (count * size) != 0 ? count * size : 1);
     return p;
 }
 
-void *tpl_grow(tpl_arena *a, void *p, size_t old_n, size_t new_n) {
-    if (!p) return tpl_alloc(a, new_n);
+void *anc_tpl_grow(tpl_arena *a, void *p, size_t old_n, size_t new_n) {
+    if (!p) return anc_tpl_alloc(a, new_n);
     if (new_n <= old_n) return p;
     tpl_chunk *c = a->head;
     if (c && p == a->last) {
@@ -90,7 +90,7 @@ void *tpl_grow(tpl_arena *a, void *p, size_t old_n, size_t new_n) {
             return p;
         }
     }
-    void *q = tpl_alloc(a, new_n);
+    void *q = anc_tpl_alloc(a, new_n);
     if (!q) return NULL;
     memcpy(q, p, old_n);
     return q;
@@ -107,7 +107,7 @@ static int buf_reserve(tpl_buf *b, size_t extra) {
     while (nc < want) nc *= 2;
     char *np;
     if (b->arena) {
-        np = tpl_grow(b->arena, b->p, b->cap, nc);
+        np = anc_tpl_grow(b->arena, b->p, b->cap, nc);
     } else {
         np = realloc(b->p, nc);
     }
@@ -117,7 +117,7 @@ static int buf_reserve(tpl_buf *b, size_t extra) {
     return 0;
 }
 
-int tpl_buf_put(tpl_buf *b, const char *s, size_t n) {
+int anc_tpl_buf_put(tpl_buf *b, const char *s, size_t n) {
     int rc = buf_reserve(b, n);
     if (rc) return rc;
     if (n) memcpy(b->p + b->n, s, n);
@@ -126,16 +126,16 @@ int tpl_buf_put(tpl_buf *b, const char *s, size_t n) {
     return 0;
 }
 
-int tpl_buf_putc(tpl_buf *b, char c) { return tpl_buf_put(b, &c, 1); }
+int anc_tpl_buf_putc(tpl_buf *b, char c) { return anc_tpl_buf_put(b, &c, 1); }
 
-int tpl_buf_printf(tpl_buf *b, const char *fmt, ...) {
+int anc_tpl_buf_printf(tpl_buf *b, const char *fmt, ...) {
     char small[128];
     va_list ap;
     va_start(ap, fmt);
     int k = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
     if (k < 0) return -1;
-    if ((size_t)k < sizeof small) return tpl_buf_put(b, small, (size_t)k);
+    if ((size_t)k < sizeof small) return anc_tpl_buf_put(b, small, (size_t)k);
     int rc = buf_reserve(b, (size_t)k);
     if (rc) return rc;
     va_start(ap, fmt);
@@ -147,7 +147,7 @@ int tpl_buf_printf(tpl_buf *b, const char *fmt, ...) {
 
 /* ------------------------------------------------------------- UTF-8 */
 
-size_t tpl_u8_next(const char *s, size_t n, size_t i, uint32_t *cp) {
+size_t anc_tpl_u8_next(const char *s, size_t n, size_t i, uint32_t *cp) {
     const unsigned char *u = (const unsigned char *)s;
     unsigned c = u[i];
     if (c < 0x80) {
@@ -185,7 +185,7 @@ size_t tpl_u8_next(const char *s, size_t n, size_t i, uint32_t *cp) {
     return len;
 }
 
-size_t tpl_u8_put(uint32_t cp, char out[4]) {
+size_t anc_tpl_u8_put(uint32_t cp, char out[4]) {
     if (cp < 0x80) {
         out[0] = (char)cp;
         return 1;
@@ -209,31 +209,31 @@ size_t tpl_u8_put(uint32_t cp, char out[4]) {
     return 4;
 }
 
-size_t tpl_u8_len(const char *s, size_t n) {
+size_t anc_tpl_u8_len(const char *s, size_t n) {
     size_t count = 0;
     for (size_t i = 0; i < n;) {
         if ((unsigned char)s[i] < 0x80) {
             i++;
         } else {
             uint32_t cp;
-            i += tpl_u8_next(s, n, i, &cp);
+            i += anc_tpl_u8_next(s, n, i, &cp);
         }
         count++;
     }
     return count;
 }
 
-size_t tpl_u8_offset(const char *s, size_t n, size_t idx) {
+size_t anc_tpl_u8_offset(const char *s, size_t n, size_t idx) {
     size_t i = 0;
     while (idx > 0 && i < n) {
         uint32_t cp;
-        i += tpl_u8_next(s, n, i, &cp);
+        i += anc_tpl_u8_next(s, n, i, &cp);
         idx--;
     }
     return i;
 }
 
-const char *tpl_memfind(const char *hay, size_t n, const char *needle, size_t k) {
+const char *anc_tpl_memfind(const char *hay, size_t n, const char *needle, size_t k) {
     if (k == 0) return hay;
     if (k > n) return NULL;
     const char *end = hay + (n - k);
@@ -246,34 +246,36 @@ const char *tpl_memfind(const char *hay, size_t n, const char *needle, size_t k)
     return NULL;
 }
 
-int tpl_py_space(uint32_t c) {
+int anc_tpl_py_space(uint32_t c) {
     if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return 1;
     if (c < 0x80) return 0;
-    return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
-           c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+    return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 /* 1 when the code point at s[i] is Python whitespace; *k gets its length. */
 static int space_at(const char *s, size_t n, size_t i, size_t *k) {
     uint32_t cp;
-    *k = tpl_u8_next(s, n, i, &cp);
+    *k = anc_tpl_u8_next(s, n, i, &cp);
     if (*k == 1 && cp >= 0x80) return 0; /* an invalid byte */
-    return tpl_py_space(cp);
+    return anc_tpl_py_space(cp);
 }
 
-size_t tpl_lspace(const char *s, size_t n) {
+size_t anc_tpl_lspace(const char *s, size_t n) {
     size_t i = 0, k;
     while (i < n && space_at(s, n, i, &k)) i += k;
     return i;
 }
 
-size_t tpl_rspace(const char *s, size_t n) {
-    size_t i = 0, last = 0, k;
-    while (i < n) {
-        if (!space_at(s, n, i, &k)) last = i + k;
-        i += k;
+size_t anc_tpl_rspace(const char *s, size_t n) {
+    size_t end = n, k;
+    while (end > 0) {
+        size_t start = end - 1, lim = end >= 4 ? end - 4 : 0;
+        while (start > lim && ((unsigned char)s[start] & 0xC0) == 0x80) start--;
+        if (!space_at(s, n, start, &k) || start + k != end) break;
+        end = start;
     }
-    return n - last;
+    return n - end;
 }
 
 /* ------------------------------------------------------------- floats */
@@ -303,7 +305,7 @@ static void shortest_digits(double x, char *digits, size_t cap, int *exp10) {
     }
 }
 
-void tpl_fmt_float(double x, char *out, size_t cap) {
+void anc_tpl_fmt_float(double x, char *out, size_t cap) {
     if (isnan(x)) {
         snprintf(out, cap, "nan");
         return;
@@ -347,7 +349,7 @@ void tpl_fmt_float(double x, char *out, size_t cap) {
     snprintf(out, cap, "%s%s", sign, body);
 }
 
-int tpl_parse_float(const char *s, size_t n, double *out) {
+int anc_tpl_parse_float(const char *s, size_t n, double *out) {
     /* Rewrites [sign]digits[.digits][e[sign]digits] as an integer mantissa
      * with an exponent, which strtod reads the same in every locale. */
     char buf[400];

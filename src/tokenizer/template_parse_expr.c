@@ -9,20 +9,20 @@
 
 /* ------------------------------------------------------------- symbols */
 
-int tpl_sym_intern(anc_template *t, const char *name, size_t n) {
+int anc_tpl_sym_intern(anc_template *t, const char *name, size_t n) {
     for (size_t i = 0; i < t->n_syms; i++)
         if (t->sym_lens[i] == n && memcmp(t->sym_names[i], name, n) == 0) return (int)i;
     if (t->n_syms == t->cap_syms) {
         size_t nc = t->cap_syms ? t->cap_syms * 2 : 64;
-        char **nn = tpl_grow(&t->arena, t->sym_names, t->cap_syms * sizeof *nn, nc * sizeof *nn);
+        char **nn = anc_tpl_grow(&t->arena, t->sym_names, t->cap_syms * sizeof *nn, nc * sizeof *nn);
         if (!nn) return -1;
         t->sym_names = nn;
-        size_t *nl = tpl_grow(&t->arena, t->sym_lens, t->cap_syms * sizeof *nl, nc * sizeof *nl);
+        size_t *nl = anc_tpl_grow(&t->arena, t->sym_lens, t->cap_syms * sizeof *nl, nc * sizeof *nl);
         if (!nl) return -1;
         t->sym_lens = nl;
         t->cap_syms = nc;
     }
-    char *copy = tpl_alloc(&t->arena, n + 1);
+    char *copy = anc_tpl_alloc(&t->arena, n + 1);
     if (!copy) return -1;
     memcpy(copy, name, n);
     copy[n] = '\0';
@@ -31,35 +31,35 @@ int tpl_sym_intern(anc_template *t, const char *name, size_t n) {
     return (int)t->n_syms++;
 }
 
-anc_status tpl_syms_init(anc_template *t, anc_error *err) {
-    static const char *const fixed[TPL_SYM_BUILTIN_COUNT] = {
-        "loop", "varargs", "kwargs", "caller", "range", "dict", "namespace", "raise_exception", "strftime_now",
-        "cycler", "joiner", "lipsum"};
+anc_status anc_tpl_syms_init(anc_template *t, anc_error *err) {
+    static const char *const fixed[TPL_SYM_BUILTIN_COUNT] = {"loop",         "varargs", "kwargs",    "caller",
+                                                             "range",        "dict",    "namespace", "raise_exception",
+                                                             "strftime_now", "cycler",  "joiner",    "lipsum"};
     for (int i = 0; i < TPL_SYM_BUILTIN_COUNT; i++)
-        if (tpl_sym_intern(t, fixed[i], strlen(fixed[i])) != i)
+        if (anc_tpl_sym_intern(t, fixed[i], strlen(fixed[i])) != i)
             return anc_error_set(err, ANC_ERR_NOMEM, "out of memory compiling %s", t->label);
     return ANC_OK;
 }
 
 /* ------------------------------------------------------------- tokens */
 
-const tpl_tok *tpl_peek(tpl_parser *p) { return &p->toks[p->pos]; }
+const tpl_tok *anc_tpl_peek(tpl_parser *p) { return &p->toks[p->pos]; }
 
-const tpl_tok *tpl_peek2(tpl_parser *p) { return &p->toks[p->pos + 1 < p->n ? p->pos + 1 : p->n - 1]; }
+const tpl_tok *anc_tpl_peek2(tpl_parser *p) { return &p->toks[p->pos + 1 < p->n ? p->pos + 1 : p->n - 1]; }
 
-const tpl_tok *tpl_next(tpl_parser *p) {
+const tpl_tok *anc_tpl_next(tpl_parser *p) {
     const tpl_tok *tk = &p->toks[p->pos];
     if (tk->kind != TK_EOF) p->pos++;
     return tk;
 }
 
-int tpl_is_name(const tpl_tok *tk, const char *name) {
+int anc_tpl_is_name(const tpl_tok *tk, const char *name) {
     return tk->kind == TK_NAME && tk->n == strlen(name) && memcmp(tk->p, name, tk->n) == 0;
 }
 
-int tpl_is_op(const tpl_tok *tk, tpl_op op) { return tk->kind == TK_OP && tk->op == op; }
+int anc_tpl_is_op(const tpl_tok *tk, tpl_op op) { return tk->kind == TK_OP && tk->op == op; }
 
-const char *tpl_tok_desc(const tpl_tok *tk, char *buf, size_t cap) {
+const char *anc_tpl_tok_desc(const tpl_tok *tk, char *buf, size_t cap) {
     switch (tk->kind) {
     case TK_EOF: return "end of template";
     case TK_DATA: return "template data";
@@ -75,8 +75,7 @@ const char *tpl_tok_desc(const tpl_tok *tk, char *buf, size_t cap) {
     return buf;
 }
 
-static void *fail_at(tpl_parser *p, const tpl_tok *tk, anc_status code, const char *kind, const char *fmt,
-                     va_list ap) {
+static void *fail_at(tpl_parser *p, const tpl_tok *tk, anc_status code, const char *kind, const char *fmt, va_list ap) {
     if (p->err && p->err->code != ANC_OK) return NULL; /* keep the first error */
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -84,7 +83,7 @@ static void *fail_at(tpl_parser *p, const tpl_tok *tk, anc_status code, const ch
     return NULL;
 }
 
-void *tpl_syntax_error(tpl_parser *p, const tpl_tok *tk, const char *fmt, ...) {
+void *anc_tpl_syntax_error(tpl_parser *p, const tpl_tok *tk, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fail_at(p, tk, ANC_ERR_FORMAT, "syntax error: ", fmt, ap);
@@ -92,7 +91,7 @@ void *tpl_syntax_error(tpl_parser *p, const tpl_tok *tk, const char *fmt, ...) {
     return NULL;
 }
 
-void *tpl_unsupported(tpl_parser *p, const tpl_tok *tk, const char *fmt, ...) {
+void *anc_tpl_unsupported(tpl_parser *p, const tpl_tok *tk, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fail_at(p, tk, ANC_ERR_UNSUPPORTED, "unsupported: ", fmt, ap);
@@ -100,26 +99,26 @@ void *tpl_unsupported(tpl_parser *p, const tpl_tok *tk, const char *fmt, ...) {
     return NULL;
 }
 
-void *tpl_oom(tpl_parser *p) {
+void *anc_tpl_oom(tpl_parser *p) {
     if (!p->err || p->err->code == ANC_OK)
         anc_error_set(p->err, ANC_ERR_NOMEM, "out of memory compiling %s", p->t->label);
     return NULL;
 }
 
-int tpl_expect_op(tpl_parser *p, tpl_op op, const char *what) {
-    const tpl_tok *tk = tpl_peek(p);
-    if (tpl_is_op(tk, op)) {
-        tpl_next(p);
+int anc_tpl_expect_op(tpl_parser *p, tpl_op op, const char *what) {
+    const tpl_tok *tk = anc_tpl_peek(p);
+    if (anc_tpl_is_op(tk, op)) {
+        anc_tpl_next(p);
         return 0;
     }
     char b[64];
-    tpl_syntax_error(p, tk, "expected '%s', got %s", what, tpl_tok_desc(tk, b, sizeof b));
+    anc_tpl_syntax_error(p, tk, "expected '%s', got %s", what, anc_tpl_tok_desc(tk, b, sizeof b));
     return -1;
 }
 
-tpl_node *tpl_new_node(tpl_parser *p, tpl_node_kind kind, const tpl_tok *at) {
-    tpl_node *n = tpl_calloc(&p->t->arena, 1, sizeof *n);
-    if (!n) return tpl_oom(p);
+tpl_node *anc_tpl_new_node(tpl_parser *p, tpl_node_kind kind, const tpl_tok *at) {
+    tpl_node *n = anc_tpl_calloc(&p->t->arena, 1, sizeof *n);
+    if (!n) return anc_tpl_oom(p);
     n->kind = kind;
     n->line = at->line;
     n->col = at->col;
@@ -131,9 +130,9 @@ tpl_node *tpl_new_node(tpl_parser *p, tpl_node_kind kind, const tpl_tok *at) {
 static int push_node(tpl_parser *p, tpl_node ***v, size_t *n, size_t *cap, tpl_node *x) {
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 4;
-        tpl_node **nv = tpl_grow(&p->t->arena, *v, *cap * sizeof **v, nc * sizeof **v);
+        tpl_node **nv = anc_tpl_grow(&p->t->arena, *v, *cap * sizeof **v, nc * sizeof **v);
         if (!nv) {
-            tpl_oom(p);
+            anc_tpl_oom(p);
             return -1;
         }
         *v = nv;
@@ -146,9 +145,9 @@ static int push_node(tpl_parser *p, tpl_node ***v, size_t *n, size_t *cap, tpl_n
 static int push_tv(tpl_parser *p, tv **v, size_t n, size_t *cap, tv x) {
     if (n == *cap) {
         size_t nc = *cap ? *cap * 2 : 4;
-        tv *nv = tpl_grow(&p->t->arena, *v, *cap * sizeof **v, nc * sizeof **v);
+        tv *nv = anc_tpl_grow(&p->t->arena, *v, *cap * sizeof **v, nc * sizeof **v);
         if (!nv) {
-            tpl_oom(p);
+            anc_tpl_oom(p);
             return -1;
         }
         *v = nv;
@@ -167,7 +166,7 @@ static tpl_node *parse_postfix(tpl_parser *p, tpl_node *node);
 static tpl_node *parse_filter_expr(tpl_parser *p, tpl_node *node);
 
 static tpl_node *new_bin(tpl_parser *p, tpl_node_kind kind, int op, const tpl_tok *at, tpl_node *a, tpl_node *b) {
-    tpl_node *n = tpl_new_node(p, kind, at);
+    tpl_node *n = anc_tpl_new_node(p, kind, at);
     if (!n) return NULL;
     n->op = op;
     n->a = a;
@@ -175,20 +174,20 @@ static tpl_node *new_bin(tpl_parser *p, tpl_node_kind kind, int op, const tpl_to
     return n;
 }
 
-tpl_node *tpl_parse_expression(tpl_parser *p, int with_condexpr) {
+tpl_node *anc_tpl_parse_expression(tpl_parser *p, int with_condexpr) {
     if (!with_condexpr) return parse_or(p);
     tpl_node *expr1 = parse_or(p);
-    while (expr1 && tpl_is_name(tpl_peek(p), "if")) {
-        const tpl_tok *at = tpl_next(p);
+    while (expr1 && anc_tpl_is_name(anc_tpl_peek(p), "if")) {
+        const tpl_tok *at = anc_tpl_next(p);
         tpl_node *expr2 = parse_or(p);
         if (!expr2) return NULL;
         tpl_node *expr3 = NULL;
-        if (tpl_is_name(tpl_peek(p), "else")) {
-            tpl_next(p);
-            expr3 = tpl_parse_expression(p, 1);
+        if (anc_tpl_is_name(anc_tpl_peek(p), "else")) {
+            anc_tpl_next(p);
+            expr3 = anc_tpl_parse_expression(p, 1);
             if (!expr3) return NULL;
         }
-        tpl_node *c = tpl_new_node(p, N_COND, at);
+        tpl_node *c = anc_tpl_new_node(p, N_COND, at);
         if (!c) return NULL;
         c->a = expr2;
         c->b = expr1;
@@ -203,8 +202,8 @@ static tpl_node *parse_compare(tpl_parser *p);
 
 static tpl_node *parse_and(tpl_parser *p) {
     tpl_node *left = parse_not(p);
-    while (left && tpl_is_name(tpl_peek(p), "and")) {
-        const tpl_tok *at = tpl_next(p);
+    while (left && anc_tpl_is_name(anc_tpl_peek(p), "and")) {
+        const tpl_tok *at = anc_tpl_next(p);
         tpl_node *right = parse_not(p);
         if (!right) return NULL;
         left = new_bin(p, N_AND, OP_AND, at, left, right);
@@ -214,8 +213,8 @@ static tpl_node *parse_and(tpl_parser *p) {
 
 static tpl_node *parse_or(tpl_parser *p) {
     tpl_node *left = parse_and(p);
-    while (left && tpl_is_name(tpl_peek(p), "or")) {
-        const tpl_tok *at = tpl_next(p);
+    while (left && anc_tpl_is_name(anc_tpl_peek(p), "or")) {
+        const tpl_tok *at = anc_tpl_next(p);
         tpl_node *right = parse_and(p);
         if (!right) return NULL;
         left = new_bin(p, N_OR, OP_OR, at, left, right);
@@ -224,9 +223,9 @@ static tpl_node *parse_or(tpl_parser *p) {
 }
 
 static tpl_node *parse_not(tpl_parser *p) {
-    if (tpl_is_name(tpl_peek(p), "not")) {
-        const tpl_tok *at = tpl_next(p);
-        if (++p->depth > TPL_MAX_PARSE_DEPTH) return tpl_unsupported(p, at, "expression nested too deeply");
+    if (anc_tpl_is_name(anc_tpl_peek(p), "not")) {
+        const tpl_tok *at = anc_tpl_next(p);
+        if (++p->depth > TPL_MAX_PARSE_DEPTH) return anc_tpl_unsupported(p, at, "expression nested too deeply");
         tpl_node *x = parse_not(p);
         p->depth--;
         if (!x) return NULL;
@@ -243,24 +242,24 @@ static tpl_node *parse_compare(tpl_parser *p) {
     tpl_node *cmp = NULL;
     size_t cap = 0, ocap = 0;
     for (;;) {
-        const tpl_tok *tk = tpl_peek(p);
+        const tpl_tok *tk = anc_tpl_peek(p);
         int op;
         if (tk->kind == TK_OP && (tk->op == OP_EQ || tk->op == OP_NE || tk->op == OP_LT || tk->op == OP_LE ||
                                   tk->op == OP_GT || tk->op == OP_GE)) {
             op = tk->op;
-            tpl_next(p);
-        } else if (tpl_is_name(tk, "in")) {
+            anc_tpl_next(p);
+        } else if (anc_tpl_is_name(tk, "in")) {
             op = OP_IN;
-            tpl_next(p);
-        } else if (tpl_is_name(tk, "not") && tpl_is_name(tpl_peek2(p), "in")) {
+            anc_tpl_next(p);
+        } else if (anc_tpl_is_name(tk, "not") && anc_tpl_is_name(anc_tpl_peek2(p), "in")) {
             op = OP_NOTIN;
-            tpl_next(p);
-            tpl_next(p);
+            anc_tpl_next(p);
+            anc_tpl_next(p);
         } else {
             break;
         }
         if (!cmp) {
-            cmp = tpl_new_node(p, N_CMP, tk);
+            cmp = anc_tpl_new_node(p, N_CMP, tk);
             if (!cmp) return NULL;
             cmp->a = expr;
         }
@@ -270,8 +269,8 @@ static tpl_node *parse_compare(tpl_parser *p) {
         if (push_node(p, &cmp->items, &cmp->n_items, &cap, rhs)) return NULL;
         if (n == ocap) {
             size_t nc = ocap ? ocap * 2 : 4;
-            int *no = tpl_grow(&p->t->arena, cmp->ops, ocap * sizeof *no, nc * sizeof *no);
-            if (!no) return tpl_oom(p);
+            int *no = anc_tpl_grow(&p->t->arena, cmp->ops, ocap * sizeof *no, nc * sizeof *no);
+            if (!no) return anc_tpl_oom(p);
             cmp->ops = no;
             ocap = nc;
         }
@@ -287,9 +286,9 @@ static tpl_node *parse_pow(tpl_parser *p);
 static tpl_node *parse_math1(tpl_parser *p) {
     tpl_node *left = parse_concat(p);
     for (;;) {
-        const tpl_tok *tk = tpl_peek(p);
-        if (!left || !(tpl_is_op(tk, OP_ADD) || tpl_is_op(tk, OP_SUB))) return left;
-        tpl_next(p);
+        const tpl_tok *tk = anc_tpl_peek(p);
+        if (!left || !(anc_tpl_is_op(tk, OP_ADD) || anc_tpl_is_op(tk, OP_SUB))) return left;
+        anc_tpl_next(p);
         tpl_node *right = parse_concat(p);
         if (!right) return NULL;
         left = new_bin(p, N_BIN, tk->op, tk, left, right);
@@ -298,8 +297,8 @@ static tpl_node *parse_math1(tpl_parser *p) {
 
 static tpl_node *parse_concat(tpl_parser *p) {
     tpl_node *left = parse_math2(p);
-    while (left && tpl_is_op(tpl_peek(p), OP_TILDE)) {
-        const tpl_tok *at = tpl_next(p);
+    while (left && anc_tpl_is_op(anc_tpl_peek(p), OP_TILDE)) {
+        const tpl_tok *at = anc_tpl_next(p);
         tpl_node *right = parse_math2(p);
         if (!right) return NULL;
         left = new_bin(p, N_BIN, OP_TILDE, at, left, right);
@@ -310,11 +309,11 @@ static tpl_node *parse_concat(tpl_parser *p) {
 static tpl_node *parse_math2(tpl_parser *p) {
     tpl_node *left = parse_pow(p);
     for (;;) {
-        const tpl_tok *tk = tpl_peek(p);
+        const tpl_tok *tk = anc_tpl_peek(p);
         if (!left || tk->kind != TK_OP ||
             !(tk->op == OP_MUL || tk->op == OP_DIV || tk->op == OP_FLOORDIV || tk->op == OP_MOD))
             return left;
-        tpl_next(p);
+        anc_tpl_next(p);
         tpl_node *right = parse_pow(p);
         if (!right) return NULL;
         left = new_bin(p, N_BIN, tk->op, tk, left, right);
@@ -323,8 +322,8 @@ static tpl_node *parse_math2(tpl_parser *p) {
 
 static tpl_node *parse_pow(tpl_parser *p) {
     tpl_node *left = parse_unary(p, 1);
-    while (left && tpl_is_op(tpl_peek(p), OP_POW)) {
-        const tpl_tok *at = tpl_next(p);
+    while (left && anc_tpl_is_op(anc_tpl_peek(p), OP_POW)) {
+        const tpl_tok *at = anc_tpl_next(p);
         tpl_node *right = parse_unary(p, 1);
         if (!right) return NULL;
         left = new_bin(p, N_BIN, OP_POW, at, left, right);
@@ -333,11 +332,11 @@ static tpl_node *parse_pow(tpl_parser *p) {
 }
 
 static tpl_node *parse_unary(tpl_parser *p, int with_filter) {
-    const tpl_tok *tk = tpl_peek(p);
-    if (++p->depth > TPL_MAX_PARSE_DEPTH) return tpl_unsupported(p, tk, "expression nested too deeply");
+    const tpl_tok *tk = anc_tpl_peek(p);
+    if (++p->depth > TPL_MAX_PARSE_DEPTH) return anc_tpl_unsupported(p, tk, "expression nested too deeply");
     tpl_node *node;
-    if (tpl_is_op(tk, OP_SUB) || tpl_is_op(tk, OP_ADD)) {
-        tpl_next(p);
+    if (anc_tpl_is_op(tk, OP_SUB) || anc_tpl_is_op(tk, OP_ADD)) {
+        anc_tpl_next(p);
         tpl_node *x = parse_unary(p, 0);
         node = x ? new_bin(p, N_UNARY, tk->op == OP_SUB ? OP_NEG : OP_POS, tk, x, NULL) : NULL;
     } else {
@@ -350,80 +349,80 @@ static tpl_node *parse_unary(tpl_parser *p, int with_filter) {
 }
 
 static tpl_node *parse_seq(tpl_parser *p, tpl_node_kind kind, tpl_op close, const char *close_s) {
-    const tpl_tok *at = tpl_next(p);
-    tpl_node *n = tpl_new_node(p, kind, at);
+    const tpl_tok *at = anc_tpl_next(p);
+    tpl_node *n = anc_tpl_new_node(p, kind, at);
     if (!n) return NULL;
     size_t cap = 0, cap2 = 0;
-    while (!tpl_is_op(tpl_peek(p), close)) {
-        if (n->n_items && tpl_expect_op(p, OP_COMMA, ",")) return NULL;
-        if (tpl_is_op(tpl_peek(p), close)) break;
-        tpl_node *x = tpl_parse_expression(p, 1);
+    while (!anc_tpl_is_op(anc_tpl_peek(p), close)) {
+        if (n->n_items && anc_tpl_expect_op(p, OP_COMMA, ",")) return NULL;
+        if (anc_tpl_is_op(anc_tpl_peek(p), close)) break;
+        tpl_node *x = anc_tpl_parse_expression(p, 1);
         if (!x || push_node(p, &n->items, &n->n_items, &cap, x)) return NULL;
         if (kind == N_DICT) {
-            if (tpl_expect_op(p, OP_COLON, ":")) return NULL;
-            tpl_node *v = tpl_parse_expression(p, 1);
+            if (anc_tpl_expect_op(p, OP_COLON, ":")) return NULL;
+            tpl_node *v = anc_tpl_parse_expression(p, 1);
             if (!v || push_node(p, &n->items2, &n->n_items2, &cap2, v)) return NULL;
         }
     }
-    return tpl_expect_op(p, close, close_s) ? NULL : n;
+    return anc_tpl_expect_op(p, close, close_s) ? NULL : n;
 }
 
 static tpl_node *parse_primary(tpl_parser *p) {
-    const tpl_tok *tk = tpl_peek(p);
+    const tpl_tok *tk = anc_tpl_peek(p);
     char b[64];
     tpl_node *n;
     switch (tk->kind) {
     case TK_NAME:
-        tpl_next(p);
-        n = tpl_new_node(p, N_CONST, tk);
+        anc_tpl_next(p);
+        n = anc_tpl_new_node(p, N_CONST, tk);
         if (!n) return NULL;
-        if (tpl_is_name(tk, "true") || tpl_is_name(tk, "True")) {
-            n->value = tv_bool(1);
-        } else if (tpl_is_name(tk, "false") || tpl_is_name(tk, "False")) {
-            n->value = tv_bool(0);
-        } else if (tpl_is_name(tk, "none") || tpl_is_name(tk, "None")) {
-            n->value = tv_none();
+        if (anc_tpl_is_name(tk, "true") || anc_tpl_is_name(tk, "True")) {
+            n->value = anc_tv_bool(1);
+        } else if (anc_tpl_is_name(tk, "false") || anc_tpl_is_name(tk, "False")) {
+            n->value = anc_tv_bool(0);
+        } else if (anc_tpl_is_name(tk, "none") || anc_tpl_is_name(tk, "None")) {
+            n->value = anc_tv_none();
         } else {
             n->kind = N_NAME;
-            n->sym = tpl_sym_intern(p->t, tk->p, tk->n);
-            if (n->sym < 0) return tpl_oom(p);
-            n->value = tv_str(tk->p, tk->n);
+            n->sym = anc_tpl_sym_intern(p->t, tk->p, tk->n);
+            if (n->sym < 0) return anc_tpl_oom(p);
+            n->value = anc_tv_str(tk->p, tk->n);
         }
         return n;
     case TK_STRING: {
-        tpl_next(p);
-        n = tpl_new_node(p, N_CONST, tk);
+        anc_tpl_next(p);
+        n = anc_tpl_new_node(p, N_CONST, tk);
         if (!n) return NULL;
-        if (tpl_peek(p)->kind != TK_STRING) {
-            n->value = tv_str(tk->p, tk->n);
+        if (anc_tpl_peek(p)->kind != TK_STRING) {
+            n->value = anc_tv_str(tk->p, tk->n);
             return n;
         }
         tpl_buf buf = {0};
         buf.arena = &p->t->arena;
-        if (tpl_buf_put(&buf, tk->p, tk->n)) return tpl_oom(p);
-        while (tpl_peek(p)->kind == TK_STRING) {
-            const tpl_tok *s = tpl_next(p);
-            if (tpl_buf_put(&buf, s->p, s->n)) return tpl_oom(p);
+        if (anc_tpl_buf_put(&buf, tk->p, tk->n)) return anc_tpl_oom(p);
+        while (anc_tpl_peek(p)->kind == TK_STRING) {
+            const tpl_tok *s = anc_tpl_next(p);
+            if (anc_tpl_buf_put(&buf, s->p, s->n)) return anc_tpl_oom(p);
         }
-        n->value = tv_str(buf.p, buf.n);
+        n->value = anc_tv_str(buf.p, buf.n);
         return n;
     }
     case TK_INT:
-        tpl_next(p);
-        if (tk->i < 0) return tpl_unsupported(p, tk, "integer literal %.*s is too large", (int)tk->n, tk->p);
-        n = tpl_new_node(p, N_CONST, tk);
-        if (n) n->value = tv_int(tk->i);
+        anc_tpl_next(p);
+        if (tk->i < 0) return anc_tpl_unsupported(p, tk, "integer literal %.*s is too large", (int)tk->n, tk->p);
+        n = anc_tpl_new_node(p, N_CONST, tk);
+        if (n) n->value = anc_tv_int(tk->i);
         return n;
     case TK_FLOAT:
-        tpl_next(p);
-        n = tpl_new_node(p, N_CONST, tk);
-        if (n) n->value = tv_float(tk->f);
+        anc_tpl_next(p);
+        n = anc_tpl_new_node(p, N_CONST, tk);
+        if (n) n->value = anc_tv_float(tk->f);
         return n;
     case TK_OP:
         if (tk->op == OP_LPAREN) {
-            tpl_next(p);
-            n = tpl_parse_tuple(p, 0, 1, NULL, 1);
-            if (!n || tpl_expect_op(p, OP_RPAREN, ")")) return NULL;
+            anc_tpl_next(p);
+            n = anc_tpl_parse_tuple(p, 0, 1, NULL, 1);
+            if (!n || anc_tpl_expect_op(p, OP_RPAREN, ")")) return NULL;
             return n;
         }
         if (tk->op == OP_LBRACKET) return parse_seq(p, N_LIST, OP_RBRACKET, "]");
@@ -431,37 +430,37 @@ static tpl_node *parse_primary(tpl_parser *p) {
         break;
     default: break;
     }
-    if (tk->kind == TK_EOF) return tpl_syntax_error(p, tk, "unexpected end of template");
-    return tpl_syntax_error(p, tk, "unexpected %s", tpl_tok_desc(tk, b, sizeof b));
+    if (tk->kind == TK_EOF) return anc_tpl_syntax_error(p, tk, "unexpected end of template");
+    return anc_tpl_syntax_error(p, tk, "unexpected %s", anc_tpl_tok_desc(tk, b, sizeof b));
 }
 
 static int is_tuple_end(tpl_parser *p, const char *const *end_names) {
-    const tpl_tok *tk = tpl_peek(p);
-    if (tk->kind == TK_VAR_END || tk->kind == TK_BLOCK_END || tk->kind == TK_EOF || tpl_is_op(tk, OP_RPAREN))
+    const tpl_tok *tk = anc_tpl_peek(p);
+    if (tk->kind == TK_VAR_END || tk->kind == TK_BLOCK_END || tk->kind == TK_EOF || anc_tpl_is_op(tk, OP_RPAREN))
         return 1;
     for (size_t i = 0; end_names && end_names[i]; i++)
-        if (tpl_is_name(tk, end_names[i])) return 1;
+        if (anc_tpl_is_name(tk, end_names[i])) return 1;
     return 0;
 }
 
-tpl_node *tpl_parse_tuple(tpl_parser *p, int simplified, int with_condexpr, const char *const *end_names,
-                          int explicit_parens) {
-    const tpl_tok *at = tpl_peek(p);
-    tpl_node *tuple = tpl_new_node(p, N_TUPLE, at);
+tpl_node *anc_tpl_parse_tuple(tpl_parser *p, int simplified, int with_condexpr, const char *const *end_names,
+                              int explicit_parens) {
+    const tpl_tok *at = anc_tpl_peek(p);
+    tpl_node *tuple = anc_tpl_new_node(p, N_TUPLE, at);
     if (!tuple) return NULL;
     size_t cap = 0;
     int is_tuple = 0;
     for (;;) {
-        if (tuple->n_items && tpl_expect_op(p, OP_COMMA, ",")) return NULL;
+        if (tuple->n_items && anc_tpl_expect_op(p, OP_COMMA, ",")) return NULL;
         if (is_tuple_end(p, end_names)) break;
         tpl_node *x;
         if (simplified) {
             x = parse_primary(p);
         } else {
-            x = tpl_parse_expression(p, with_condexpr);
+            x = anc_tpl_parse_expression(p, with_condexpr);
         }
         if (!x || push_node(p, &tuple->items, &tuple->n_items, &cap, x)) return NULL;
-        if (tpl_is_op(tpl_peek(p), OP_COMMA)) {
+        if (anc_tpl_is_op(anc_tpl_peek(p), OP_COMMA)) {
             is_tuple = 1;
         } else {
             break;
@@ -471,110 +470,112 @@ tpl_node *tpl_parse_tuple(tpl_parser *p, int simplified, int with_condexpr, cons
         if (tuple->n_items) return tuple->items[0];
         if (!explicit_parens) {
             char b[64];
-            return tpl_syntax_error(p, at, "expected an expression, got %s", tpl_tok_desc(at, b, sizeof b));
+            return anc_tpl_syntax_error(p, at, "expected an expression, got %s", anc_tpl_tok_desc(at, b, sizeof b));
         }
     }
     return tuple;
 }
 
-int tpl_parse_call_args(tpl_parser *p, tpl_node *call) {
-    if (tpl_expect_op(p, OP_LPAREN, "(")) return -1;
+int anc_tpl_parse_call_args(tpl_parser *p, tpl_node *call) {
+    if (anc_tpl_expect_op(p, OP_LPAREN, "(")) return -1;
     size_t cap = 0, cap2 = 0, capn = 0;
-    while (!tpl_is_op(tpl_peek(p), OP_RPAREN)) {
-        if ((call->n_items || call->n_items2) && tpl_expect_op(p, OP_COMMA, ",")) return -1;
-        const tpl_tok *tk = tpl_peek(p);
-        if (tpl_is_op(tk, OP_RPAREN)) break;
-        if (tpl_is_op(tk, OP_MUL) || tpl_is_op(tk, OP_POW)) {
-            tpl_unsupported(p, tk, "*args / **kwargs in calls");
+    while (!anc_tpl_is_op(anc_tpl_peek(p), OP_RPAREN)) {
+        if ((call->n_items || call->n_items2) && anc_tpl_expect_op(p, OP_COMMA, ",")) return -1;
+        const tpl_tok *tk = anc_tpl_peek(p);
+        if (anc_tpl_is_op(tk, OP_RPAREN)) break;
+        if (anc_tpl_is_op(tk, OP_MUL) || anc_tpl_is_op(tk, OP_POW)) {
+            anc_tpl_unsupported(p, tk, "*args / **kwargs in calls");
             return -1;
         }
-        if (tk->kind == TK_NAME && tpl_is_op(tpl_peek2(p), OP_ASSIGN)) {
-            tpl_next(p);
-            tpl_next(p);
-            tpl_node *v = tpl_parse_expression(p, 1);
+        if (tk->kind == TK_NAME && anc_tpl_is_op(anc_tpl_peek2(p), OP_ASSIGN)) {
+            anc_tpl_next(p);
+            anc_tpl_next(p);
+            tpl_node *v = anc_tpl_parse_expression(p, 1);
             if (!v) return -1;
-            if (push_tv(p, &call->names, call->n_items2, &capn, tv_str(tk->p, tk->n))) return -1;
+            if (push_tv(p, &call->names, call->n_items2, &capn, anc_tv_str(tk->p, tk->n))) return -1;
             if (push_node(p, &call->items2, &call->n_items2, &cap2, v)) return -1;
             continue;
         }
         if (call->n_items2) {
-            tpl_syntax_error(p, tk, "positional argument follows keyword argument");
+            anc_tpl_syntax_error(p, tk, "positional argument follows keyword argument");
             return -1;
         }
-        tpl_node *x = tpl_parse_expression(p, 1);
+        tpl_node *x = anc_tpl_parse_expression(p, 1);
         if (!x || push_node(p, &call->items, &call->n_items, &cap, x)) return -1;
     }
-    tpl_next(p);
+    anc_tpl_next(p);
     return 0;
 }
 
 /* A dotted name (filter and test names may contain dots). */
 static int parse_dotted_name(tpl_parser *p, tv *out) {
-    const tpl_tok *tk = tpl_peek(p);
+    const tpl_tok *tk = anc_tpl_peek(p);
     char b[64];
     if (tk->kind != TK_NAME) {
-        tpl_syntax_error(p, tk, "expected a name, got %s", tpl_tok_desc(tk, b, sizeof b));
+        anc_tpl_syntax_error(p, tk, "expected a name, got %s", anc_tpl_tok_desc(tk, b, sizeof b));
         return -1;
     }
-    tpl_next(p);
-    *out = tv_str(tk->p, tk->n);
-    if (!tpl_is_op(tpl_peek(p), OP_DOT)) return 0;
+    anc_tpl_next(p);
+    *out = anc_tv_str(tk->p, tk->n);
+    if (!anc_tpl_is_op(anc_tpl_peek(p), OP_DOT)) return 0;
     tpl_buf buf = {0};
     buf.arena = &p->t->arena;
-    if (tpl_buf_put(&buf, tk->p, tk->n)) return tpl_oom(p), -1;
-    while (tpl_is_op(tpl_peek(p), OP_DOT) && tpl_peek2(p)->kind == TK_NAME) {
-        tpl_next(p);
-        const tpl_tok *nt = tpl_next(p);
-        if (tpl_buf_putc(&buf, '.') || tpl_buf_put(&buf, nt->p, nt->n)) return tpl_oom(p), -1;
+    if (anc_tpl_buf_put(&buf, tk->p, tk->n)) return anc_tpl_oom(p), -1;
+    while (anc_tpl_is_op(anc_tpl_peek(p), OP_DOT) && anc_tpl_peek2(p)->kind == TK_NAME) {
+        anc_tpl_next(p);
+        const tpl_tok *nt = anc_tpl_next(p);
+        if (anc_tpl_buf_putc(&buf, '.') || anc_tpl_buf_put(&buf, nt->p, nt->n)) return anc_tpl_oom(p), -1;
     }
-    *out = tv_str(buf.p, buf.n);
+    *out = anc_tv_str(buf.p, buf.n);
     return 0;
 }
 
-tpl_node *tpl_parse_filter_chain(tpl_parser *p, tpl_node *input, int start_inline) {
-    while (input && (tpl_is_op(tpl_peek(p), OP_PIPE) || start_inline)) {
-        if (!start_inline) tpl_next(p);
+tpl_node *anc_tpl_parse_filter_chain(tpl_parser *p, tpl_node *input, int start_inline) {
+    while (input && (anc_tpl_is_op(anc_tpl_peek(p), OP_PIPE) || start_inline)) {
+        if (!start_inline) anc_tpl_next(p);
         start_inline = 0;
-        const tpl_tok *at = tpl_peek(p);
-        tpl_node *f = tpl_new_node(p, N_FILTER, at);
+        const tpl_tok *at = anc_tpl_peek(p);
+        tpl_node *f = anc_tpl_new_node(p, N_FILTER, at);
         if (!f || parse_dotted_name(p, &f->value)) return NULL;
         f->a = input;
-        f->op = tpl_filter_id(f->value.u.s.p, f->value.u.s.n);
-        if (f->op == -1) return tpl_unsupported(p, at, "no filter named '%.*s'", (int)f->value.u.s.n, f->value.u.s.p);
+        f->op = anc_tpl_filter_id(f->value.u.s.p, f->value.u.s.n);
+        if (f->op == -1)
+            return anc_tpl_unsupported(p, at, "no filter named '%.*s'", (int)f->value.u.s.n, f->value.u.s.p);
         if (f->op == -2)
-            return tpl_unsupported(p, at, "filter '%.*s' is not supported", (int)f->value.u.s.n, f->value.u.s.p);
-        if (tpl_is_op(tpl_peek(p), OP_LPAREN) && tpl_parse_call_args(p, f)) return NULL;
+            return anc_tpl_unsupported(p, at, "filter '%.*s' is not supported", (int)f->value.u.s.n, f->value.u.s.p);
+        if (anc_tpl_is_op(anc_tpl_peek(p), OP_LPAREN) && anc_tpl_parse_call_args(p, f)) return NULL;
         input = f;
     }
     return input;
 }
 
 static tpl_node *parse_test(tpl_parser *p, tpl_node *node) {
-    const tpl_tok *is_tok = tpl_next(p);
+    const tpl_tok *is_tok = anc_tpl_next(p);
     int negated = 0;
-    if (tpl_is_name(tpl_peek(p), "not")) {
-        tpl_next(p);
+    if (anc_tpl_is_name(anc_tpl_peek(p), "not")) {
+        anc_tpl_next(p);
         negated = 1;
     }
-    const tpl_tok *at = tpl_peek(p);
-    tpl_node *t = tpl_new_node(p, N_TEST, at);
+    const tpl_tok *at = anc_tpl_peek(p);
+    tpl_node *t = anc_tpl_new_node(p, N_TEST, at);
     if (!t || parse_dotted_name(p, &t->value)) return NULL;
     t->a = node;
-    t->op = tpl_test_id(t->value.u.s.p, t->value.u.s.n);
-    if (t->op == -1) return tpl_unsupported(p, at, "no test named '%.*s'", (int)t->value.u.s.n, t->value.u.s.p);
-    if (t->op == -2) return tpl_unsupported(p, at, "test '%.*s' is not supported", (int)t->value.u.s.n, t->value.u.s.p);
-    const tpl_tok *tk = tpl_peek(p);
-    if (tpl_is_op(tk, OP_LPAREN)) {
-        if (tpl_parse_call_args(p, t)) return NULL;
+    t->op = anc_tpl_test_id(t->value.u.s.p, t->value.u.s.n);
+    if (t->op == -1) return anc_tpl_unsupported(p, at, "no test named '%.*s'", (int)t->value.u.s.n, t->value.u.s.p);
+    if (t->op == -2)
+        return anc_tpl_unsupported(p, at, "test '%.*s' is not supported", (int)t->value.u.s.n, t->value.u.s.p);
+    const tpl_tok *tk = anc_tpl_peek(p);
+    if (anc_tpl_is_op(tk, OP_LPAREN)) {
+        if (anc_tpl_parse_call_args(p, t)) return NULL;
     } else if ((tk->kind == TK_NAME || tk->kind == TK_STRING || tk->kind == TK_INT || tk->kind == TK_FLOAT ||
-                tpl_is_op(tk, OP_LPAREN) || tpl_is_op(tk, OP_LBRACKET) || tpl_is_op(tk, OP_LBRACE)) &&
-               !tpl_is_name(tk, "else") && !tpl_is_name(tk, "or") && !tpl_is_name(tk, "and")) {
-        if (tpl_is_name(tk, "is")) return tpl_syntax_error(p, tk, "you cannot chain multiple tests with is");
+                anc_tpl_is_op(tk, OP_LPAREN) || anc_tpl_is_op(tk, OP_LBRACKET) || anc_tpl_is_op(tk, OP_LBRACE)) &&
+               !anc_tpl_is_name(tk, "else") && !anc_tpl_is_name(tk, "or") && !anc_tpl_is_name(tk, "and")) {
+        if (anc_tpl_is_name(tk, "is")) return anc_tpl_syntax_error(p, tk, "you cannot chain multiple tests with is");
         tpl_node *arg = parse_primary(p);
         if (arg) arg = parse_postfix(p, arg);
         if (!arg) return NULL;
-        t->items = tpl_alloc(&p->t->arena, sizeof *t->items);
-        if (!t->items) return tpl_oom(p);
+        t->items = anc_tpl_alloc(&p->t->arena, sizeof *t->items);
+        if (!t->items) return anc_tpl_oom(p);
         t->items[0] = arg;
         t->n_items = 1;
     }
@@ -582,21 +583,23 @@ static tpl_node *parse_test(tpl_parser *p, tpl_node *node) {
 }
 
 static tpl_node *parse_call(tpl_parser *p, tpl_node *callee) {
-    tpl_node *c = tpl_new_node(p, N_CALL, tpl_peek(p));
+    tpl_node *c = anc_tpl_new_node(p, N_CALL, anc_tpl_peek(p));
     if (!c) return NULL;
+    c->line = callee->line; /* errors point at what is called */
+    c->col = callee->col;
     c->a = callee;
-    return tpl_parse_call_args(p, c) ? NULL : c;
+    return anc_tpl_parse_call_args(p, c) ? NULL : c;
 }
 
 static tpl_node *parse_filter_expr(tpl_parser *p, tpl_node *node) {
     for (;;) {
         if (!node) return NULL;
-        const tpl_tok *tk = tpl_peek(p);
-        if (tpl_is_op(tk, OP_PIPE)) {
-            node = tpl_parse_filter_chain(p, node, 0);
-        } else if (tpl_is_name(tk, "is")) {
+        const tpl_tok *tk = anc_tpl_peek(p);
+        if (anc_tpl_is_op(tk, OP_PIPE)) {
+            node = anc_tpl_parse_filter_chain(p, node, 0);
+        } else if (anc_tpl_is_name(tk, "is")) {
             node = parse_test(p, node);
-        } else if (tpl_is_op(tk, OP_LPAREN)) {
+        } else if (anc_tpl_is_op(tk, OP_LPAREN)) {
             node = parse_call(p, node);
         } else {
             return node;
@@ -606,28 +609,28 @@ static tpl_node *parse_filter_expr(tpl_parser *p, tpl_node *node) {
 
 /* One entry inside [...]: an expression or a slice start:stop:step. */
 static tpl_node *parse_subscribed(tpl_parser *p) {
-    const tpl_tok *at = tpl_peek(p);
+    const tpl_tok *at = anc_tpl_peek(p);
     tpl_node *parts[3] = {NULL, NULL, NULL};
-    if (tpl_is_op(at, OP_COLON)) {
-        tpl_next(p);
+    if (anc_tpl_is_op(at, OP_COLON)) {
+        anc_tpl_next(p);
     } else {
-        tpl_node *x = tpl_parse_expression(p, 1);
-        if (!x || !tpl_is_op(tpl_peek(p), OP_COLON)) return x;
-        tpl_next(p);
+        tpl_node *x = anc_tpl_parse_expression(p, 1);
+        if (!x || !anc_tpl_is_op(anc_tpl_peek(p), OP_COLON)) return x;
+        anc_tpl_next(p);
         parts[0] = x;
     }
-    const tpl_tok *tk = tpl_peek(p);
-    if (!tpl_is_op(tk, OP_COLON) && !tpl_is_op(tk, OP_RBRACKET) && !tpl_is_op(tk, OP_COMMA)) {
-        if (!(parts[1] = tpl_parse_expression(p, 1))) return NULL;
+    const tpl_tok *tk = anc_tpl_peek(p);
+    if (!anc_tpl_is_op(tk, OP_COLON) && !anc_tpl_is_op(tk, OP_RBRACKET) && !anc_tpl_is_op(tk, OP_COMMA)) {
+        if (!(parts[1] = anc_tpl_parse_expression(p, 1))) return NULL;
     }
-    if (tpl_is_op(tpl_peek(p), OP_COLON)) {
-        tpl_next(p);
-        tk = tpl_peek(p);
-        if (!tpl_is_op(tk, OP_RBRACKET) && !tpl_is_op(tk, OP_COMMA)) {
-            if (!(parts[2] = tpl_parse_expression(p, 1))) return NULL;
+    if (anc_tpl_is_op(anc_tpl_peek(p), OP_COLON)) {
+        anc_tpl_next(p);
+        tk = anc_tpl_peek(p);
+        if (!anc_tpl_is_op(tk, OP_RBRACKET) && !anc_tpl_is_op(tk, OP_COMMA)) {
+            if (!(parts[2] = anc_tpl_parse_expression(p, 1))) return NULL;
         }
     }
-    tpl_node *s = tpl_new_node(p, N_SLICE, at);
+    tpl_node *s = anc_tpl_new_node(p, N_SLICE, at);
     if (!s) return NULL;
     s->b = parts[0];
     s->c = parts[1];
@@ -638,50 +641,51 @@ static tpl_node *parse_subscribed(tpl_parser *p) {
 static tpl_node *parse_postfix(tpl_parser *p, tpl_node *node) {
     for (;;) {
         if (!node) return NULL;
-        const tpl_tok *tk = tpl_peek(p);
+        const tpl_tok *tk = anc_tpl_peek(p);
         char b[64];
-        if (tpl_is_op(tk, OP_DOT)) {
-            tpl_next(p);
-            const tpl_tok *attr = tpl_next(p);
+        if (anc_tpl_is_op(tk, OP_DOT)) {
+            anc_tpl_next(p);
+            const tpl_tok *attr = anc_tpl_next(p);
             tpl_node *g;
             if (attr->kind == TK_NAME) {
-                g = tpl_new_node(p, N_GETATTR, tk);
-                if (g) g->value = tv_str(attr->p, attr->n);
+                g = anc_tpl_new_node(p, N_GETATTR, tk);
+                if (g) g->value = anc_tv_str(attr->p, attr->n);
             } else if (attr->kind == TK_INT) {
-                g = tpl_new_node(p, N_GETITEM, tk);
-                tpl_node *k = g ? tpl_new_node(p, N_CONST, attr) : NULL;
+                g = anc_tpl_new_node(p, N_GETITEM, tk);
+                tpl_node *k = g ? anc_tpl_new_node(p, N_CONST, attr) : NULL;
                 if (!k) return NULL;
-                k->value = tv_int(attr->i);
+                k->value = anc_tv_int(attr->i);
                 g->b = k;
             } else {
-                return tpl_syntax_error(p, attr, "expected name or number, got %s", tpl_tok_desc(attr, b, sizeof b));
+                return anc_tpl_syntax_error(p, attr, "expected name or number, got %s",
+                                            anc_tpl_tok_desc(attr, b, sizeof b));
             }
             if (!g) return NULL;
             g->a = node;
             node = g;
-        } else if (tpl_is_op(tk, OP_LBRACKET)) {
-            tpl_next(p);
+        } else if (anc_tpl_is_op(tk, OP_LBRACKET)) {
+            anc_tpl_next(p);
             tpl_node *keys[2] = {NULL, NULL};
             size_t nk = 0;
-            while (!tpl_is_op(tpl_peek(p), OP_RBRACKET)) {
-                if (nk && tpl_expect_op(p, OP_COMMA, ",")) return NULL;
-                if (nk == 1) return tpl_unsupported(p, tpl_peek(p), "tuple subscripts");
+            while (!anc_tpl_is_op(anc_tpl_peek(p), OP_RBRACKET)) {
+                if (nk && anc_tpl_expect_op(p, OP_COMMA, ",")) return NULL;
+                if (nk == 1) return anc_tpl_unsupported(p, anc_tpl_peek(p), "tuple subscripts");
                 if (!(keys[nk++] = parse_subscribed(p))) return NULL;
             }
-            tpl_next(p);
-            if (nk == 0) return tpl_syntax_error(p, tk, "expected a subscript");
+            anc_tpl_next(p);
+            if (nk == 0) return anc_tpl_syntax_error(p, tk, "expected a subscript");
             tpl_node *k = keys[0];
             if (k->kind == N_SLICE && k->a == NULL) {
                 k->a = node;
                 node = k;
             } else {
-                tpl_node *g = tpl_new_node(p, N_GETITEM, tk);
+                tpl_node *g = anc_tpl_new_node(p, N_GETITEM, tk);
                 if (!g) return NULL;
                 g->a = node;
                 g->b = k;
                 node = g;
             }
-        } else if (tpl_is_op(tk, OP_LPAREN)) {
+        } else if (anc_tpl_is_op(tk, OP_LPAREN)) {
             node = parse_call(p, node);
         } else {
             return node;

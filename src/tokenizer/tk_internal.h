@@ -54,8 +54,7 @@ void anc_tk_strmap_free(anc_tk_strmap *m);
 
 /* ---- uint64 -> uint64 hash map (key UINT64_MAX is reserved) ------------ */
 typedef struct {
-    uint64_t *keys;
-    uint64_t *vals;
+    uint64_t *kv; /* interleaved key, value pairs: one cache line per probe */
     size_t cap, n;
 } anc_tk_u64map;
 

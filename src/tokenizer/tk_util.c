@@ -151,35 +151,30 @@ int anc_tk_u64map_get(const anc_tk_u64map *m, uint64_t key, uint64_t *val) {
     if (!m->cap) return 0;
     size_t mask = m->cap - 1;
     for (size_t i = u64_slot(key, mask);; i = (i + 1) & mask) {
-        if (m->keys[i] == key) {
-            *val = m->vals[i];
+        uint64_t k = m->kv[2 * i];
+        if (k == key) {
+            *val = m->kv[2 * i + 1];
             return 1;
         }
-        if (m->keys[i] == UINT64_MAX) return 0;
+        if (k == UINT64_MAX) return 0;
     }
 }
 
 static anc_status u64_grow(anc_tk_u64map *m, anc_error *err) {
     size_t ncap = m->cap ? m->cap * 2 : 64;
-    uint64_t *nk = malloc(ncap * sizeof *nk), *nv = malloc(ncap * sizeof *nv);
-    if (!nk || !nv) {
-        free(nk);
-        free(nv);
-        return oom(err);
-    }
-    memset(nk, 0xFF, ncap * sizeof *nk);
+    uint64_t *nkv = malloc(ncap * 2 * sizeof *nkv);
+    if (!nkv) return oom(err);
+    for (size_t i = 0; i < ncap; i++) nkv[2 * i] = UINT64_MAX;
     size_t mask = ncap - 1;
     for (size_t k = 0; k < m->cap; k++) {
-        if (m->keys[k] == UINT64_MAX) continue;
-        size_t i = u64_slot(m->keys[k], mask);
-        while (nk[i] != UINT64_MAX) i = (i + 1) & mask;
-        nk[i] = m->keys[k];
-        nv[i] = m->vals[k];
+        if (m->kv[2 * k] == UINT64_MAX) continue;
+        size_t i = u64_slot(m->kv[2 * k], mask);
+        while (nkv[2 * i] != UINT64_MAX) i = (i + 1) & mask;
+        nkv[2 * i] = m->kv[2 * k];
+        nkv[2 * i + 1] = m->kv[2 * k + 1];
     }
-    free(m->keys);
-    free(m->vals);
-    m->keys = nk;
-    m->vals = nv;
+    free(m->kv);
+    m->kv = nkv;
     m->cap = ncap;
     return ANC_OK;
 }
@@ -192,16 +187,15 @@ anc_status anc_tk_u64map_set(anc_tk_u64map *m, uint64_t key, uint64_t val, anc_e
     }
     size_t mask = m->cap - 1;
     size_t i = u64_slot(key, mask);
-    while (m->keys[i] != UINT64_MAX && m->keys[i] != key) i = (i + 1) & mask;
-    if (m->keys[i] == UINT64_MAX) m->n++;
-    m->keys[i] = key;
-    m->vals[i] = val;
+    while (m->kv[2 * i] != UINT64_MAX && m->kv[2 * i] != key) i = (i + 1) & mask;
+    if (m->kv[2 * i] == UINT64_MAX) m->n++;
+    m->kv[2 * i] = key;
+    m->kv[2 * i + 1] = val;
     return ANC_OK;
 }
 
 void anc_tk_u64map_free(anc_tk_u64map *m) {
-    free(m->keys);
-    free(m->vals);
+    free(m->kv);
     memset(m, 0, sizeof *m);
 }
 
@@ -311,6 +305,7 @@ anc_status anc_tk_append_lossy(anc_tk_buf *out, const unsigned char *bytes, size
     static const char repl[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
     size_t i = 0, run = 0;
     anc_status st;
+    if (n == 0) return anc_tk_buf_append(out, "", 0, err);
     while (i < n) {
         size_t bad, k = bytes[i] < 0x80 ? 1 : utf8_valid_at(bytes, n, i, &bad);
         if (k) {

@@ -70,7 +70,11 @@ anc_status anc_tokenizer_encode(anc_tokenizer *tok, const char *text, size_t len
 
 /* Decodes ids[0..n) into a malloc'd NUL-terminated UTF-8 string *text of
  * *len bytes (caller frees) through the tokenizer.json decoder (tokens joined
- * with " " when there is none). skip_special = 1 drops special added tokens.
+ * with " " when there is none). As in tokenizers >= 0.23, an added token
+ * with normalized = true enters the decoder in its normalized form (Llama-2's
+ * <s> as "▁<s>"). skip_special = 1 drops special added tokens, normalized
+ * ones included (tokenizers 0.23 keeps those, comparing their normalized
+ * form with the special token's content; earlier versions drop them too).
  * An id with no token is ANC_ERR_INVALID (HF silently drops it). */
 anc_status anc_tokenizer_decode(const anc_tokenizer *tok, const int32_t *ids, size_t n,
                                 int skip_special, char **text, size_t *len, anc_error *err);

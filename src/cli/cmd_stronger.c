@@ -1,0 +1,176 @@
+/* anchor pairs stronger: the paper's "stronger preferred" baseline. The
+ * stronger model answers each prompt from scratch; the pair is (prompt,
+ * chosen = its answer, rejected = the draft). Replies go through the run
+ * store like revise's. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_llm.h"
+#include "cli/cli_pairs_out.h"
+#include "data/jsonl.h"
+#include "llm/stored.h"
+
+#define STEP "stronger"
+
+typedef struct stronger_run {
+    anc_store *store;
+    const anc_rows *rows;
+    const size_t *req_row;
+    char (*ids)[96];
+    const char *prompt_key, *response_field, *model_id;
+    size_t done, failed, total;
+    cli_progress prog;
+    int store_failed;
+    anc_error store_err;
+} stronger_run;
+
+static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply, const anc_error *error) {
+    stronger_run *r = ctx;
+    size_t row_i = r->req_row[index];
+    const json_t *row = r->rows->rows[row_i];
+    anc_error err = {0};
+    anc_status s2;
+    const char *text = st == ANC_OK ? reply->text : NULL;
+    size_t len = text ? strlen(text) : 0;
+    while (len && (text[len - 1] == ' ' || text[len - 1] == '\n')) len--;
+    if (!text || len == 0) {
+        s2 = anc_store_item_put(r->store, STEP, r->ids[row_i], ANC_ITEM_FAILED, NULL, text ? "empty answer" : error->message, &err);
+        r->failed++;
+    } else {
+        char *answer = strndup(text, len);
+        json_t *rec = cli_pair_record(r->ids[row_i], json_object_get(row, r->prompt_key), answer,
+                                      json_string_value(json_object_get(row, r->response_field)), "stronger");
+        json_object_set_new(rec, "stronger", json_string(r->model_id));
+        s2 = anc_store_item_put(r->store, STEP, r->ids[row_i], ANC_ITEM_DONE, rec, NULL, &err);
+        json_decref(rec);
+        free(answer);
+        r->done++;
+    }
+    if (s2) {
+        r->store_failed = 1;
+        r->store_err = err;
+        return 1;
+    }
+    cli_progress_cb(&r->prog, r->done + r->failed, r->total, 0);
+    return 0;
+}
+
+int cmd_pairs_stronger(int argc, char **argv) {
+    const char *input = NULL, *out = NULL, *response_field = "completion";
+    cli_llm_args la;
+    cli_llm_args_init(&la, 0.7, 4096);
+    cli_opt opts[3 + CLI_LLM_N_OPTS + 1];
+    cli_opt head[3] = {
+        {"input", OPT_STR, &input, "FILE", "drafts: rows with a prompt and a response (anchor generate's output)"},
+        {"out", OPT_STR, &out, "FILE", "pairs: chosen = the stronger model's answer, rejected = the draft"},
+        {"response-field", OPT_STR, &response_field, "KEY", "field holding the draft (default completion)"},
+    };
+    memcpy(opts, head, sizeof head);
+    cli_llm_opts(&la, "stronger", opts + 3);
+    memset(&opts[3 + CLI_LLM_N_OPTS], 0, sizeof(cli_opt));
+    int rc = cli_parse(argc, argv, opts, "pairs stronger", "--input drafts.jsonl --stronger SPEC --out pairs.jsonl [options]",
+                       "The stronger model answers each prompt from scratch (the paper's 'stronger preferred' baseline).",
+                       NULL, NULL);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!input || !out || !la.spec) return cli_usage_error("pairs stronger", "--input, --out and --stronger are required");
+
+    anc_error err = {0};
+    anc_rows rows = {0};
+    anc_store *store = NULL;
+    anc_llm *llm = NULL;
+    anc_chat_model *local = NULL;
+    anc_llm_request *reqs = NULL;
+    json_t **msgs = NULL;
+    size_t *req_row = NULL, n_req = 0, skipped = 0;
+    char (*ids)[96] = NULL;
+    const char **idp = NULL;
+    int code = 0;
+    if (anc_rows_load(&rows, input, &err) || cli_store_open(&la, out, &store, &err) || cli_llm_create(&la, &llm, &local, &err)) {
+        code = cli_fail("pairs stronger", &err);
+        goto done;
+    }
+    const char *prompt_key = rows.n && !json_object_get(rows.rows[0], "prompt") ? "messages" : "prompt";
+    reqs = calloc(rows.n + 1, sizeof *reqs);
+    msgs = calloc(rows.n + 1, sizeof *msgs);
+    req_row = calloc(rows.n + 1, sizeof *req_row);
+    ids = calloc(rows.n + 1, sizeof *ids);
+    idp = calloc(rows.n + 1, sizeof *idp);
+    if (!reqs || !msgs || !req_row || !ids || !idp) {
+        anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
+        code = cli_fail("pairs stronger", &err);
+        goto done;
+    }
+    for (size_t i = 0; i < rows.n; i++) {
+        json_t *row = rows.rows[i], *p = json_object_get(row, prompt_key);
+        const char *draft = json_string_value(json_object_get(row, response_field));
+        if (!p || !draft || !(json_is_string(p) || json_is_array(p))) {
+            anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: expected \"%s\" and a string \"%s\"", input, rows.lines[i], prompt_key, response_field);
+            code = cli_fail("pairs stronger", &err);
+            goto done;
+        }
+        char *pj = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+        const char *parts[2] = {pj, draft};
+        cli_item_id(row, parts, 2, ids[i], sizeof ids[i]);
+        free(pj);
+        idp[i] = ids[i];
+        anc_item_status is;
+        if (anc_store_item_get(store, STEP, ids[i], &is, NULL, NULL, &err)) {
+            code = cli_fail("pairs stronger", &err);
+            goto done;
+        }
+        if (is != ANC_ITEM_NONE) { skipped++; continue; }
+        /* the stronger model sees the prompt itself: the string as a user
+         * message, or the conversation as it is */
+        msgs[i] = json_is_string(p) ? anc_llm_user_message(json_string_value(p)) : json_incref(p);
+        reqs[n_req].messages = msgs[i];
+        reqs[n_req].salt = "stronger";
+        req_row[n_req++] = i;
+    }
+    stronger_run run;
+    memset(&run, 0, sizeof run);
+    run.store = store;
+    run.rows = &rows;
+    run.req_row = req_row;
+    run.ids = ids;
+    run.prompt_key = prompt_key;
+    run.response_field = response_field;
+    run.model_id = anc_llm_id(llm);
+    run.total = n_req;
+    cli_progress_init(&run.prog, "stronger", "items");
+    anc_llm_stored_stats stats = {0};
+    if (n_req) {
+        anc_status st = anc_llm_run_stored(llm, store, reqs, n_req, (size_t)(la.concurrency > 0 ? la.concurrency : 1), on_reply,
+                                           &run, &stats, &err);
+        cli_progress_done(&run.prog);
+        if (run.store_failed) {
+            code = cli_fail("pairs stronger", &run.store_err);
+            goto done;
+        }
+        if (st) {
+            code = cli_fail("pairs stronger", &err);
+            goto done;
+        }
+    }
+    size_t written = 0, failed = 0;
+    if (cli_pairs_write_ordered(store, STEP, idp, rows.n, out, &written, &failed, &err)) {
+        code = cli_fail("pairs stronger", &err);
+        goto done;
+    }
+    fprintf(stderr, "anchor pairs stronger: %zu pairs -> %s; %zu failed; %zu already done; requests sent %zu, reused %zu\n", written,
+            out, failed, skipped, stats.sent, stats.cached);
+done:
+    for (size_t i = 0; msgs && i < rows.n; i++) json_decref(msgs[i]);
+    free(msgs);
+    free(reqs);
+    free(req_row);
+    free(ids);
+    free(idp);
+    anc_llm_free(llm);
+    anc_chat_model_free(local);
+    anc_store_close(store);
+    anc_rows_free(&rows);
+    return code;
+}

@@ -1,0 +1,176 @@
+/* The run store: one SQLite file (run.db) per run directory holding
+ *
+ *   requests  every LLM request anchor sent or will send, keyed by the
+ *             SHA-256 of its canonical form (backend, model, messages,
+ *             parameters): the request JSON (never an API key), status
+ *             pending/done/failed, the reply text, the full reply JSON, the
+ *             last error, the number of attempts and timestamps;
+ *   items     per-step item records (step, item id) -> done/failed with the
+ *             step's output JSON or error, so a rerun skips finished items;
+ *   steps     per-step metadata: input hash, config hash, finished flag.
+ *
+ * Durability (design.md section 7: "every reply is committed to the store
+ * before it is used"): the database runs in WAL mode with
+ * `synchronous=FULL`, so each committed write transaction has been fsync'd
+ * to the WAL before the call returns. A process crash (kill -9) or a power
+ * cut afterwards cannot lose it. (`synchronous=NORMAL` would survive kill -9
+ * but could lose the last commits on power loss; a paid reply is worth one
+ * fsync.) If the file system cannot do WAL, SQLite keeps its rollback
+ * journal and the same guarantee holds. A crash at any moment loses at most
+ * the requests whose replies had not been committed yet (they stay
+ * `pending` and are sent again by the next run).
+ *
+ * Concurrency: one writer process (the CLI) is the intended use. Other
+ * connections (readers, or a second writer) wait up to the busy timeout
+ * (10 s) instead of failing. One anc_store handle may be used from several
+ * threads; its calls are serialised by an internal mutex. An explicit
+ * transaction (anc_store_begin) covers every call made on the handle until
+ * anc_store_commit, from any thread.
+ *
+ * Every function returns ANC_OK or an error whose message names the
+ * database path and the operation; strings returned through `**` are
+ * malloc'd and owned by the caller. */
+#ifndef ANCHOR_STORE_STORE_H
+#define ANCHOR_STORE_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/error.h"
+#include "store/sha256.h"
+
+/* A request key: 64 lowercase hex digits + NUL. */
+#define ANC_STORE_KEY_HEX ANC_SHA256_HEX
+
+typedef struct anc_store anc_store;
+
+typedef enum anc_req_status {
+    ANC_REQ_NONE = 0,  /* no such request */
+    ANC_REQ_PENDING,   /* recorded before sending; no reply committed yet */
+    ANC_REQ_DONE,      /* reply committed */
+    ANC_REQ_FAILED     /* gave up; error recorded (a rerun sends it again) */
+} anc_req_status;
+
+typedef enum anc_item_status {
+    ANC_ITEM_NONE = 0, /* no record */
+    ANC_ITEM_DONE,
+    ANC_ITEM_FAILED
+} anc_item_status;
+
+/* Opens (creating when absent) the store at path: WAL mode, synchronous=FULL,
+ * busy timeout 10 s, schema created or checked (a store written by a newer
+ * anchor is ANC_ERR_UNSUPPORTED; a file that is not SQLite is ANC_ERR_FORMAT).
+ * *out is set only on success; release it with anc_store_close. */
+anc_status anc_store_open(anc_store **out, const char *path, anc_error *err);
+
+/* Closes the store (rolling back an unfinished explicit transaction). NULL is
+ * a no-op. */
+void anc_store_close(anc_store *s);
+
+/* The path the store was opened with (owned by s). */
+const char *anc_store_path(const anc_store *s);
+
+/* Computes the request key: SHA-256 over a versioned, length-prefixed
+ * encoding of backend_id (e.g. "http:https://api.openai.com/v1/chat/completions",
+ * which the llm module gives as anc_llm_id), salt (may be NULL = ""; lets a
+ * caller ask the same thing twice, e.g. two samples) and the request JSON
+ * serialised compactly with sorted keys (so key order does not matter).
+ * Writes 64 hex digits + NUL into key. Errors: ANC_ERR_INVALID for NULL
+ * arguments, ANC_ERR_NOMEM when the JSON cannot be serialised. */
+anc_status anc_store_request_key(const char *backend_id, const char *salt, const json_t *request,
+                                 char key[ANC_STORE_KEY_HEX], anc_error *err);
+
+/* Looks up a committed reply. *found = 1 and *reply_text (caller frees) and
+ * *reply_json (caller json_decref's; NULL when none was stored) are set
+ * when key is `done`; otherwise *found = 0 and both are NULL. reply_text or
+ * reply_json may be NULL when the caller does not want them. A stored
+ * reply JSON that does not parse is ANC_ERR_FORMAT. */
+anc_status anc_store_get_reply(anc_store *s, const char *key, char **reply_text, json_t **reply_json,
+                               int *found, anc_error *err);
+
+/* Status of key: *status (ANC_REQ_NONE when absent), *attempts (may be
+ * NULL) and the last *error (may be NULL; caller frees; NULL when none). */
+anc_status anc_store_request_status(anc_store *s, const char *key, anc_req_status *status,
+                                    unsigned *attempts, char **error, anc_error *err);
+
+/* Records key as pending with its request JSON (which must not hold any
+ * secret) before it is sent. A `done` request stays done. */
+anc_status anc_store_put_pending(anc_store *s, const char *key, const json_t *request, anc_error *err);
+
+/* Commits a reply: status done, reply_text, reply_json (may be NULL), the
+ * request JSON, error cleared, attempts added to the count. One committed
+ * transaction (or part of the caller's explicit one): when this returns ANC_OK
+ * outside an explicit transaction, the reply is on disk. */
+anc_status anc_store_put_reply(anc_store *s, const char *key, const json_t *request, const char *reply_text,
+                               const json_t *reply_json, unsigned attempts, anc_error *err);
+
+/* Records a failure (status failed, error text, attempts added). Never
+ * overwrites a committed reply: a `done` request stays done. The error text
+ * must not hold secrets (the llm module's errors never do). */
+anc_status anc_store_put_failure(anc_store *s, const char *key, const json_t *request, const char *error,
+                                 unsigned attempts, anc_error *err);
+
+/* Counts requests by status (any pointer may be NULL). */
+anc_status anc_store_count_requests(anc_store *s, size_t *pending, size_t *done, size_t *failed, anc_error *err);
+
+/* Reads the record of (step, item_id): *status (ANC_ITEM_NONE when absent),
+ * *record (caller json_decref's; NULL when none; pointer may be NULL) and
+ * *error (caller frees; NULL when none; pointer may be NULL). */
+anc_status anc_store_item_get(anc_store *s, const char *step, const char *item_id, anc_item_status *status,
+                              json_t **record, char **error, anc_error *err);
+
+/* Writes (replacing) the record of (step, item_id): status DONE or FAILED,
+ * record JSON (may be NULL) and error text (may be NULL). Items keep the
+ * position of their first write for anc_store_item_foreach. */
+anc_status anc_store_item_put(anc_store *s, const char *step, const char *item_id, anc_item_status status,
+                              const json_t *record, const char *error, anc_error *err);
+
+/* Counts the items of step by status (either pointer may be NULL). */
+anc_status anc_store_item_count(anc_store *s, const char *step, size_t *done, size_t *failed, anc_error *err);
+
+/* Deletes the items of step: all of them, or only the failed ones when
+ * failed_only (so a rerun tries them again). */
+anc_status anc_store_item_clear(anc_store *s, const char *step, int failed_only, anc_error *err);
+
+/* Called per item in first-write order; record and error are borrowed (may
+ * be NULL). Return non-zero to stop early. */
+typedef int (*anc_store_item_fn)(void *ctx, const char *item_id, anc_item_status status, const json_t *record,
+                                 const char *error);
+
+/* Visits the items of step whose status matches `only` (ANC_ITEM_NONE = all).
+ * A record that does not parse is ANC_ERR_FORMAT naming the item. */
+anc_status anc_store_item_foreach(anc_store *s, const char *step, anc_item_status only, anc_store_item_fn fn,
+                                  void *ctx, anc_error *err);
+
+/* Step metadata. Strings are malloc'd (NULL when not set); free them with
+ * anc_store_step_clear. */
+typedef struct anc_store_step {
+    char *input_hash;
+    char *config_hash;
+    int finished;
+} anc_store_step;
+
+/* Reads the metadata of step: *found = 1 and *out filled, or *found = 0 and
+ * *out zeroed. */
+anc_status anc_store_step_get(anc_store *s, const char *step, anc_store_step *out, int *found, anc_error *err);
+
+/* Writes (replacing) the metadata of step. Hashes may be NULL. */
+anc_status anc_store_step_put(anc_store *s, const char *step, const char *input_hash, const char *config_hash,
+                              int finished, anc_error *err);
+
+/* Frees the strings of m and zeroes it (NULL is a no-op). */
+void anc_store_step_clear(anc_store_step *m);
+
+/* Explicit transactions: group many writes into one commit (one fsync).
+ * They nest (inner levels are savepoints). A failed write inside one rolls
+ * back only that write. anc_store_commit makes everything durable when the
+ * outermost level commits; anc_store_rollback undoes the innermost level. */
+anc_status anc_store_begin(anc_store *s, anc_error *err);
+anc_status anc_store_commit(anc_store *s, anc_error *err);
+void anc_store_rollback(anc_store *s);
+
+/* Runs SQLite's integrity check; ANC_ERR_FORMAT with its first complaint when
+ * the file is damaged. */
+anc_status anc_store_check(anc_store *s, anc_error *err);
+
+#endif
