@@ -81,5 +81,8 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_revise(int argc, char **argv);
 int cmd_judge(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_pairs(int argc, char **argv);
+int cmd_pairs_stronger(int argc, char **argv);
 
 #endif

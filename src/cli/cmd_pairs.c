@@ -14,7 +14,6 @@
 #include "core/fileutil.h"
 #include "data/jsonl.h"
 
-int cmd_pairs(int argc, char **argv); /* declared in cli.h once dispatched by main.c */
 
 #define MAX_INPUT_BYTES ((size_t)8 << 30)
 
@@ -159,7 +158,8 @@ done:
 static void pairs_usage(FILE *f) {
     fprintf(f, "usage: anchor pairs SUBCOMMAND [options]   (anchor pairs SUBCOMMAND --help for details)\n\n"
                "subcommands:\n"
-               "  import     convert UltraFeedback, HH-RLHF or LLaMA-Factory data into anchor pair rows\n");
+               "  import     convert UltraFeedback, HH-RLHF or LLaMA-Factory data into anchor pair rows\n"
+               "  stronger   the stronger-preferred baseline: a stronger model answers, the draft is rejected\n");
 }
 
 int cmd_pairs(int argc, char **argv) {
@@ -172,6 +172,7 @@ int cmd_pairs(int argc, char **argv) {
         return 0;
     }
     if (strcmp(argv[1], "import") == 0) return pairs_import(argc - 1, argv + 1);
+    if (strcmp(argv[1], "stronger") == 0) return cmd_pairs_stronger(argc - 1, argv + 1);
     fprintf(stderr, "anchor pairs: unknown subcommand '%s'\n\n", argv[1]);
     pairs_usage(stderr);
     return 2;

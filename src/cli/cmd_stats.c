@@ -11,7 +11,6 @@
 #include "cli/cli.h"
 #include "data/jsonl.h"
 
-int cmd_stats(int argc, char **argv); /* declared in cli.h once dispatched by main.c */
 
 /* Statistics of one pairs file. */
 static anc_status file_stats(const char *path, anc_contrast_stats *out, anc_error *err) {

@@ -12,6 +12,8 @@ static const cli_command commands[] = {
     {"generate", "sample completions for prompts (KV cache, several sequences at once)", "--model DIR --prompts FILE --out FILE", cmd_generate},
     {"revise", "CLAIR: a stronger model minimally revises each draft -> preference pairs", "--input FILE --reviser SPEC --out FILE", cmd_revise},
     {"judge", "on-policy judge pairs: two samples per prompt, judged in both orders", "--input FILE --judge SPEC --out FILE", cmd_judge},
+    {"pairs", "pair tools: import UltraFeedback/HH-RLHF/LLaMA-Factory data; stronger-model baseline", "import|stronger [options]", cmd_pairs},
+    {"stats", "contrast statistics of preference pairs: lengths, word Jaccard, Levenshtein", "FILE... [--json]", cmd_stats},
     {"score", "log-probabilities (and rewards) of preference pairs", "--model DIR --data FILE [options]", cmd_score},
     {"train", "preference training: apo_zero, apo_down, dpo and the TRL family", "--model DIR --data FILE --output-dir DIR [options]", cmd_train},
     {"convert", "import a llama2.c checkpoint as a Hugging Face model folder", "--from llama2c MODEL.bin --out DIR", cmd_convert},
