@@ -6,7 +6,7 @@
 #   ANCHOR_WITH_TORCH=1 ...          also python3-torch (reference fixtures, PyTorch benchmarks)
 set -eu
 
-PKGS="build-essential cmake pkg-config libopenblas-dev libjansson-dev libcmocka-dev libpcre2-dev libutf8proc-dev libyaml-dev"
+PKGS="build-essential cmake pkg-config libopenblas-dev libjansson-dev libcmocka-dev libpcre2-dev libutf8proc-dev libyaml-dev libcurl4-openssl-dev libsqlite3-dev"
 if [ "${ANCHOR_WITH_TORCH:-0}" = 1 ]; then
     PKGS="$PKGS python3-torch python3-numpy"
 fi
