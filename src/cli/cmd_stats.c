@@ -10,10 +10,24 @@
 #include "clair/stats.h"
 #include "cli/cli.h"
 #include "data/jsonl.h"
+#include "tokenizer/tokenizer.h"
 
 
-/* Statistics of one pairs file. */
-static anc_status file_stats(const char *path, anc_contrast_stats *out, anc_error *err) {
+/* Token-set Jaccard input from text: the raw encoding (no special tokens). */
+static anc_status add_text_tokens(anc_contrast *acc, anc_tokenizer *tok, const char *c, const char *r, anc_error *err) {
+    int32_t *ci = NULL, *ri = NULL;
+    size_t nc = 0, nr = 0;
+    anc_status st = anc_tokenizer_encode(tok, c, strlen(c), 0, &ci, &nc, err);
+    if (!st) st = anc_tokenizer_encode(tok, r, strlen(r), 0, &ri, &nr, err);
+    if (!st) st = anc_contrast_add_tokens(acc, ci, nc, ri, nr, err);
+    free(ci);
+    free(ri);
+    return st;
+}
+
+/* Statistics of one pairs file; tok (may be NULL) tokenises text for the
+ * token-set Jaccard. */
+static anc_status file_stats(const char *path, anc_tokenizer *tok, anc_contrast_stats *out, anc_error *err) {
     anc_rows rows;
     anc_status st = anc_rows_load(&rows, path, err);
     if (st) return st;
@@ -26,9 +40,13 @@ static anc_status file_stats(const char *path, anc_contrast_stats *out, anc_erro
         st = anc_pair_text(row, "chosen", &c, path, line, err);
         if (!st) st = anc_pair_text(row, "rejected", &r, path, line, err);
         if (!st) st = anc_contrast_add(acc, c, strlen(c), r, strlen(r), err);
+        if (!st && tok) {
+            st = add_text_tokens(acc, tok, c, r, err);
+            if (st) anc_error_prefix(err, "%s:%zu", path, line);
+        }
         free(c);
         free(r);
-        if (!st && json_object_get(row, "chosen_ids") && json_object_get(row, "rejected_ids")) {
+        if (!st && !tok && json_object_get(row, "chosen_ids") && json_object_get(row, "rejected_ids")) {
             int32_t *ci = NULL, *ri = NULL;
             size_t nc = 0, nr = 0;
             st = anc_row_ids(row, "chosen_ids", 0, 0, &ci, &nc, path, line, err);
@@ -46,20 +64,22 @@ static anc_status file_stats(const char *path, anc_contrast_stats *out, anc_erro
 
 int cmd_stats(int argc, char **argv) {
     int json = 0;
+    const char *model = NULL;
     cli_opt opts[] = {
         {"json", OPT_FLAG, &json, NULL, "print JSON (an array with one object per file) instead of the table"},
+        {"model", OPT_STR, &model, "DIR", "also the token-set Jaccard, with this model's tokenizer"},
         {0},
     };
     char **pos = NULL;
     int n_pos = 0;
-    int rc = cli_parse(argc, argv, opts, "stats", "FILE... [--json]",
+    int rc = cli_parse(argc, argv, opts, "stats", "FILE... [--json] [--model DIR]",
                        "Contrast statistics of preference datasets, as in Table 1 of the CLAIR/APO paper: for each\n"
                        "FILE (JSONL or JSON array of pairs; \"chosen\"/\"rejected\" as strings, message lists (the\n"
                        "last assistant message counts) or LLaMA-Factory {\"from\",\"value\"} objects): rows, mean and\n"
                        "median length of chosen and rejected in characters (code points) and words, mean Jaccard\n"
                        "similarity of their word sets (higher = more contrastive), mean character Levenshtein\n"
                        "distance (lower = more contrastive) and the share of identical pairs. Rows that also carry\n"
-                       "chosen_ids/rejected_ids add a token-set Jaccard column.",
+                       "chosen_ids/rejected_ids, or --model DIR, add a token-set Jaccard column.",
                        &pos, &n_pos);
     if (rc) {
         free(pos);
@@ -71,14 +91,19 @@ int cmd_stats(int argc, char **argv) {
     }
     anc_contrast_stats *stats = calloc((size_t)n_pos, sizeof *stats);
     anc_error err = {0};
+    anc_tokenizer *tok = NULL;
     int code = 0;
+    if (model && anc_tokenizer_load_dir(&tok, model, &err)) {
+        code = cli_fail("stats", &err);
+        goto done;
+    }
     if (!stats) {
         anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
         code = cli_fail("stats", &err);
         goto done;
     }
     for (int i = 0; i < n_pos; i++) {
-        if (file_stats(pos[i], &stats[i], &err)) {
+        if (file_stats(pos[i], tok, &stats[i], &err)) {
             code = cli_fail("stats", &err);
             goto done;
         }
@@ -116,6 +141,7 @@ int cmd_stats(int argc, char **argv) {
         code = cli_fail("stats", &err);
     }
 done:
+    anc_tokenizer_free(tok);
     free(stats);
     free(pos);
     return code;
