@@ -84,5 +84,8 @@ int cmd_judge(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_pairs(int argc, char **argv);
 int cmd_pairs_stronger(int argc, char **argv);
+int cmd_ab(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

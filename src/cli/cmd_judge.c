@@ -154,7 +154,7 @@ int cmd_judge(int argc, char **argv) {
             code = cli_fail("judge", &err);
             goto done;
         }
-        char *pj = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+        char *pj = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
         char id[96];
         const char *parts[1] = {pj};
         cli_item_id(row, parts, 1, id, sizeof id);

@@ -141,7 +141,7 @@ int cmd_revise(int argc, char **argv) {
         it->row = i;
         it->input = ptext;
         it->draft = draft;
-        char *pj = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+        char *pj = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
         const char *parts[2] = {pj, draft};
         cli_item_id(row, parts, 2, it->id, sizeof it->id);
         free(pj);

@@ -111,7 +111,7 @@ int cmd_pairs_stronger(int argc, char **argv) {
             code = cli_fail("pairs stronger", &err);
             goto done;
         }
-        char *pj = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+        char *pj = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
         const char *parts[2] = {pj, draft};
         cli_item_id(row, parts, 2, ids[i], sizeof ids[i]);
         free(pj);

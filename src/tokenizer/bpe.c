@@ -1,9 +1,10 @@
 /* The BPE model: a word becomes one symbol per character (with
  * continuing_subword_prefix / end_of_word_suffix, byte fallback and unk
  * fusing as in HF), then the lowest-ranked adjacent pair is merged until no
- * pair has a merge. Pairs wait in a binary heap keyed by (rank, position) and
- * the symbols form a linked list, so a word of n symbols costs O(n log n).
- * Results for words under 256 bytes are kept in a bounded cache. */
+ * pair has a merge (ties: leftmost first). Pairs wait in a 4-ary heap keyed
+ * by (rank, position) and the symbols form a linked list, so a word of n
+ * symbols costs O(n log n). Results for words under 256 bytes are kept in a
+ * bounded cache (cleared when full). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +17,11 @@
 typedef struct {
     int32_t id;         /* -1 once merged into its left neighbour */
     int32_t prev, next; /* -1: none */
-    uint32_t rank;      /* rank of the queued merge of (this, next), or NONE */
+    uint32_t rank;      /* rank of the queued merge of (this, next), or NO_MERGE */
     int32_t new_id;     /* its merged id */
 } bpe_sym;
 
-#define NONE UINT32_MAX
+#define NO_MERGE UINT32_MAX
 
 static anc_status oom(anc_error *err) {
     return anc_error_set(err, ANC_ERR_NOMEM, "tokenizer: out of memory in BPE");
@@ -39,7 +40,7 @@ static anc_status add_sym(anc_tokenizer *tok, size_t *n, int32_t id, anc_error *
     s->id = id;
     s->prev = (int32_t)*n - 1;
     s->next = (int32_t)*n + 1;
-    s->rank = NONE;
+    s->rank = NO_MERGE;
     (*n)++;
     return ANC_OK;
 }
@@ -98,7 +99,7 @@ static void heapify(anc_tokenizer *tok, size_t n) {
 static anc_status push_pair(anc_tokenizer *tok, size_t *hn, int32_t pos, int append_only, anc_error *err) {
     bpe_sym *s = tok->bpe_syms;
     if (pos < 0) return ANC_OK;
-    s[pos].rank = NONE;
+    s[pos].rank = NO_MERGE;
     if (s[pos].next < 0) return ANC_OK;
     uint64_t v;
     uint64_t key = (uint64_t)(uint32_t)s[pos].id << 32 | (uint32_t)s[s[pos].next].id;
