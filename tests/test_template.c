@@ -615,76 +615,89 @@ static void fuzz_one(const char *src, size_t len, const json_t *ctx) {
     anc_template_free(t);
 }
 
-static void test_fuzz_regression(void **state) {
-    (void)state;
-    json_t *cases = load_fixture_cases();
-    if (!cases) skip();
+/* Every prefix (or ~300 evenly spaced ones) of src, then mutations:
+ * deletions, token insertions, byte changes, duplications. */
+static size_t sweep(const char *src, const json_t *ctx, rng *r, int mutations) {
     static const char *const inserts[] = {"{{", "}}", "{%", "%}", "{#", "#}", "-", "+", "(", ")", "[", "]", "{", "}",
                                           "'", "\"", "|", ".", ",", ":", "\\", " endfor ", " endif ", " else ",
                                           " loop ", " if ", " in ", " not ", "**", "~", "\xff", "\xe2\x80", "%",
                                           " is ", " recursive ", "0x", "1e999", "9223372036854775807", "*"};
-    rng r = {0x9E3779B97F4A7C15ull};
-    size_t i, runs = 0;
-    json_t *c;
-    char *buf = NULL;
-    json_array_foreach(cases, i, c) {
-        const char *src = json_string_value(json_object_get(c, "chat_template"));
-        const json_t *ctx = json_object_get(c, "context");
-        size_t len = strlen(src);
-        /* Every prefix (or ~300 evenly spaced ones for long templates). */
-        size_t stride = len / 300 + 1;
-        for (size_t k = 0; k <= len; k += stride, runs++) fuzz_one(src, k, ctx);
-        /* Mutations: deletions, insertions, byte changes, duplications. */
-        buf = realloc(buf, len * 2 + 256);
-        assert_non_null(buf);
-        for (int m = 0; m < 150; m++, runs++) {
-            memcpy(buf, src, len);
-            size_t n = len;
-            int ops = 1 + (int)(rnext(&r) % 3);
-            for (int op = 0; op < ops && n > 0; op++) {
-                size_t pos = rnext(&r) % n;
-                switch (rnext(&r) % 4) {
-                case 0: { /* delete a short run */
-                    size_t k = 1 + rnext(&r) % 8;
-                    if (pos + k > n) k = n - pos;
-                    memmove(buf + pos, buf + pos + k, n - pos - k);
-                    n -= k;
-                    break;
-                }
-                case 1: { /* insert a token */
-                    const char *ins = inserts[rnext(&r) % (sizeof inserts / sizeof inserts[0])];
-                    size_t k = strlen(ins);
-                    if (n + k > len * 2 + 200) break;
-                    memmove(buf + pos + k, buf + pos, n - pos);
-                    memcpy(buf + pos, ins, k);
-                    n += k;
-                    break;
-                }
-                case 2: buf[pos] = (char)(rnext(&r) & 0xFF); break;
-                default: { /* duplicate a run */
-                    size_t k = 1 + rnext(&r) % 40;
-                    if (pos + k > n) k = n - pos;
-                    if (n + k > len * 2 + 200) break;
-                    memmove(buf + pos + k, buf + pos, n - pos);
-                    n += k;
-                    break;
-                }
-                }
+    size_t len = strlen(src), runs = 0;
+    size_t stride = len / 300 + 1;
+    for (size_t k = 0; k <= len; k += stride, runs++) fuzz_one(src, k, ctx);
+    size_t cap = len * 2 + 256;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    for (int m = 0; m < mutations; m++, runs++) {
+        memcpy(buf, src, len);
+        size_t n = len;
+        int ops = 1 + (int)(rnext(r) % 3);
+        for (int op = 0; op < ops && n > 0; op++) {
+            size_t pos = rnext(r) % n, k;
+            switch (rnext(r) % 4) {
+            case 0: /* delete a short run */
+                k = 1 + rnext(r) % 8;
+                if (pos + k > n) k = n - pos;
+                memmove(buf + pos, buf + pos + k, n - pos - k);
+                n -= k;
+                break;
+            case 1: { /* insert a token */
+                const char *ins = inserts[rnext(r) % (sizeof inserts / sizeof inserts[0])];
+                k = strlen(ins);
+                if (n + k > cap) break;
+                memmove(buf + pos + k, buf + pos, n - pos);
+                memcpy(buf + pos, ins, k);
+                n += k;
+                break;
             }
-            fuzz_one(buf, n, ctx);
+            case 2: buf[pos] = (char)(rnext(r) & 0xFF); break;
+            default: /* duplicate a run */
+                k = 1 + rnext(r) % 40;
+                if (pos + k > n) k = n - pos;
+                if (n + k > cap) break;
+                memmove(buf + pos + k, buf + pos, n - pos);
+                n += k;
+                break;
+            }
         }
+        fuzz_one(buf, n, ctx);
     }
     free(buf);
-    print_message("fuzz sweep: %zu compile+render runs\n", runs);
-    json_decref(cases);
+    return runs;
 }
-
-/* ---------------------------------------------------------------- built-ins */
 
 static const char CONVO[] =
     "{\"messages\": [{\"role\": \"system\", \"content\": \"You are helpful.\"}, {\"role\": \"user\", \"content\": "
     "\"Hello!\"}, {\"role\": \"assistant\", \"content\": \"Hi there.\"}], \"bos_token\": \"<s>\", \"eos_token\": "
     "\"</s>\", \"add_generation_prompt\": %s}";
+
+static void test_fuzz_regression(void **state) {
+    (void)state;
+    rng r = {0x9E3779B97F4A7C15ull};
+    size_t runs = 0;
+    /* The built-in templates are always there ... */
+    char text[512];
+    snprintf(text, sizeof text, CONVO, "true");
+    json_t *convo = parse_json(text);
+    for (size_t i = 0; anc_template_builtin_name(i); i++)
+        runs += sweep(anc_template_builtin(anc_template_builtin_name(i)), convo, &r, 600);
+    runs += sweep(CASES_CONTROL[1].tpl, convo, &r, 300);
+    json_decref(convo);
+    /* ... the fixture templates when the shared folder is. */
+    json_t *cases = load_fixture_cases();
+    if (cases) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(cases, i, c) {
+            runs += sweep(json_string_value(json_object_get(c, "chat_template")), json_object_get(c, "context"), &r,
+                          150);
+        }
+        json_decref(cases);
+    }
+    print_message("fuzz sweep: %zu compile+render runs\n", runs);
+}
+
+/* ---------------------------------------------------------------- built-ins */
 
 static void expect_builtin(const char *name, int gen_prompt, const char *expected) {
     const char *src = anc_template_builtin(name);

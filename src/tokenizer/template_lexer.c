@@ -243,7 +243,7 @@ static size_t lex_number(lexer *lx, size_t i, tpl_tok *tk) {
     tk->n = end - i;
     if (is_float) {
         tk->kind = TK_FLOAT;
-        if (k + 1 >= sizeof buf || anc_tpl_parse_float(buf, k, &tk->f) != 0) tk->f = 0;
+        if (k + 1 >= sizeof buf || anc_tpl_parse_float(buf, k, &tk->f) != 0) tk->i = -1; /* parser reports it */
         return end;
     }
     tk->kind = TK_INT;

@@ -415,6 +415,7 @@ static tpl_node *parse_primary(tpl_parser *p) {
         return n;
     case TK_FLOAT:
         anc_tpl_next(p);
+        if (tk->i < 0) return anc_tpl_unsupported(p, tk, "float literal %.*s is too long", (int)tk->n, tk->p);
         n = anc_tpl_new_node(p, N_CONST, tk);
         if (n) n->value = anc_tv_float(tk->f);
         return n;
