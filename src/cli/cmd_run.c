@@ -1,0 +1,341 @@
+/* anchor run PIPELINE.yaml: runs the steps of a pipeline in-process, in a
+ * run directory, skipping the steps that are up to date.
+ *
+ * Skip rule: a step is up to date when run.db records it as finished with
+ * the same config hash (kind + canonical options) and the same input hash
+ * (contents of the files it reads; for folders config.json plus the names,
+ * sizes and mtimes of their files) as now, and its output exists. Inputs are
+ * hashed just before a step would run, after the steps above it ran, so a
+ * rerun upstream step whose output changed makes its consumers rerun, and
+ * one whose output came out identical does not. A step is recorded as
+ * started (unfinished) before it runs and finished only after it succeeds:
+ * a killed pipeline reruns the interrupted step, which resumes inside
+ * (revise/judge/stronger through their items in run.db; train with
+ * --resume from its newest checkpoint). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/fileutil.h"
+#include "pipeline/pipeline.h"
+#include "store/store.h"
+
+
+#define RUN "run"
+
+typedef struct step_state {
+    char in_hash[ANC_SHA256_HEX];
+    int up_to_date;
+    int resumable;       /* recorded unfinished with the same hashes */
+    int recorded;        /* any record */
+    const char *why;     /* reason to run (or "up to date") */
+} step_state;
+
+/* The store key of a step's metadata; items keep the subcommand's names. */
+static void step_key(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "pipeline/%s", name); }
+
+/* Fills st for step i from the store (NULL store: never run). */
+static anc_status assess(const anc_pipeline *p, size_t i, anc_store *store, step_state *st, anc_error *err) {
+    memset(st, 0, sizeof *st);
+    const anc_pipe_step *s = &p->steps[i];
+    if (anc_pipeline_input_hash(p, i, st->in_hash, err)) return err->code;
+    st->why = "never run";
+    if (!store) return ANC_OK;
+    char key[512];
+    step_key(key, sizeof key, s->name);
+    anc_store_step rec;
+    int found = 0;
+    if (anc_store_step_get(store, key, &rec, &found, err)) return err->code;
+    if (found) {
+        int same_cfg = rec.config_hash && !strcmp(rec.config_hash, s->config_hash);
+        int same_in = rec.input_hash && !strcmp(rec.input_hash, st->in_hash);
+        st->recorded = 1;
+        if (!same_cfg) st->why = "options changed";
+        else if (!same_in) st->why = "inputs changed";
+        else if (!rec.finished) {
+            st->why = "interrupted last time; resuming";
+            st->resumable = 1;
+        } else if (!anc_path_exists(s->out)) st->why = "its output is missing";
+        else {
+            st->why = "up to date";
+            st->up_to_date = 1;
+        }
+    }
+    anc_store_step_clear(&rec);
+    return ANC_OK;
+}
+
+/* revise/judge/stronger keep per-item records in run.db under their kind's
+ * name. When the step that last used them differs (another step of the same
+ * kind, or this step with other options or inputs), they are cleared so the
+ * step is redone; its paid replies stay in the store and are reused. */
+static anc_status claim_items(anc_store *store, const anc_pipe_step *s, const char *in_hash, anc_error *err) {
+    const char *kind = anc_step_kind_name(s->kind);
+    if (s->kind != ANC_STEP_REVISE && s->kind != ANC_STEP_JUDGE && s->kind != ANC_STEP_STRONGER) return ANC_OK;
+    char key[128], ident[ANC_SHA256_HEX];
+    snprintf(key, sizeof key, "pipeline-items/%s", kind);
+    anc_sha256 h;
+    anc_sha256_init(&h);
+    anc_sha256_update(&h, s->name, strlen(s->name) + 1);
+    anc_sha256_update(&h, s->config_hash, strlen(s->config_hash) + 1);
+    anc_sha256_update(&h, in_hash, strlen(in_hash) + 1);
+    anc_sha256_final_hex(&h, ident);
+    anc_store_step rec;
+    int found = 0;
+    if (anc_store_step_get(store, key, &rec, &found, err)) return err->code;
+    int other = found && (!rec.config_hash || strcmp(rec.config_hash, ident));
+    anc_store_step_clear(&rec);
+    if (other && anc_store_item_clear(store, kind, 0, err)) return err->code;
+    return anc_store_step_put(store, key, NULL, ident, 1, err);
+}
+
+static int dispatch(anc_step_kind k, int argc, char **argv) {
+    switch (k) {
+    case ANC_STEP_GENERATE: return cmd_generate(argc, argv);
+    case ANC_STEP_REVISE: return cmd_revise(argc, argv);
+    case ANC_STEP_JUDGE: return cmd_judge(argc, argv);
+    case ANC_STEP_STRONGER:
+    case ANC_STEP_IMPORT: return cmd_pairs(argc, argv);
+    case ANC_STEP_STATS: return cmd_stats(argc, argv);
+    case ANC_STEP_TRAIN: return cmd_train(argc, argv);
+    case ANC_STEP_EVAL: return cmd_eval(argc, argv);
+    case ANC_STEP_AB: return cmd_ab(argc, argv);
+    case ANC_STEP_REPORT: return cmd_report(argc, argv);
+    default: return 2;
+    }
+}
+
+/* Runs step i in-process; stats's stdout goes to its output file. */
+static int run_step(const anc_pipeline *p, size_t i, int resume) {
+    const anc_pipe_step *s = &p->steps[i];
+    const char *extra[1] = {"--resume"};
+    char **av = NULL;
+    int ac = 0;
+    anc_error err = {0};
+    if (anc_pipeline_argv(p, i, extra, s->kind == ANC_STEP_TRAIN && resume ? 1 : 0, &av, &ac, &err))
+        return cli_fail(RUN, &err);
+    char *slash = strrchr(s->out, '/');
+    if (slash) {
+        char *parent = strndup(s->out, (size_t)(slash - s->out));
+        anc_status st = parent ? anc_mkdirs(parent, &err) : anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
+        free(parent);
+        if (st) {
+            anc_pipeline_argv_free(av);
+            return cli_fail(RUN, &err);
+        }
+    }
+    int rc;
+    if (s->kind == ANC_STEP_STATS) {
+        size_t n = strlen(s->out) + 5;
+        char *tmp = malloc(n);
+        if (!tmp) {
+            anc_pipeline_argv_free(av);
+            return 1;
+        }
+        snprintf(tmp, n, "%s.tmp", s->out);
+        fflush(stdout);
+        int saved = dup(1), fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (saved < 0 || fd < 0) {
+            fprintf(stderr, "anchor run: cannot write %s\n", tmp);
+            if (saved >= 0) close(saved);
+            if (fd >= 0) close(fd);
+            free(tmp);
+            anc_pipeline_argv_free(av);
+            return 1;
+        }
+        dup2(fd, 1);
+        close(fd);
+        rc = dispatch(s->kind, ac, av);
+        fflush(stdout);
+        dup2(saved, 1);
+        close(saved);
+        if (rc == 0 && rename(tmp, s->out) != 0) {
+            fprintf(stderr, "anchor run: cannot rename %s to %s\n", tmp, s->out);
+            rc = 1;
+        }
+        if (rc) unlink(tmp);
+        free(tmp);
+    } else {
+        rc = dispatch(s->kind, ac, av);
+    }
+    anc_pipeline_argv_free(av);
+    return rc;
+}
+
+static int reopen(anc_store **store, const char *path) {
+    anc_error err = {0};
+    anc_store_close(*store);
+    *store = NULL;
+    if (anc_store_open(store, path, &err)) return cli_fail(RUN, &err);
+    return 0;
+}
+
+int cmd_run(int argc, char **argv) {
+    const char *run_dir = NULL, *from = NULL, *only = NULL;
+    int dry = 0, force = 0;
+    cli_opt opts[] = {
+        {"run-dir", OPT_STR, &run_dir, "DIR", "run directory (default: the file's run_dir, else its name without extension)"},
+        {"from", OPT_STR, &from, "STEP", "run this step and every later one (earlier ones must be up to date)"},
+        {"only", OPT_STR, &only, "STEP", "run only this step"},
+        {"dry-run", OPT_FLAG, &dry, NULL, "print the plan (each step: run or skip, and why) and run nothing"},
+        {"force", OPT_FLAG, &force, NULL, "run every selected step even when it is up to date"},
+        {0},
+    };
+    char **pos = NULL;
+    int n_pos = 0;
+    int rc = cli_parse(argc, argv, opts, RUN, "PIPELINE.yaml [--run-dir DIR] [--from STEP] [--only STEP] [--dry-run] [--force]",
+                       "Runs a pipeline of anchor steps (generate, revise, judge, stronger, import, stats, train, eval,\n"
+                       "ab, report) in one run directory: step outputs, run.db (every reviser/judge reply), models/,\n"
+                       "report.html and pipeline.effective.yaml. A step whose options and input files are unchanged\n"
+                       "since it last finished is skipped; a killed run resumes where it stopped. See examples/.",
+                       &pos, &n_pos);
+    if (rc) {
+        free(pos);
+        return rc == 1 ? 0 : rc;
+    }
+    if (n_pos != 1) {
+        free(pos);
+        return cli_usage_error(RUN, "expected one PIPELINE.yaml");
+    }
+    if (from && only) {
+        free(pos);
+        return cli_usage_error(RUN, "--from and --only exclude each other");
+    }
+    anc_error err = {0};
+    anc_pipeline p;
+    if (anc_pipeline_load(&p, pos[0], run_dir, &err)) {
+        free(pos);
+        return cli_fail(RUN, &err);
+    }
+    free(pos);
+    anc_store *store = NULL;
+    step_state *states = calloc(p.n_steps, sizeof *states);
+    int *will_run = calloc(p.n_steps, sizeof *will_run);
+    long from_i = from ? anc_pipeline_find(&p, from) : -1, only_i = only ? anc_pipeline_find(&p, only) : -1;
+    int code = 0;
+    if (!states || !will_run) {
+        anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
+        code = cli_fail(RUN, &err);
+        goto done;
+    }
+    if ((from && from_i < 0) || (only && only_i < 0)) {
+        code = cli_usage_error(RUN, "%s: no step called '%s'", p.path, from ? from : only);
+        goto done;
+    }
+    if (dry) {
+        if (anc_path_exists(p.store_path) && anc_store_open(&store, p.store_path, &err)) {
+            code = cli_fail(RUN, &err);
+            goto done;
+        }
+    } else if (anc_mkdirs(p.run_dir, &err) || anc_store_open(&store, p.store_path, &err)) {
+        code = cli_fail(RUN, &err);
+        goto done;
+    }
+    /* --from: the steps above must be up to date (nothing runs before them) */
+    for (long i = 0; i < from_i; i++) {
+        if (assess(&p, (size_t)i, store, &states[i], &err)) {
+            code = cli_fail(RUN, &err);
+            goto done;
+        }
+        if (!states[i].up_to_date) {
+            fprintf(stderr, "anchor run: error: --from %s: the earlier step '%s' is stale (%s); run without --from, or --from %s\n",
+                    from, p.steps[i].name, states[i].why, p.steps[i].name);
+            code = 1;
+            goto done;
+        }
+    }
+    if (!dry) {
+        char *eff = anc_path_join(p.run_dir, "pipeline.effective.yaml");
+        anc_status st = eff ? anc_pipeline_write_effective(&p, eff, &err) : anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
+        free(eff);
+        if (st) {
+            code = cli_fail(RUN, &err);
+            goto done;
+        }
+    }
+    size_t n = p.n_steps, ran = 0, skipped = 0;
+    double t0 = cli_now();
+    if (dry) printf("plan for %s (run directory %s):\n", p.path, p.run_dir);
+    for (size_t i = 0; i < n; i++) {
+        const anc_pipe_step *s = &p.steps[i];
+        step_state *st = &states[i];
+        if ((long)i >= from_i || from_i < 0) {
+            if (assess(&p, i, store, st, &err)) {
+                code = cli_fail(RUN, &err);
+                goto done;
+            }
+        }
+        int run = 0;
+        const char *why = st->why;
+        char because[256];
+        if (only_i >= 0) {
+            run = (long)i == only_i;
+            why = run ? "selected by --only" : "not selected (--only)";
+        } else if (from_i >= 0 && (long)i >= from_i) {
+            run = 1;
+            why = "selected by --from";
+        } else if (from_i >= 0) {
+            why = "up to date";
+        } else if (force) {
+            run = 1;
+            why = st->up_to_date ? "forced" : st->why;
+        } else {
+            run = !st->up_to_date;
+            if (!run && dry)
+                for (size_t d = 0; d < s->n_deps; d++)
+                    if (will_run[s->deps[d]]) {
+                        snprintf(because, sizeof because, "the step '%s' above it runs", p.steps[s->deps[d]].name);
+                        why = because;
+                        run = 1;
+                        break;
+                    }
+        }
+        will_run[i] = run;
+        if (dry) {
+            printf("[%zu/%zu] %s (%s): %s — %s\n", i + 1, n, s->name, anc_step_kind_name(s->kind), run ? "run" : "skip", why);
+            continue;
+        }
+        if (!run) {
+            fprintf(stderr, "[%zu/%zu] %s (%s): skipped, %s\n", i + 1, n, s->name, anc_step_kind_name(s->kind), why);
+            skipped++;
+            continue;
+        }
+        fprintf(stderr, "[%zu/%zu] %s (%s): %s\n", i + 1, n, s->name, anc_step_kind_name(s->kind), why);
+        char key[512];
+        step_key(key, sizeof key, s->name);
+        if (claim_items(store, s, st->in_hash, &err) ||
+            anc_store_step_put(store, key, st->in_hash, s->config_hash, 0, &err)) {
+            code = cli_fail(RUN, &err);
+            goto done;
+        }
+        /* the subcommand opens run.db itself; keep no connection meanwhile */
+        anc_store_close(store);
+        store = NULL;
+        double ts = cli_now();
+        int src = run_step(&p, i, st->resumable);
+        if ((code = reopen(&store, p.store_path))) goto done;
+        if (src) {
+            fprintf(stderr, "anchor run: step '%s' (%s) failed (exit %d) after %.1fs; fix it and rerun: finished steps are skipped\n",
+                    s->name, anc_step_kind_name(s->kind), src, cli_now() - ts);
+            code = src;
+            goto done;
+        }
+        if (anc_store_step_put(store, key, st->in_hash, s->config_hash, 1, &err)) {
+            code = cli_fail(RUN, &err);
+            goto done;
+        }
+        ran++;
+    }
+    if (!dry)
+        fprintf(stderr, "anchor run: %zu steps run, %zu skipped in %.1fs; results in %s\n", ran, skipped, cli_now() - t0,
+                p.run_dir);
+done:
+    free(states);
+    free(will_run);
+    anc_store_close(store);
+    anc_pipeline_free(&p);
+    return code;
+}
