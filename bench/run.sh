@@ -54,3 +54,22 @@ fi
 
 echo "== drafting: KV-cache generation, 8 prompts x 64 tokens, 64 new tokens each (temperature 1)"
 "$B/bench_generate" | tee "$OUT/generate_anchor.txt"
+
+echo "== tokenizer: encoding throughput, 10 MB of real mixed text (the shared fixtures' chat/preference/code text and llama.cpp's cases, cycled), one document at a time"
+if "$B/bench_tokenizer" > "$OUT/tokenizer_anchor.txt"; then
+    cat "$OUT/tokenizer_anchor.txt"
+    if command -v node >/dev/null 2>&1 && [ -d scripts/js/node_modules/@huggingface/transformers ]; then
+        node bench/tokenizer_js_bench.mjs --corpus fixtures > "$OUT/tokenizer_js.txt"
+        echo "-- JavaScript port of HF tokenizers (@huggingface/transformers), same text and loop"
+        cat "$OUT/tokenizer_js.txt"
+        echo "== ratios (anchor / JS; > 1 means anchor is faster)"
+        for t in smollm2 llama2; do
+            awk -v t="$t" -v a="$(get "encode_mb_s_$t" "$OUT/tokenizer_anchor.txt")" -v j="$(get "encode_mb_s_$t" "$OUT/tokenizer_js.txt")" \
+                'BEGIN { printf "%-8s encode %.2f vs %.2f MB/s: %.1fx\n", t, a, j, a / j }'
+        done
+    else
+        echo "(node or scripts/js/node_modules missing: JS peer skipped; cd scripts/js && npm ci --ignore-scripts)"
+    fi
+else
+    echo "(tokenizer benchmark skipped: ../shared/fixtures absent)"
+fi

@@ -93,6 +93,29 @@ static int check_ids(const char *name, size_t ci, const char *text, size_t len, 
     return 0;
 }
 
+/* Where the JavaScript port itself departs from the Rust `tokenizers`
+ * library (0.23), anchor follows Rust; these cases are expected to differ
+ * from the JS ids/text, and the test checks that they still do (so a change
+ * on either side is noticed). Checked against tokenizers 0.23.2's Node binding.
+ *   llama2 51, 58: `<s>`/`</s>` are normalized added tokens; Rust >= 0.23
+ *     decodes their normalized form "▁<s>" (PR #1995), keeping the space.
+ *   smollm2 16, 39: the Digits pre-tokenizer splits on char::is_numeric in
+ *     Rust (½, ②, ٣, Ⅻ ...); the JS port's regex \d is ASCII only. */
+enum { DEV_IDS = 1, DEV_DECODED = 2 };
+static const struct { const char *tokenizer; size_t index; int fields; } js_deviations[] = {
+    {"llama2", 51, DEV_DECODED}, {"llama2", 58, DEV_DECODED}, {"smollm2", 16, DEV_IDS}, {"smollm2", 39, DEV_IDS},
+};
+
+static int deviation(const char *name, size_t ci) {
+    for (size_t i = 0; i < sizeof js_deviations / sizeof js_deviations[0]; i++)
+        if (!strcmp(js_deviations[i].tokenizer, name) && js_deviations[i].index == ci) return js_deviations[i].fields;
+    return 0;
+}
+
+static int ids_equal(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
+    return na == nb && (na == 0 || memcmp(a, b, sizeof(int32_t) * na) == 0);
+}
+
 static void run_tokenizer(const char *name) {
     char rel[256];
     snprintf(rel, sizeof rel, "tokenizers/%s/tokenizer.json", name);
@@ -131,6 +154,18 @@ static void run_tokenizer(const char *name) {
 
         int32_t *got = NULL, *got_sp = NULL;
         size_t ngot = 0, ngot_sp = 0;
+        int dev = deviation(name, ci);
+        if (dev & DEV_IDS) {
+            /* a known JS-port deviation: anchor must still differ from JS there */
+            assert_int_equal(anc_tokenizer_encode(tok, text, len, 0, &got, &ngot, &err), ANC_OK);
+            if (ids_equal(want, nwant, got, ngot))
+                fail_msg("%s case %zu: listed as a JS-port deviation but the ids now agree; update js_deviations", name, ci);
+            n_ok++;
+            free(got);
+            free(want);
+            free(want_sp);
+            continue;
+        }
         if (anc_tokenizer_encode(tok, text, len, 0, &got, &ngot, &err) != ANC_OK) {
             fprintf(stderr, "MISMATCH %s case %zu ids: encode failed: %s\n", name, ci, err.message);
             ok = 0;
@@ -150,6 +185,9 @@ static void run_tokenizer(const char *name) {
         if (anc_tokenizer_decode(tok, want, nwant, 0, &dec, &dlen, &err) != ANC_OK) {
             fprintf(stderr, "MISMATCH %s case %zu decoded: decode failed: %s\n", name, ci, err.message);
             ok = 0;
+        } else if (dev & DEV_DECODED) {
+            if (dlen == json_string_length(jd) && memcmp(dec, json_string_value(jd), dlen) == 0)
+                fail_msg("%s case %zu: listed as a JS-port deviation but the decoded text now agrees; update js_deviations", name, ci);
         } else if (dlen != json_string_length(jd) || memcmp(dec, json_string_value(jd), dlen) != 0) {
             fprintf(stderr, "MISMATCH %s case %zu decoded (skip_special 0): text ", name, ci);
             print_escaped(text, len, 400);
