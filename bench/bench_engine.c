@@ -11,8 +11,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_model.h"
 #include "core/blas.h"
-#include "model/model.h"
 
 static double now(void) {
     struct timespec ts;
@@ -51,33 +51,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
     }
     if (reps < 1 || reps > 50) reps = 3;
-    anc_config cfg = {0};
-    cfg.arch = ANC_ARCH_LLAMA;
-    cfg.vocab_size = 49152;
-    cfg.hidden_size = 576;
-    cfg.intermediate_size = 1536;
-    cfg.num_layers = layers;
-    cfg.num_heads = 9;
-    cfg.num_kv_heads = 3;
-    cfg.head_dim = 64;
-    cfg.max_position_embeddings = 8192;
-    cfg.rms_norm_eps = 1e-5f;
-    cfg.rope_theta = 100000.0f;
-    cfg.tie_word_embeddings = 1;
-    cfg.bos_token_id = 1;
-    cfg.eos_token_id = 2;
+    anc_model *m = bench_smollm2_model(layers, 12345);
+    if (!m) return 1;
+    const anc_config cfg = m->cfg;
     anc_error err = {0};
-    anc_model *m = NULL;
-    if (anc_model_create(&m, &cfg, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
     uint64_t s = 12345;
-    for (size_t i = 0; i < m->n_params; i++) {
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-        m->params[i] = ((float)(s >> 40) / 16777216.0f - 0.5f) * 0.04f;
-    }
-    for (int l = 0; l < layers; l++)
-        for (int i = 0; i < cfg.hidden_size; i++) { m->w.layers[l].attn_norm[i] = 1; m->w.layers[l].mlp_norm[i] = 1; }
-    for (int i = 0; i < cfg.hidden_size; i++) m->w.final_norm[i] = 1;
-
     const int n_seqs = 2;
     const int64_t N = (int64_t)n_seqs * seq_len;
     int32_t *tokens = malloc(sizeof(int32_t) * (size_t)N);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_model.h"
 #include "core/blas.h"
 #include "core/rng.h"
 #include "model/generate.h"
@@ -24,27 +25,12 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--layers")) layers = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--new")) n_new = atoi(argv[i + 1]);
     }
-    anc_config cfg = {0};
-    cfg.arch = ANC_ARCH_LLAMA;
-    cfg.vocab_size = 49152;
-    cfg.hidden_size = 576;
-    cfg.intermediate_size = 1536;
-    cfg.num_layers = layers;
-    cfg.num_heads = 9;
-    cfg.num_kv_heads = 3;
-    cfg.head_dim = 64;
-    cfg.max_position_embeddings = 8192;
-    cfg.rms_norm_eps = 1e-5f;
-    cfg.rope_theta = 100000.0f;
-    cfg.tie_word_embeddings = 1;
-    cfg.bos_token_id = 1;
-    cfg.eos_token_id = 2;
+    anc_model *m = bench_smollm2_model(layers, 3);
+    if (!m) return 1;
+    const anc_config cfg = m->cfg;
     anc_error err = {0};
-    anc_model *m = NULL;
-    if (anc_model_create(&m, &cfg, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
     anc_rng r;
-    anc_rng_seed(&r, 3);
-    for (size_t i = 0; i < m->n_params; i++) m->params[i] = (float)(anc_rng_normal(&r) * 0.02);
+    anc_rng_seed(&r, 4);
     enum { NP = 8, PL = 64 };
     int32_t prompts[NP][PL];
     anc_gen_request reqs[NP];

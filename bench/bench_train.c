@@ -11,9 +11,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_model.h"
 #include "core/blas.h"
 #include "core/rng.h"
-#include "model/model.h"
 #include "train/loss.h"
 #include "train/optim.h"
 
@@ -31,31 +31,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
     }
     if (steps < 1 || steps > 50) steps = 3;
-    anc_config cfg = {0};
-    cfg.arch = ANC_ARCH_LLAMA;
-    cfg.vocab_size = 49152;
-    cfg.hidden_size = 576;
-    cfg.intermediate_size = 1536;
-    cfg.num_layers = layers;
-    cfg.num_heads = 9;
-    cfg.num_kv_heads = 3;
-    cfg.head_dim = 64;
-    cfg.max_position_embeddings = 8192;
-    cfg.rms_norm_eps = 1e-5f;
-    cfg.rope_theta = 100000.0f;
-    cfg.tie_word_embeddings = 1;
-    cfg.bos_token_id = 1;
-    cfg.eos_token_id = 2;
+    anc_model *m = bench_smollm2_model(layers, 1);
+    if (!m) return 1;
+    const anc_config cfg = m->cfg;
     anc_error err = {0};
-    anc_model *m = NULL;
-    if (anc_model_create(&m, &cfg, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
     anc_rng r;
-    anc_rng_seed(&r, 1);
-    for (size_t i = 0; i < m->n_params; i++) m->params[i] = (float)(anc_rng_normal(&r) * 0.02);
-    for (int l = 0; l < layers; l++)
-        for (int i = 0; i < cfg.hidden_size; i++) { m->w.layers[l].attn_norm[i] = 1; m->w.layers[l].mlp_norm[i] = 1; }
-    for (int i = 0; i < cfg.hidden_size; i++) m->w.final_norm[i] = 1;
-
+    anc_rng_seed(&r, 2);
     const int L = prompt + resp;
     const int64_t N = 2 * (int64_t)L;
     int32_t *tokens = malloc(sizeof(int32_t) * (size_t)N);
