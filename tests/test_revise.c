@@ -206,12 +206,40 @@ static void test_judge_both_orders(void **state) {
     free(d);
 }
 
+/* Stronger-preferred pairs: the stronger model answers from scratch; a
+ * rerun sends nothing; a message-list prompt is sent as the conversation. */
+static void test_pairs_stronger(void **state) {
+    (void)state;
+    char *d = tu_tmpdir();
+    char *s = tu_path(d, "drafts.jsonl");
+    const char *rows = "{\"prompt\": \"Name a fruit\", \"completion\": \"car\"}\n"
+                       "{\"prompt\": [{\"role\": \"user\", \"content\": \"Name a color\"}], \"completion\": \"dog\"}\n";
+    tu_write_file(s, rows, strlen(rows));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' pairs stronger --input drafts.jsonl --out pairs.jsonl --stronger 'exec:%s/tool_fake_llm answer %s/log' >o 2>e",
+             d, cli(), ANCHOR_BINARY_DIR, d);
+    assert_int_equal(tu_system("%s", cmd), 0);
+    char *p = tu_path(d, "pairs.jsonl"), *logp = tu_path(d, "log");
+    char *text = tu_read_file(p, NULL);
+    assert_int_equal(count_lines(p), 2);
+    assert_non_null(strstr(text, "\"chosen\":\"ANSWER: Name a fruit\",\"rejected\":\"car\""));
+    assert_non_null(strstr(text, "\"chosen\":[{\"role\":\"assistant\",\"content\":\"ANSWER: Name a color\"}]"));
+    assert_non_null(strstr(text, "\"source\":\"stronger\""));
+    assert_int_equal(count_lines(logp), 2);
+    assert_int_equal(tu_system("%s", cmd), 0);
+    assert_int_equal(count_lines(logp), 2);
+    free(text); free(p); free(logp); free(s);
+    tu_rmtree(d);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_gpt4_replies),
         cmocka_unit_test(test_kill_and_resume),
         cmocka_unit_test(test_bad_replies_are_failures),
         cmocka_unit_test(test_judge_both_orders),
+        cmocka_unit_test(test_pairs_stronger),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
