@@ -154,8 +154,12 @@ void cli_progress_cb(void *ctx, size_t done, size_t total, int64_t tokens) {
     char bar[32];
     for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
-    fprintf(stderr, "%s%s [%s] %zu/%zu %s  %.1f %s/s  %.0f tok/s  elapsed %s  ETA %s%s", p->tty ? "\r" : "",
-            p->label, bar, done, total, p->unit, rate, p->unit, trate, elapsed, eta, p->tty ? "\033[K" : "\n");
+    char fails[48] = "";
+    if (p->failures) snprintf(fails, sizeof fails, "  %zu failed", p->failures);
+    char toks[48] = "";
+    if (tokens > 0) snprintf(toks, sizeof toks, "  %.0f tok/s", trate);
+    fprintf(stderr, "%s%s [%s] %zu/%zu %s  %.1f %s/s%s  elapsed %s  ETA %s%s%s", p->tty ? "\r" : "", p->label, bar, done,
+            total, p->unit, rate, p->unit, toks, elapsed, eta, fails, p->tty ? "\033[K" : "\n");
     fflush(stderr);
 }
 

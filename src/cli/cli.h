@@ -64,6 +64,7 @@ typedef struct cli_progress {
     double last_draw;
     int tty;
     int last_decile;
+    size_t failures;   /* shown when non-zero (set by the caller) */
 } cli_progress;
 void cli_progress_init(cli_progress *p, const char *label, const char *unit);
 /* anc_progress_fn-compatible callback; ctx is a cli_progress. */

@@ -93,3 +93,30 @@ void cli_item_id(const json_t *row, const char *const *parts, size_t n_parts, ch
     anc_sha256_final_hex(&h, hex);
     snprintf(buf, cap, "h:%.32s", hex);
 }
+
+int cli_tally_put(cli_tally *t, anc_store *store, const char *step, const char *id, anc_item_status status,
+                  const json_t *record, const char *error) {
+    anc_error err = {0};
+    if (anc_store_item_put(store, step, id, status, record, error, &err) != ANC_OK) {
+        t->store_failed = 1;
+        t->store_err = err;
+        return 1;
+    }
+    if (status == ANC_ITEM_DONE) t->done++;
+    else t->failed++;
+    t->prog.failures = t->failed;
+    cli_progress_cb(&t->prog, t->done + t->failed, t->total, 0);
+    return 0;
+}
+
+int cli_llm_run(const char *cmd, anc_llm *llm, anc_store *store, const cli_llm_args *a, const anc_llm_request *reqs,
+                size_t n, anc_llm_batch_fn cb, void *ctx, cli_tally *t, const char *unit, anc_llm_stored_stats *stats) {
+    cli_progress_init(&t->prog, cmd, unit);
+    if (n == 0) return 0;
+    anc_error err = {0};
+    anc_status st = anc_llm_run_stored(llm, store, reqs, n, (size_t)(a->concurrency > 0 ? a->concurrency : 1), cb, ctx, stats, &err);
+    cli_progress_done(&t->prog);
+    if (t->store_failed) return cli_fail(cmd, &t->store_err);
+    if (st) return cli_fail(cmd, &err);
+    return 0;
+}

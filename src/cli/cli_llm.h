@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "llm/llm.h"
+#include "llm/stored.h"
 #include "model/chat.h"
 #include "store/store.h"
 
@@ -40,6 +41,28 @@ anc_status cli_llm_create(const cli_llm_args *a, anc_llm **llm, anc_chat_model *
 
 /* Opens the run store: a->store, or "<out>.store.db" beside the output. */
 anc_status cli_store_open(const cli_llm_args *a, const char *out, anc_store **store, anc_error *err);
+
+/* Counts and progress of a step that sends items through the run store;
+ * embedded in each command's batch-callback context. */
+typedef struct cli_tally {
+    size_t done, failed, total;
+    cli_progress prog;
+    int store_failed;          /* an item record could not be written */
+    anc_error store_err;
+} cli_tally;
+
+/* Writes an item's outcome (DONE with record, or FAILED with error) to the
+ * store, counts it and redraws the progress line. Returns what an
+ * anc_llm_batch_fn should return: non-zero (stop the batch) when the store
+ * write failed, which is then reported by cli_llm_run. */
+int cli_tally_put(cli_tally *t, anc_store *store, const char *step, const char *id, anc_item_status status,
+                  const json_t *record, const char *error);
+
+/* Runs reqs[0..n) through the run store (anc_llm_run_stored) with a's
+ * concurrency and a progress line labelled cmd counting `unit`s. Returns 0,
+ * or the exit code after printing the error for cmd. */
+int cli_llm_run(const char *cmd, anc_llm *llm, anc_store *store, const cli_llm_args *a, const anc_llm_request *reqs,
+                size_t n, anc_llm_batch_fn cb, void *ctx, cli_tally *t, const char *unit, anc_llm_stored_stats *stats);
 
 /* A stable item id for a row: its "id" (string or integer), else a hash of
  * the given parts. Writes into buf (cap >= 80). */

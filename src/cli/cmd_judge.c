@@ -34,10 +34,7 @@ typedef struct judge_run {
     const char *prompt_key;
     const char *judge_id;
     size_t counts[4];             /* by anc_judge_outcome */
-    size_t failed, done, total;
-    cli_progress prog;
-    int store_failed;
-    anc_error store_err;
+    cli_tally tally;
 } judge_run;
 
 static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply, const anc_error *error) {
@@ -50,35 +47,24 @@ static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply
     else err = *error;
     g->v[order] = v;
     if (++g->got < 2) return 0;
-    anc_status s2;
-    if (g->v[0] == ANC_VERDICT_NONE || g->v[1] == ANC_VERDICT_NONE) {
-        s2 = anc_store_item_put(r->store, STEP, g->id, ANC_ITEM_FAILED, NULL, err.message[0] ? err.message : "no verdict", &err);
-        r->failed++;
+    if (g->v[0] == ANC_VERDICT_NONE || g->v[1] == ANC_VERDICT_NONE)
+        return cli_tally_put(&r->tally, r->store, STEP, g->id, ANC_ITEM_FAILED, NULL, err.message[0] ? err.message : "no verdict");
+    anc_judge_outcome o = anc_judge_combine(g->v[0], g->v[1]);
+    json_t *rec;
+    if (o == ANC_JUDGE_FIRST || o == ANC_JUDGE_SECOND) {
+        const json_t *row = r->rows->rows[g->row1];
+        rec = cli_pair_record(g->id, json_object_get(row, r->prompt_key), o == ANC_JUDGE_FIRST ? g->y1 : g->y2,
+                              o == ANC_JUDGE_FIRST ? g->y2 : g->y1, "judge");
+        json_object_set_new(rec, "judge", json_string(r->judge_id));
     } else {
-        anc_judge_outcome o = anc_judge_combine(g->v[0], g->v[1]);
-        json_t *rec;
-        if (o == ANC_JUDGE_FIRST || o == ANC_JUDGE_SECOND) {
-            const json_t *row = r->rows->rows[g->row1];
-            rec = cli_pair_record(g->id, json_object_get(row, r->prompt_key), o == ANC_JUDGE_FIRST ? g->y1 : g->y2,
-                                  o == ANC_JUDGE_FIRST ? g->y2 : g->y1, "judge");
-            json_object_set_new(rec, "judge", json_string(r->judge_id));
-        } else {
-            rec = json_object();
-        }
-        json_object_set_new(rec, "outcome", json_string(anc_judge_outcome_name(o)));
-        json_object_set_new(rec, "verdicts", json_pack("[ss]", anc_verdict_name(g->v[0]), anc_verdict_name(g->v[1])));
-        s2 = anc_store_item_put(r->store, STEP, g->id, ANC_ITEM_DONE, rec, NULL, &err);
-        json_decref(rec);
-        r->counts[o]++;
-        r->done++;
+        rec = json_object();
     }
-    if (s2) {
-        r->store_failed = 1;
-        r->store_err = err;
-        return 1;
-    }
-    cli_progress_cb(&r->prog, r->done + r->failed, r->total, 0);
-    return 0;
+    json_object_set_new(rec, "outcome", json_string(anc_judge_outcome_name(o)));
+    json_object_set_new(rec, "verdicts", json_pack("[ss]", anc_verdict_name(g->v[0]), anc_verdict_name(g->v[1])));
+    int stop = cli_tally_put(&r->tally, r->store, STEP, g->id, ANC_ITEM_DONE, rec, NULL);
+    json_decref(rec);
+    r->counts[o]++;
+    return stop;
 }
 
 typedef struct count_ctx {
@@ -212,22 +198,9 @@ int cmd_judge(int argc, char **argv) {
     run.rows = &rows;
     run.prompt_key = prompt_key;
     run.judge_id = anc_llm_id(llm);
-    run.total = n_req / 2;
-    cli_progress_init(&run.prog, "judge", "prompts");
+    run.tally.total = n_req / 2;
     anc_llm_stored_stats stats = {0};
-    if (n_req) {
-        anc_status st = anc_llm_run_stored(llm, store, reqs, n_req, (size_t)(la.concurrency > 0 ? la.concurrency : 1), on_reply,
-                                           &run, &stats, &err);
-        cli_progress_done(&run.prog);
-        if (run.store_failed) {
-            code = cli_fail("judge", &run.store_err);
-            goto done;
-        }
-        if (st) {
-            code = cli_fail("judge", &err);
-            goto done;
-        }
-    }
+    if ((code = cli_llm_run("judge", llm, store, &la, reqs, n_req, on_reply, &run, &run.tally, "prompts", &stats))) goto done;
     ids = malloc(sizeof(char *) * (n_groups + 1));
     for (size_t g = 0; g < n_groups; g++) ids[g] = groups[g].id;
     size_t written = 0, failed = 0;

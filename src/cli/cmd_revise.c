@@ -31,43 +31,25 @@ typedef struct revise_run {
     const anc_rows *rows;
     const char *prompt_field;
     const char *reviser_id;
-    size_t done, failed, total;
-    cli_progress prog;
-    int store_failed;
-    anc_error store_err;
+    cli_tally tally;
 } revise_run;
 
 static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply, const anc_error *error) {
     revise_run *r = ctx;
     revise_item *it = &r->items[r->pending[index]];
     const json_t *row = r->rows->rows[it->row];
+    if (st != ANC_OK) return cli_tally_put(&r->tally, r->store, STEP, it->id, ANC_ITEM_FAILED, NULL, error->message);
     anc_error err = {0};
-    anc_status s2;
-    if (st != ANC_OK) {
-        s2 = anc_store_item_put(r->store, STEP, it->id, ANC_ITEM_FAILED, NULL, error->message, &err);
-        r->failed++;
-    } else {
-        anc_clair_reply cr;
-        if (anc_clair_parse_reply(reply->text, strlen(reply->text), it->draft, &cr, &err) != ANC_OK) {
-            s2 = anc_store_item_put(r->store, STEP, it->id, ANC_ITEM_FAILED, NULL, err.message, &err);
-            r->failed++;
-        } else {
-            json_t *rec = cli_pair_record(it->id, json_object_get(row, r->prompt_field), cr.revision, it->draft, "clair");
-            json_object_set_new(rec, "rationale", json_string(cr.rationale));
-            json_object_set_new(rec, "reviser", json_string(r->reviser_id));
-            s2 = anc_store_item_put(r->store, STEP, it->id, ANC_ITEM_DONE, rec, NULL, &err);
-            json_decref(rec);
-            anc_clair_reply_free(&cr);
-            r->done++;
-        }
-    }
-    if (s2 != ANC_OK) {
-        r->store_failed = 1;
-        r->store_err = err;
-        return 1;
-    }
-    cli_progress_cb(&r->prog, r->done + r->failed, r->total, 0);
-    return 0;
+    anc_clair_reply cr;
+    if (anc_clair_parse_reply(reply->text, strlen(reply->text), it->draft, &cr, &err) != ANC_OK)
+        return cli_tally_put(&r->tally, r->store, STEP, it->id, ANC_ITEM_FAILED, NULL, err.message);
+    json_t *rec = cli_pair_record(it->id, json_object_get(row, r->prompt_field), cr.revision, it->draft, "clair");
+    json_object_set_new(rec, "rationale", json_string(cr.rationale));
+    json_object_set_new(rec, "reviser", json_string(r->reviser_id));
+    int stop = cli_tally_put(&r->tally, r->store, STEP, it->id, ANC_ITEM_DONE, rec, NULL);
+    json_decref(rec);
+    anc_clair_reply_free(&cr);
+    return stop;
 }
 
 int cmd_revise(int argc, char **argv) {
@@ -179,23 +161,11 @@ int cmd_revise(int argc, char **argv) {
     run.rows = &rows;
     run.prompt_field = json_object_get(rows.n ? rows.rows[0] : NULL, prompt_field) || strcmp(prompt_field, "prompt") ? prompt_field : "messages";
     run.reviser_id = anc_llm_id(llm);
-    run.total = n_pending;
-    cli_progress_init(&run.prog, "revise", "items");
+    run.tally.total = n_pending;
     anc_llm_stored_stats stats = {0};
-    if (n_pending) {
+    if (n_pending)
         fprintf(stderr, "anchor revise: %zu items to revise (%zu already finished) with %s\n", n_pending, skipped, run.reviser_id);
-        anc_status st = anc_llm_run_stored(llm, store, reqs, n_pending, (size_t)(la.concurrency > 0 ? la.concurrency : 1),
-                                           on_reply, &run, &stats, &err);
-        cli_progress_done(&run.prog);
-        if (run.store_failed) {
-            code = cli_fail("revise", &run.store_err);
-            goto done;
-        }
-        if (st) {
-            code = cli_fail("revise", &err);
-            goto done;
-        }
-    }
+    if ((code = cli_llm_run("revise", llm, store, &la, reqs, n_pending, on_reply, &run, &run.tally, "items", &stats))) goto done;
     size_t written = 0, failed = 0;
     const char **ids = malloc(sizeof(char *) * (n_items ? n_items : 1));
     for (size_t i = 0; ids && i < n_items; i++) ids[i] = items[i].id;

@@ -21,41 +21,26 @@ typedef struct stronger_run {
     const size_t *req_row;
     char (*ids)[96];
     const char *prompt_key, *response_field, *model_id;
-    size_t done, failed, total;
-    cli_progress prog;
-    int store_failed;
-    anc_error store_err;
+    cli_tally tally;
 } stronger_run;
 
 static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply, const anc_error *error) {
     stronger_run *r = ctx;
     size_t row_i = r->req_row[index];
     const json_t *row = r->rows->rows[row_i];
-    anc_error err = {0};
-    anc_status s2;
     const char *text = st == ANC_OK ? reply->text : NULL;
     size_t len = text ? strlen(text) : 0;
     while (len && (text[len - 1] == ' ' || text[len - 1] == '\n')) len--;
-    if (!text || len == 0) {
-        s2 = anc_store_item_put(r->store, STEP, r->ids[row_i], ANC_ITEM_FAILED, NULL, text ? "empty answer" : error->message, &err);
-        r->failed++;
-    } else {
-        char *answer = strndup(text, len);
-        json_t *rec = cli_pair_record(r->ids[row_i], json_object_get(row, r->prompt_key), answer,
-                                      json_string_value(json_object_get(row, r->response_field)), "stronger");
-        json_object_set_new(rec, "stronger", json_string(r->model_id));
-        s2 = anc_store_item_put(r->store, STEP, r->ids[row_i], ANC_ITEM_DONE, rec, NULL, &err);
-        json_decref(rec);
-        free(answer);
-        r->done++;
-    }
-    if (s2) {
-        r->store_failed = 1;
-        r->store_err = err;
-        return 1;
-    }
-    cli_progress_cb(&r->prog, r->done + r->failed, r->total, 0);
-    return 0;
+    if (!text || len == 0)
+        return cli_tally_put(&r->tally, r->store, STEP, r->ids[row_i], ANC_ITEM_FAILED, NULL, text ? "empty answer" : error->message);
+    char *answer = strndup(text, len);
+    json_t *rec = cli_pair_record(r->ids[row_i], json_object_get(row, r->prompt_key), answer,
+                                  json_string_value(json_object_get(row, r->response_field)), "stronger");
+    json_object_set_new(rec, "stronger", json_string(r->model_id));
+    int stop = cli_tally_put(&r->tally, r->store, STEP, r->ids[row_i], ANC_ITEM_DONE, rec, NULL);
+    json_decref(rec);
+    free(answer);
+    return stop;
 }
 
 int cmd_pairs_stronger(int argc, char **argv) {
@@ -138,22 +123,9 @@ int cmd_pairs_stronger(int argc, char **argv) {
     run.prompt_key = prompt_key;
     run.response_field = response_field;
     run.model_id = anc_llm_id(llm);
-    run.total = n_req;
-    cli_progress_init(&run.prog, "stronger", "items");
+    run.tally.total = n_req;
     anc_llm_stored_stats stats = {0};
-    if (n_req) {
-        anc_status st = anc_llm_run_stored(llm, store, reqs, n_req, (size_t)(la.concurrency > 0 ? la.concurrency : 1), on_reply,
-                                           &run, &stats, &err);
-        cli_progress_done(&run.prog);
-        if (run.store_failed) {
-            code = cli_fail("pairs stronger", &run.store_err);
-            goto done;
-        }
-        if (st) {
-            code = cli_fail("pairs stronger", &err);
-            goto done;
-        }
-    }
+    if ((code = cli_llm_run("pairs stronger", llm, store, &la, reqs, n_req, on_reply, &run, &run.tally, "items", &stats))) goto done;
     size_t written = 0, failed = 0;
     if (cli_pairs_write_ordered(store, STEP, idp, rows.n, out, &written, &failed, &err)) {
         code = cli_fail("pairs stronger", &err);
