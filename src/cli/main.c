@@ -8,6 +8,7 @@
 
 static const cli_command commands[] = {
     {"run", "run a YAML pipeline (generate -> revise -> stats -> train -> eval -> report), skipping up-to-date steps", "PIPELINE.yaml [--dry-run] [--from STEP] [--only STEP] [--force]", cmd_run},
+    {"demo", "the offline demonstration's building blocks: init, data, grade, teacher", "init|data|grade|teacher [options]", cmd_demo},
     {"info", "describe a model: architecture, parameters, dtypes, memory", "--model DIR", cmd_info},
     {"tokenize", "encode/decode text; show how dataset rows are tokenised", "(--model DIR | --tokenizer FILE) [options]", cmd_tokenize},
     {"generate", "sample completions for prompts (KV cache, several sequences at once)", "--model DIR --prompts FILE --out FILE", cmd_generate},
