@@ -106,13 +106,17 @@ static json_t *assistant_msg(const char *text) {
 
 static int demo_data(int argc, char **argv) {
     const char *out = NULL, *kind = "prompts";
-    long n = 100, seed = 1;
+    long n = 100, seed = 1, min_n = 4, max_n = 8, max_value = 99, n_conds = 4;
     double mistakes = 0.35;
     cli_opt opts[] = {
         {"kind", OPT_STR, &kind, "KIND", "sft (demonstrations with injected mistakes) or prompts (prompt + reference)"},
         {"n", OPT_INT, &n, "N", "rows (default 100)"},
         {"seed", OPT_INT, &seed, "S", "task seed (default 1); use different seeds for train and held-out sets"},
         {"mistake-rate", OPT_FLOAT, &mistakes, "R", "share of demonstrations with one mistake (default 0.35)"},
+        {"min-numbers", OPT_INT, &min_n, "N", "numbers per task, at least (default 4)"},
+        {"max-numbers", OPT_INT, &max_n, "N", "numbers per task, at most (default 8)"},
+        {"max-value", OPT_INT, &max_value, "N", "numbers drawn from 1..N (default 99)"},
+        {"conditions", OPT_INT, &n_conds, "N", "conditions used: 2 = odd/even, 4 = also above/below K (default 4)"},
         {"out", OPT_STR, &out, "FILE", "JSONL to write"},
         {0},
     };
@@ -129,7 +133,8 @@ static int demo_data(int argc, char **argv) {
     }
     for (long i = 0; i < n; i++) {
         anc_demo_task t;
-        anc_demo_task_make(&r, &t);
+        anc_demo_spec spec = {(int)min_n, (int)max_n, (int)max_value, (int)n_conds};
+        anc_demo_task_make_spec(&r, &spec, &t);
         json_t *row;
         if (!strcmp(kind, "sft")) {
             char *demo = NULL;

@@ -68,18 +68,30 @@ static void finish_task(anc_demo_task *t) {
 }
 
 void anc_demo_task_make(anc_rng *r, anc_demo_task *out) {
+    static const anc_demo_spec standard = {4, 8, 99, 4};
+    anc_demo_task_make_spec(r, &standard, out);
+}
+
+void anc_demo_task_make_spec(anc_rng *r, const anc_demo_spec *spec, anc_demo_task *out) {
+    anc_demo_spec s = *spec;
+    if (s.max_n > ANC_DEMO_MAX_NUMS) s.max_n = ANC_DEMO_MAX_NUMS;
+    if (s.min_n < 3) s.min_n = 3;
+    if (s.max_n < s.min_n) s.max_n = s.min_n;
+    if (s.max_value < 2 * s.max_n + 2) s.max_value = 2 * s.max_n + 2;  /* room for distinct odd/even picks */
+    if (s.n_conds < 1 || s.n_conds > 4) s.n_conds = 4;
     anc_demo_task t;
     memset(&t, 0, sizeof t);
-    t.n = 4 + (int)anc_rng_below(r, 5);
-    t.cond = (anc_demo_cond)anc_rng_below(r, 4);
+    t.n = s.min_n + (int)anc_rng_below(r, (uint64_t)(s.max_n - s.min_n + 1));
+    t.cond = (anc_demo_cond)anc_rng_below(r, (uint64_t)s.n_conds);
     t.descending = (int)anc_rng_below(r, 2);
-    t.k = t.cond >= ANC_DEMO_ABOVE ? 20 + (int)anc_rng_below(r, 61) : 0;
+    int lo = s.max_value / 5 + 1, hi = 4 * s.max_value / 5;
+    t.k = t.cond >= ANC_DEMO_ABOVE ? lo + (int)anc_rng_below(r, (uint64_t)(hi - lo + 1)) : 0;
     for (;;) { /* rejection: terminates with probability 1, quickly */
         int n_sel = 0;
         for (int i = 0; i < t.n; i++) {
             int v, dup;
             do {
-                v = 1 + (int)anc_rng_below(r, 99);
+                v = 1 + (int)anc_rng_below(r, (uint64_t)s.max_value);
                 dup = (t.cond >= ANC_DEMO_ABOVE && v == t.k);
                 for (int j = 0; j < i; j++) dup |= t.nums[j] == v;
             } while (dup);

@@ -52,6 +52,18 @@ typedef struct anc_demo_task {
  * overwritten. The same rng state always gives the same task. Never fails. */
 void anc_demo_task_make(anc_rng *r, anc_demo_task *out);
 
+/* The size of a task family: min_n..max_n numbers (3..ANC_DEMO_MAX_NUMS)
+ * drawn from 1..max_value, conditions the first n_conds of odd, even,
+ * above K, below K. anc_demo_task_make uses {4, 8, 99, 4}. */
+typedef struct anc_demo_spec {
+    int min_n, max_n;
+    int max_value;
+    int n_conds;
+} anc_demo_spec;
+
+/* Draws one task of the given family (values are clamped to valid ranges). */
+void anc_demo_task_make_spec(anc_rng *r, const anc_demo_spec *spec, anc_demo_task *out);
+
 /* Parses a task back from text holding its prompt: the first "Numbers:" in
  * text starts it (so a whole CLAIR reviser prompt works too); whitespace runs
  * may stand for the single spaces of the canonical form. Numbers are 0..999,
