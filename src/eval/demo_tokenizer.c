@@ -49,6 +49,15 @@ static json_t *build_tokenizer(void) {
             bad |= json_array_append_new(merges, json_pack("[s, s]", left, right)) != 0;
         }
     }
+    /* Every two-digit number is one token (merges "1"+"0" -> "10", ...): a
+     * tiny model learns to select and order numbers far more easily when it
+     * does not have to assemble them from digits. */
+    for (int d1 = 1; d1 <= 9 && !bad; d1++)
+        for (int d2 = 0; d2 <= 9 && !bad; d2++) {
+            char l[2] = {(char)('0' + d1), 0}, r[2] = {(char)('0' + d2), 0}, both[3] = {l[0], r[0], 0};
+            bad |= set_new(vocab, both, json_integer(id++));
+            bad |= json_array_append_new(merges, json_pack("[s, s]", l, r)) != 0;
+        }
     json_t *model = json_pack("{s:s, s:n, s:s, s:n, s:n, s:b, s:b, s:b, s:O, s:O}", "type", "BPE", "dropout",
                               "unk_token", "<unk>", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0,
                               "byte_fallback", 0, "ignore_merges", 0, "vocab", vocab, "merges", merges);

@@ -13,7 +13,7 @@
  * capitals A B E I N O Q S T, space, newline, '.', ':', ',', ';'); then the
  * tokens of its merges. No normalizer or pre-tokenizer (the whole text is
  * one BPE word), byte_fallback off, unk_token <unk>, decoder Fuse, and a
- * TemplateProcessing post-processor that prepends <s>. Fewer than 128 ids.
+ * TemplateProcessing post-processor that prepends <s>. Two-digit numbers are single tokens (merges "1"+"0" -> "10"); 195 ids.
  * The config: bos "<s>", eos "</s>", pad "<pad>", unk "<unk>",
  * add_bos_token true, add_eos_token false, model_max_length 512, and the
  * chat template
