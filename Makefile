@@ -2,7 +2,8 @@
 #   make          release build, CLI at build/anchor
 #   make test     release + ASan/UBSan builds, CTest suite on both
 #   make bench    benchmarks (see docs/performance.md)
-#   make fuzz     libFuzzer targets (clang), run briefly
+#   make fuzz     libFuzzer targets (clang), run briefly (FUZZ_SECONDS=30 each)
+#   make reference  regenerate the PyTorch fixtures
 #   make clean
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
@@ -43,8 +44,10 @@ fuzz: deps
 	@for f in build-fuzz/fuzz_*; do n=$$(basename $$f); mkdir -p build-fuzz/corpus/$$n; \
 	  echo "== $$n"; $$f -max_total_time=$${FUZZ_SECONDS:-30} build-fuzz/corpus/$$n fuzz/corpus/$$n || exit 1; done
 
+# PyTorch reference fixtures (needs Debian's python3-torch: ANCHOR_WITH_TORCH=1 scripts/install-deps.sh)
 reference:
 	/usr/bin/python3 scripts/make_reference.py tests/fixtures/reference
+	/usr/bin/python3 scripts/make_loss_reference.py tests/fixtures/loss
 
 clean:
 	rm -rf build build-asan build-fuzz
