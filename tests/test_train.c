@@ -273,12 +273,41 @@ static void test_config_file_and_errors(void **state) {
     free(d);
 }
 
+/* Rows whose chosen and rejected are identical are packed once (SFT rows):
+ * DPO then sees Δw = Δl exactly, so its gradient cancels and one SGD step
+ * leaves every weight bit-identical; and sft trains on them. */
+static void test_identical_sides_packed_once(void **state) {
+    (void)state;
+    char *d = tu_tmpdir();
+    char *data = tu_path(d, "same.jsonl");
+    const char *rows = "{\"prompt_ids\": [1, 5, 9], \"chosen_ids\": [10, 11, 12], \"rejected_ids\": [10, 11, 12]}\n"
+                       "{\"prompt_ids\": [1, 7], \"chosen_ids\": [20, 21], \"rejected_ids\": [20, 21]}\n";
+    tu_write_file(data, rows, strlen(rows));
+    assert_int_equal(run_train(d, "--data same.jsonl --loss-type sigmoid --optimizer sgd --learning-rate 1 --max-grad-norm 0 "
+                                  "--per-device-train-batch-size 2 --max-steps 1 --save-dtype f32 --output-dir dpo"), 0);
+    char *m = model_dir();
+    assert_int_equal(tu_system("cd '%s' && '%s' score --model dpo --ref '%s' --data same.jsonl >scores.jsonl 2>/dev/null", d, cli(), m), 0);
+    char *sp = tu_path(d, "scores.jsonl");
+    char *scores = tu_read_file(sp, NULL);
+    /* unchanged weights: rewards exactly zero; identical sides: equal log-probs */
+    assert_non_null(strstr(scores, "\"reward_chosen\":0.0,\"reward_rejected\":0.0"));
+    json_error_t je;
+    json_t *o = json_loadb(scores, strchr(scores, '\n') - scores, 0, &je);
+    assert_true(json_real_value(json_object_get(o, "chosen_logp")) == json_real_value(json_object_get(o, "rejected_logp")));
+    json_decref(o);
+    assert_int_equal(run_train(d, "--data same.jsonl --loss-type sft --learning-rate 1e-3 --max-steps 3 --per-device-train-batch-size 2 --output-dir sft"), 0);
+    free(scores); free(sp); free(m); free(data);
+    tu_rmtree(d);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_after_kill_is_exact),
         cmocka_unit_test(test_paper_dynamics),
         cmocka_unit_test(test_divergence_stops_cleanly),
         cmocka_unit_test(test_config_file_and_errors),
+        cmocka_unit_test(test_identical_sides_packed_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

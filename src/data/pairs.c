@@ -57,6 +57,8 @@ void anc_packed_free(anc_packed *p) {
     free(p->tokens);
     free(p->seq_offsets);
     free(p->score_mask);
+    free(p->seq_chosen);
+    free(p->seq_rejected);
     memset(p, 0, sizeof *p);
 }
 
@@ -104,13 +106,29 @@ anc_status anc_pack_pairs(anc_packed *out, const anc_pairset *ps, size_t first, 
     size_t n = last - first + 1;
     anc_status st = reserve(out, total, (int)(2 * n), err);
     if (st) return st;
+    if (n > out->cap_pairs) {
+        int *a = realloc(out->seq_chosen, sizeof(int) * n), *b = a ? realloc(out->seq_rejected, sizeof(int) * n) : NULL;
+        if (a) out->seq_chosen = a;
+        if (b) out->seq_rejected = b;
+        if (!a || !b) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory packing a batch");
+        out->cap_pairs = n;
+    }
     out->n_tokens = 0;
     out->n_seqs = 0;
     out->seq_offsets[0] = 0;
     for (size_t i = first; i <= last; i++) {
         const anc_pair *p = &ps->pairs[i];
+        size_t k = i - first;
+        out->seq_chosen[k] = out->n_seqs;
         put_seq(out, p->prompt, p->n_prompt, p->chosen, p->n_chosen, out->score_prompt);
-        put_seq(out, p->prompt, p->n_prompt, p->rejected, p->n_rejected, 0);
+        int same = !out->score_prompt && p->n_rejected == p->n_chosen &&
+                   (p->n_chosen == 0 || memcmp(p->rejected, p->chosen, sizeof(int32_t) * p->n_chosen) == 0);
+        if (same) {
+            out->seq_rejected[k] = out->seq_chosen[k];
+        } else {
+            out->seq_rejected[k] = out->n_seqs;
+            put_seq(out, p->prompt, p->n_prompt, p->rejected, p->n_rejected, 0);
+        }
     }
     out->first_pair = first;
     out->n_pairs = n;

@@ -32,8 +32,11 @@ anc_status anc_pairs_from_rows(anc_pairset *out, const anc_rows *rows, int vocab
                                anc_error *err);
 void anc_pairset_free(anc_pairset *ps);
 
-/* A packed micro-batch of whole pairs: sequence 2i is prompt+chosen of
- * pair first+i, 2i+1 its prompt+rejected. */
+/* A packed micro-batch of whole pairs: pair first+i has its prompt+chosen
+ * in sequence seq_chosen[i] and its prompt+rejected in seq_rejected[i].
+ * When the two responses are identical (SFT rows, KTO rows whose KL
+ * completion is their own) the sequence is packed once and both indices
+ * name it, so it is computed once. */
 typedef struct anc_packed {
     int32_t *tokens;
     int64_t *seq_offsets;
@@ -41,6 +44,8 @@ typedef struct anc_packed {
     int64_t n_tokens, cap_tokens;
     int n_seqs, cap_seqs;
     size_t first_pair, n_pairs;
+    int *seq_chosen, *seq_rejected;  /* [n_pairs] sequence of each side */
+    size_t cap_pairs;
     int score_prompt;              /* set by the caller: also score prompt tokens 1..P-1 of each chosen sequence (ORPO's NLL) */
     anc_batch batch;               /* views of the arrays above */
 } anc_packed;

@@ -23,8 +23,8 @@ anc_status anc_score_pairs(const anc_model *m, anc_acts *a, const anc_pairset *p
             break;
         }
         for (size_t k = 0; k < pk.n_pairs; k++) {
-            chosen_logp[i + k] = seq[2 * k];
-            rejected_logp[i + k] = seq[2 * k + 1];
+            chosen_logp[i + k] = seq[pk.seq_chosen[k]];
+            rejected_logp[i + k] = seq[pk.seq_rejected[k]];
         }
         tokens += pk.n_tokens;
         i += pk.n_pairs;

@@ -70,7 +70,8 @@ anc_status tr_chunk_forward(trainer *t, size_t at, int with_ref, anc_error *err)
     if (t->orpo) {
         /* The chosen sequence scored its prompt too: split the sums. */
         for (size_t k = 0; k < pk->n_pairs; k++) {
-            int64_t o = pk->seq_offsets[2 * k], end = pk->seq_offsets[2 * k + 1];
+            int sc = pk->seq_chosen[k];
+            int64_t o = pk->seq_offsets[sc], end = pk->seq_offsets[sc + 1];
             int64_t P = (int64_t)t->plen[at + k] + 1;
             double sp = 0, sr = 0;
             for (int64_t i = o + 1; i < end; i++) {
@@ -78,20 +79,20 @@ anc_status tr_chunk_forward(trainer *t, size_t at, int with_ref, anc_error *err)
                 else sr += t->toklogp[i];
             }
             t->plogp[at + k] = (float)sp;
-            t->seqbuf[2 * k] = (float)sr;
+            t->seqbuf[sc] = (float)sr;
         }
     }
     for (size_t k = 0; k < pk->n_pairs; k++) {
-        t->c[at + k] = t->seqbuf[2 * k];
-        t->r[at + k] = t->seqbuf[2 * k + 1];
-        t->lgc[at + k] = t->lgbuf[2 * k];
-        t->lgr[at + k] = t->lgbuf[2 * k + 1];
+        t->c[at + k] = t->seqbuf[pk->seq_chosen[k]];
+        t->r[at + k] = t->seqbuf[pk->seq_rejected[k]];
+        t->lgc[at + k] = t->lgbuf[pk->seq_chosen[k]];
+        t->lgr[at + k] = t->lgbuf[pk->seq_rejected[k]];
     }
     if (with_ref && t->ref) {
         if ((st = anc_model_forward(t->ref, t->ref_acts, &pk->batch, NULL, t->seqbuf, NULL, err))) return st;
         for (size_t k = 0; k < pk->n_pairs; k++) {
-            t->rc[at + k] = t->seqbuf[2 * k];
-            t->rr[at + k] = t->seqbuf[2 * k + 1];
+            t->rc[at + k] = t->seqbuf[pk->seq_chosen[k]];
+            t->rr[at + k] = t->seqbuf[pk->seq_rejected[k]];
         }
     }
     return ANC_OK;
@@ -106,12 +107,17 @@ anc_status tr_chunk_backward(trainer *t, size_t at, anc_error *err) {
         t->dtok = malloc(sizeof(float) * (size_t)t->dtok_cap);
         if (!t->dtok) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     }
-    for (int s = 0; s < pk->n_seqs; s++) {
-        float d = (s % 2 == 0) ? t->dc[at + (size_t)s / 2] : t->dr[at + (size_t)s / 2];
-        int64_t o = pk->seq_offsets[s], prompt_end = o;
-        if (t->orpo && s % 2 == 0) prompt_end = o + t->plen[at + (size_t)s / 2] + 1;
-        for (int64_t i = o; i < pk->seq_offsets[s + 1]; i++)
-            t->dtok[i] = !pk->score_mask[i] ? 0.0f : i < prompt_end ? t->d_prompt : d;
+    for (size_t k = 0; k < pk->n_pairs; k++) {
+        int sc = pk->seq_chosen[k], sr = pk->seq_rejected[k];
+        /* a sequence shared by both sides receives both gradients */
+        float dc = t->dc[at + k] + (sr == sc ? t->dr[at + k] : 0.0f);
+        int64_t o = pk->seq_offsets[sc], prompt_end = o;
+        if (t->orpo) prompt_end = o + t->plen[at + k] + 1;
+        for (int64_t i = o; i < pk->seq_offsets[sc + 1]; i++)
+            t->dtok[i] = !pk->score_mask[i] ? 0.0f : i < prompt_end ? t->d_prompt : dc;
+        if (sr != sc)
+            for (int64_t i = pk->seq_offsets[sr]; i < pk->seq_offsets[sr + 1]; i++)
+                t->dtok[i] = pk->score_mask[i] ? t->dr[at + k] : 0.0f;
     }
     return anc_model_backward(t->policy, t->acts, &pk->batch, t->dtok, t->grads, err);
 }
