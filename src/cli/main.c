@@ -7,21 +7,21 @@
 #include "llm/llm.h"
 
 static const cli_command commands[] = {
-    {"run", "run a YAML pipeline (generate -> revise -> stats -> train -> eval -> report), skipping up-to-date steps", "PIPELINE.yaml [--dry-run] [--from STEP] [--only STEP] [--force]", cmd_run},
-    {"demo", "the offline demonstration's building blocks: init, data, grade, teacher", "init|data|grade|teacher [options]", cmd_demo},
-    {"info", "describe a model: architecture, parameters, dtypes, memory", "--model DIR", cmd_info},
-    {"tokenize", "encode/decode text; show how dataset rows are tokenised", "(--model DIR | --tokenizer FILE) [options]", cmd_tokenize},
     {"generate", "sample completions for prompts (KV cache, several sequences at once)", "--model DIR --prompts FILE --out FILE", cmd_generate},
     {"revise", "CLAIR: a stronger model minimally revises each draft -> preference pairs", "--input FILE --reviser SPEC --out FILE", cmd_revise},
     {"judge", "on-policy judge pairs: two samples per prompt, judged in both orders", "--input FILE --judge SPEC --out FILE", cmd_judge},
-    {"ab", "compare two systems on the same prompts: pairwise judge (both orders) or grader; win rate with CIs", "(--a FILE --b FILE | --model-a DIR --model-b DIR --prompts FILE) (--judge SPEC | --grader G)", cmd_ab},
-    {"eval", "evaluate a model: graded generation, multiple-choice log-likelihood accuracy, perplexity", "--model DIR --data FILE [options]", cmd_eval},
-    {"report", "self-contained HTML report of a run directory: pairs, diffs, training curves, evals", "RUN_DIR [--out FILE]", cmd_report},
     {"pairs", "pair tools: import UltraFeedback/HH-RLHF/LLaMA-Factory data; stronger-model baseline", "import|stronger [options]", cmd_pairs},
     {"stats", "contrast statistics of preference pairs: lengths, word Jaccard, Levenshtein", "FILE... [--json]", cmd_stats},
-    {"score", "log-probabilities (and rewards) of preference pairs", "--model DIR --data FILE [options]", cmd_score},
     {"train", "preference training: apo_zero, apo_down, dpo and the TRL family", "--model DIR --data FILE --output-dir DIR [options]", cmd_train},
+    {"score", "log-probabilities (and rewards) of preference pairs", "--model DIR --data FILE [options]", cmd_score},
+    {"eval", "evaluate a model: graded generation, multiple-choice log-likelihood accuracy, perplexity", "--model DIR --data FILE [options]", cmd_eval},
+    {"ab", "compare two systems on the same prompts: pairwise judge (both orders) or grader; win rate with CIs", "(--a FILE --b FILE | --model-a DIR --model-b DIR --prompts FILE) (--judge SPEC | --grader G)", cmd_ab},
+    {"report", "self-contained HTML report of a run directory: pairs, diffs, training curves, evals", "RUN_DIR [--out FILE]", cmd_report},
+    {"run", "run a YAML pipeline (generate -> revise -> stats -> train -> eval -> report), skipping up-to-date steps", "PIPELINE.yaml [--dry-run] [--from STEP] [--only STEP] [--force]", cmd_run},
+    {"tokenize", "encode/decode text; show how dataset rows are tokenised", "(--model DIR | --tokenizer FILE) [options]", cmd_tokenize},
+    {"info", "describe a model: architecture, parameters, dtypes, memory", "--model DIR", cmd_info},
     {"convert", "import a llama2.c checkpoint as a Hugging Face model folder", "--from llama2c MODEL.bin --out DIR", cmd_convert},
+    {"demo", "the offline demonstration's building blocks: init, data, grade, teacher", "init|data|grade|teacher [options]", cmd_demo},
 };
 
 static void usage(FILE *f) {
