@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "core/fileutil.h"
 #include "data/dataset.h"
+#include "model/chat.h"
 #include "model/generate.h"
 
 typedef struct stop_ctx {
@@ -28,27 +29,6 @@ static int stop_on_string(void *ctx, int req, const int32_t *ids, int n) {
     for (int i = 0; i < sc->stops->n && !hit; i++) hit = strstr(text, sc->stops->v[i]) != NULL;
     free(text);
     return hit;
-}
-
-/* EOS ids: the tokenizer's and generation_config.json's (int or list). */
-static int stop_ids(const char *model, const anc_tokenizer *tok, int32_t *out, int cap) {
-    int n = 0;
-    if (anc_tokenizer_eos_id(tok) >= 0) out[n++] = anc_tokenizer_eos_id(tok);
-    char *p = anc_path_join(model, "generation_config.json");
-    json_error_t je;
-    json_t *g = p && anc_path_exists(p) ? json_load_file(p, 0, &je) : NULL;
-    free(p);
-    json_t *e = g ? json_object_get(g, "eos_token_id") : NULL;
-    for (size_t i = 0; e && i < (json_is_array(e) ? json_array_size(e) : 1) && n < cap; i++) {
-        json_t *x = json_is_array(e) ? json_array_get(e, i) : e;
-        if (!json_is_integer(x)) continue;
-        int32_t id = (int32_t)json_integer_value(x);
-        int dup = 0;
-        for (int k = 0; k < n; k++) dup |= out[k] == id;
-        if (!dup) out[n++] = id;
-    }
-    json_decref(g);
-    return n;
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -131,7 +111,7 @@ int cmd_generate(int argc, char **argv) {
     gc.sampling.top_k = (int)top_k;
     gc.sampling.top_p = (float)top_p;
     gc.stop_ids = stop_list;
-    gc.n_stop_ids = stop_ids(model, tok, stop_list, 16);
+    gc.n_stop_ids = anc_stop_ids(model, tok, stop_list, 16);
     gc.seed = (uint64_t)seed;
     gc.parallel = (int)parallel;
     gc.stop = stops.n ? stop_on_string : NULL;

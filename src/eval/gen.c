@@ -5,6 +5,7 @@
 
 #include "core/fileutil.h"
 #include "data/dataset.h"
+#include "model/chat.h"
 #include "model/generate.h"
 
 void anc_eval_gen_opts_init(anc_eval_gen_opts *o) {
@@ -12,26 +13,6 @@ void anc_eval_gen_opts_init(anc_eval_gen_opts *o) {
     o->max_new_tokens = 256;
     o->top_p = 1.0;
     o->parallel = 8;
-}
-
-int anc_eval_stop_ids(const char *model_dir, const anc_tokenizer *tok, int32_t *out, int cap) {
-    int n = 0;
-    if (cap > 0 && anc_tokenizer_eos_id(tok) >= 0) out[n++] = anc_tokenizer_eos_id(tok);
-    char *p = anc_path_join(model_dir, "generation_config.json");
-    json_error_t je;
-    json_t *g = p && anc_path_exists(p) ? json_load_file(p, 0, &je) : NULL;
-    free(p);
-    json_t *e = g ? json_object_get(g, "eos_token_id") : NULL;
-    for (size_t i = 0; e && i < (json_is_array(e) ? json_array_size(e) : 1) && n < cap; i++) {
-        json_t *x = json_is_array(e) ? json_array_get(e, i) : e;
-        if (!json_is_integer(x)) continue;
-        int32_t id = (int32_t)json_integer_value(x);
-        int dup = 0;
-        for (int k = 0; k < n; k++) dup |= out[k] == id;
-        if (!dup) out[n++] = id;
-    }
-    json_decref(g);
-    return n;
 }
 
 void anc_eval_texts_free(char **texts, size_t n) {
@@ -77,7 +58,7 @@ anc_status anc_eval_generate(const anc_model *m, anc_tokenizer *tok, const anc_t
     gc.sampling.top_k = o->top_k;
     gc.sampling.top_p = (float)o->top_p;
     gc.stop_ids = stops;
-    gc.n_stop_ids = anc_eval_stop_ids(model_dir, tok, stops, 16);
+    gc.n_stop_ids = anc_stop_ids(model_dir, tok, stops, 16);
     gc.seed = o->seed;
     gc.parallel = o->parallel;
     if ((st = anc_generate(m, reqs, (int)n, &gc, res, progress, progress_ctx, err))) goto done;

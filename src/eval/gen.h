@@ -29,9 +29,6 @@ typedef struct anc_eval_gen_opts {
 /* Defaults: 256 new tokens, greedy, top_p 1, top_k 0, seed 0, parallel 8. */
 void anc_eval_gen_opts_init(anc_eval_gen_opts *o);
 
-/* Up to 16 stop ids of model_dir (tokenizer EOS, generation_config.json
- * eos_token_id as an int or a list) into out; returns how many. */
-int anc_eval_stop_ids(const char *model_dir, const anc_tokenizer *tok, int32_t *out, int cap);
 
 /* Generates one response per prompts[i] (a string or a message list;
  * tmpl may be NULL when every prompt is a string) into *texts, a malloc'd

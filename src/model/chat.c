@@ -11,7 +11,7 @@ struct anc_chat_model {
     anc_model *model;
     anc_tokenizer *tok;
     anc_template *tmpl;
-    int32_t stop[8];
+    int32_t stop[16];
     int n_stop;
 };
 
@@ -28,15 +28,35 @@ anc_status anc_chat_model_load(anc_chat_model **out, const char *dir, const char
         anc_chat_model_free(c);
         return st;
     }
-    if (anc_tokenizer_eos_id(c->tok) >= 0) c->stop[c->n_stop++] = anc_tokenizer_eos_id(c->tok);
-    /* end-of-turn markers of common templates also end a reply */
-    const char *eot[] = {"<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>"};
-    for (size_t i = 0; i < sizeof eot / sizeof eot[0] && c->n_stop < 8; i++) {
-        int32_t id = anc_tokenizer_token_to_id(c->tok, eot[i], strlen(eot[i]));
-        if (id >= 0 && id != c->stop[0]) c->stop[c->n_stop++] = id;
-    }
+    c->n_stop = anc_stop_ids(dir, c->tok, c->stop, 16);
     *out = c;
     return ANC_OK;
+}
+
+static void add_stop(int32_t *out, int *n, int cap, int32_t id) {
+    if (id < 0 || *n >= cap) return;
+    for (int k = 0; k < *n; k++)
+        if (out[k] == id) return;
+    out[(*n)++] = id;
+}
+
+int anc_stop_ids(const char *model_dir, const anc_tokenizer *tok, int32_t *out, int cap) {
+    int n = 0;
+    add_stop(out, &n, cap, anc_tokenizer_eos_id(tok));
+    char *p = model_dir ? anc_path_join(model_dir, "generation_config.json") : NULL;
+    json_error_t je;
+    json_t *g = p && anc_path_exists(p) ? json_load_file(p, 0, &je) : NULL;
+    free(p);
+    json_t *e = g ? json_object_get(g, "eos_token_id") : NULL;
+    for (size_t i = 0; e && i < (json_is_array(e) ? json_array_size(e) : 1); i++) {
+        json_t *x = json_is_array(e) ? json_array_get(e, i) : e;
+        if (json_is_integer(x)) add_stop(out, &n, cap, (int32_t)json_integer_value(x));
+    }
+    json_decref(g);
+    static const char *const eot[] = {"<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>"};
+    for (size_t i = 0; i < sizeof eot / sizeof eot[0]; i++)
+        add_stop(out, &n, cap, anc_tokenizer_token_to_id(tok, eot[i], strlen(eot[i])));
+    return n;
 }
 
 void anc_chat_model_free(anc_chat_model *c) {

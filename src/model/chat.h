@@ -14,6 +14,14 @@
 
 typedef struct anc_chat_model anc_chat_model;
 
+/* The token ids that end a generated reply for the model in model_dir
+ * (model_dir may be NULL): the tokenizer's EOS, the eos_token_id(s) of
+ * generation_config.json (an integer or a list), and the end-of-turn
+ * markers of common chat templates (<|im_end|>, <|eot_id|>, <|end|>,
+ * <end_of_turn>) when the vocabulary has them. Writes at most cap ids,
+ * without duplicates, and returns how many. */
+int anc_stop_ids(const char *model_dir, const anc_tokenizer *tok, int32_t *out, int cap);
+
 /* Loads dir (weights, tokenizer, chat template; chat_template may override
  * it: a built-in name or a file). */
 anc_status anc_chat_model_load(anc_chat_model **out, const char *dir, const char *chat_template, anc_error *err);
