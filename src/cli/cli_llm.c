@@ -120,3 +120,21 @@ int cli_llm_run(const char *cmd, anc_llm *llm, anc_store *store, const cli_llm_a
     if (st) return cli_fail(cmd, &err);
     return 0;
 }
+
+anc_status cli_llm_session_open(cli_llm_session *s, const char *input, const char *out, const cli_llm_args *a,
+                                anc_error *err) {
+    memset(s, 0, sizeof *s);
+    anc_status st = anc_rows_load(&s->rows, input, err);
+    if (!st) st = cli_store_open(a, out, &s->store, err);
+    if (!st) st = cli_llm_create(a, &s->llm, &s->local, err);
+    if (st) cli_llm_session_close(s);
+    return st;
+}
+
+void cli_llm_session_close(cli_llm_session *s) {
+    anc_llm_free(s->llm);
+    anc_chat_model_free(s->local);
+    anc_store_close(s->store);
+    anc_rows_free(&s->rows);
+    memset(s, 0, sizeof *s);
+}

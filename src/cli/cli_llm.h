@@ -5,6 +5,7 @@
 #define ANCHOR_CLI_CLI_LLM_H
 
 #include "cli/cli.h"
+#include "data/jsonl.h"
 #include "llm/llm.h"
 #include "llm/stored.h"
 #include "model/chat.h"
@@ -41,6 +42,22 @@ anc_status cli_llm_create(const cli_llm_args *a, anc_llm **llm, anc_chat_model *
 
 /* Opens the run store: a->store, or "<out>.store.db" beside the output. */
 anc_status cli_store_open(const cli_llm_args *a, const char *out, anc_store **store, anc_error *err);
+
+/* What every stored LLM step opens: its input rows, the run store and the
+ * backend (with an in-process model for local:DIR). */
+typedef struct cli_llm_session {
+    anc_rows rows;
+    anc_store *store;
+    anc_llm *llm;
+    anc_chat_model *local;
+} cli_llm_session;
+
+/* Loads input, opens the store (cli_store_open) and creates the backend;
+ * on failure what was opened is closed again. s is zeroed first. */
+anc_status cli_llm_session_open(cli_llm_session *s, const char *input, const char *out, const cli_llm_args *a,
+                                anc_error *err);
+/* Releases everything (a zeroed session is fine). */
+void cli_llm_session_close(cli_llm_session *s);
 
 /* Counts and progress of a step that sends items through the run store;
  * embedded in each command's batch-callback context. */

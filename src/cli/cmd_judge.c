@@ -101,42 +101,38 @@ int cmd_judge(int argc, char **argv) {
     if (!input || !out || !la.spec) return cli_usage_error("judge", "--input, --out and --judge are required");
 
     anc_error err = {0};
-    anc_rows rows = {0};
-    anc_store *store = NULL;
-    anc_llm *llm = NULL;
-    anc_chat_model *local = NULL;
+    cli_llm_session ss = {0};
     char *tmpl = NULL;
     judge_group *groups = NULL;
     anc_llm_request *reqs = NULL;
     size_t *req_group = NULL, n_groups = 0, n_req = 0, skipped = 0, singles = 0;
     int *req_order = NULL, code = 0;
     const char **ids = NULL;
-    if (anc_rows_load(&rows, input, &err) || (template_path ? anc_judge_template_load(template_path, &tmpl, &err) : ANC_OK) ||
-        cli_store_open(&la, out, &store, &err) || cli_llm_create(&la, &llm, &local, &err)) {
+    if ((template_path && anc_judge_template_load(template_path, &tmpl, &err)) || cli_llm_session_open(&ss, input, out, &la, &err)) {
         code = cli_fail("judge", &err);
         goto done;
     }
-    const char *prompt_key = rows.n && !json_object_get(rows.rows[0], "prompt") ? "messages" : "prompt";
-    groups = calloc(rows.n + 1, sizeof *groups);
-    reqs = calloc(2 * rows.n + 1, sizeof *reqs);
-    req_group = calloc(2 * rows.n + 1, sizeof *req_group);
-    req_order = calloc(2 * rows.n + 1, sizeof *req_order);
-    char **keys = calloc(rows.n + 1, sizeof *keys);
+    const char *prompt_key = ss.rows.n && !json_object_get(ss.rows.rows[0], "prompt") ? "messages" : "prompt";
+    groups = calloc(ss.rows.n + 1, sizeof *groups);
+    reqs = calloc(2 * ss.rows.n + 1, sizeof *reqs);
+    req_group = calloc(2 * ss.rows.n + 1, sizeof *req_group);
+    req_order = calloc(2 * ss.rows.n + 1, sizeof *req_order);
+    char **keys = calloc(ss.rows.n + 1, sizeof *keys);
     if (!groups || !reqs || !req_group || !req_order || !keys) {
         free(keys);
         anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
         code = cli_fail("judge", &err);
         goto done;
     }
-    /* group rows by id (else by prompt), keeping the first two samples */
-    for (size_t i = 0; i < rows.n; i++) {
-        json_t *row = rows.rows[i];
+    /* group ss.rows by id (else by prompt), keeping the first two samples */
+    for (size_t i = 0; i < ss.rows.n; i++) {
+        json_t *row = ss.rows.rows[i];
         json_t *p = json_object_get(row, prompt_key);
         const char *y = json_string_value(json_object_get(row, response_field));
         if (!p || !y) {
             for (size_t k = 0; k < i; k++) free(keys[k]);
             free(keys);
-            anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: expected \"%s\" and a string \"%s\"", input, rows.lines[i], prompt_key, response_field);
+            anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: expected \"%s\" and a string \"%s\"", input, ss.rows.lines[i], prompt_key, response_field);
             code = cli_fail("judge", &err);
             goto done;
         }
@@ -158,7 +154,7 @@ int cmd_judge(int argc, char **argv) {
             groups[g].y2 = y;
         }
     }
-    for (size_t k = 0; k < rows.n; k++) free(keys[k]);
+    for (size_t k = 0; k < ss.rows.n; k++) free(keys[k]);
     free(keys);
     judge_run run;
     memset(&run, 0, sizeof run);
@@ -166,16 +162,16 @@ int cmd_judge(int argc, char **argv) {
         judge_group *gr = &groups[g];
         if (!gr->y2) { singles++; continue; }
         anc_item_status is;
-        if (anc_store_item_get(store, STEP, gr->id, &is, NULL, NULL, &err)) {
+        if (anc_store_item_get(ss.store, STEP, gr->id, &is, NULL, NULL, &err)) {
             code = cli_fail("judge", &err);
             goto done;
         }
         if (is != ANC_ITEM_NONE) { skipped++; continue; }
-        char *ptext = cli_prompt_text(json_object_get(rows.rows[gr->row1], prompt_key));
+        char *ptext = cli_prompt_text(json_object_get(ss.rows.rows[gr->row1], prompt_key));
         for (int o = 0; o < 2; o++) {
             char *text = NULL;
             anc_status st = ptext ? anc_judge_prompt(tmpl, ptext, o ? gr->y2 : gr->y1, o ? gr->y1 : gr->y2, &text, &err)
-                                  : anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: the prompt has no user message", input, rows.lines[gr->row1]);
+                                  : anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: the prompt has no user message", input, ss.rows.lines[gr->row1]);
             if (st) {
                 free(ptext);
                 code = cli_fail("judge", &err);
@@ -191,25 +187,25 @@ int cmd_judge(int argc, char **argv) {
         }
         free(ptext);
     }
-    run.store = store;
+    run.store = ss.store;
     run.groups = groups;
     run.req_group = req_group;
     run.req_order = req_order;
-    run.rows = &rows;
+    run.rows = &ss.rows;
     run.prompt_key = prompt_key;
-    run.judge_id = anc_llm_id(llm);
+    run.judge_id = anc_llm_id(ss.llm);
     run.tally.total = n_req / 2;
     anc_llm_stored_stats stats = {0};
-    if ((code = cli_llm_run("judge", llm, store, &la, reqs, n_req, on_reply, &run, &run.tally, "prompts", &stats))) goto done;
+    if ((code = cli_llm_run("judge", ss.llm, ss.store, &la, reqs, n_req, on_reply, &run, &run.tally, "prompts", &stats))) goto done;
     ids = malloc(sizeof(char *) * (n_groups + 1));
     for (size_t g = 0; g < n_groups; g++) ids[g] = groups[g].id;
     size_t written = 0, failed = 0;
-    if (cli_pairs_write_ordered(store, STEP, ids, n_groups, out, &written, &failed, &err)) {
+    if (cli_pairs_write_ordered(ss.store, STEP, ids, n_groups, out, &written, &failed, &err)) {
         code = cli_fail("judge", &err);
         goto done;
     }
     count_ctx cc = {{0}};
-    anc_store_item_foreach(store, STEP, ANC_ITEM_DONE, count_outcome, &cc, &err);
+    anc_store_item_foreach(ss.store, STEP, ANC_ITEM_DONE, count_outcome, &cc, &err);
     fprintf(stderr, "anchor judge: %zu pairs -> %s; judged in both orders: %zu consistent, %zu ties, %zu inconsistent (position bias); "
             "%zu failed; %zu prompts with fewer than two samples; requests sent %zu, reused %zu\n",
             written, out, cc.counts[ANC_JUDGE_FIRST] + cc.counts[ANC_JUDGE_SECOND], cc.counts[ANC_JUDGE_TIE],
@@ -225,9 +221,6 @@ done:
     free(req_group);
     free(req_order);
     free(tmpl);
-    anc_llm_free(llm);
-    anc_chat_model_free(local);
-    anc_store_close(store);
-    anc_rows_free(&rows);
+    cli_llm_session_close(&ss);
     return code;
 }

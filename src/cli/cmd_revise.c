@@ -78,36 +78,31 @@ int cmd_revise(int argc, char **argv) {
     if (!input || !out || !la.spec) return cli_usage_error("revise", "--input, --out and --reviser are required");
 
     anc_error err = {0};
-    anc_rows rows = {0};
-    anc_store *store = NULL;
-    anc_llm *llm = NULL;
-    anc_chat_model *local = NULL;
+    cli_llm_session ss = {0};
     char *tmpl = NULL;
     revise_item *items = NULL;
     anc_llm_request *reqs = NULL;
     size_t *pending = NULL;
     size_t n_items = 0, n_pending = 0, skipped = 0;
     int code = 0;
-    if (anc_rows_load(&rows, input, &err) ||
-        (template_path ? anc_clair_template_load(template_path, &tmpl, &err) : ANC_OK) ||
-        cli_store_open(&la, out, &store, &err) || cli_llm_create(&la, &llm, &local, &err)) {
+    if ((template_path && anc_clair_template_load(template_path, &tmpl, &err)) || cli_llm_session_open(&ss, input, out, &la, &err)) {
         code = cli_fail("revise", &err);
         goto done;
     }
-    if (retry_failed && anc_store_item_clear(store, STEP, 1, &err)) {
+    if (retry_failed && anc_store_item_clear(ss.store, STEP, 1, &err)) {
         code = cli_fail("revise", &err);
         goto done;
     }
-    items = calloc(rows.n ? rows.n : 1, sizeof *items);
-    reqs = calloc(rows.n ? rows.n : 1, sizeof *reqs);
-    pending = calloc(rows.n ? rows.n : 1, sizeof *pending);
+    items = calloc(ss.rows.n ? ss.rows.n : 1, sizeof *items);
+    reqs = calloc(ss.rows.n ? ss.rows.n : 1, sizeof *reqs);
+    pending = calloc(ss.rows.n ? ss.rows.n : 1, sizeof *pending);
     if (!items || !reqs || !pending) {
         anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
         code = cli_fail("revise", &err);
         goto done;
     }
-    for (size_t i = 0; i < rows.n; i++) {
-        json_t *row = rows.rows[i];
+    for (size_t i = 0; i < ss.rows.n; i++) {
+        json_t *row = ss.rows.rows[i];
         json_t *p = json_object_get(row, prompt_field);
         if (!p && !strcmp(prompt_field, "prompt")) p = json_object_get(row, "messages");
         const char *draft = json_string_value(json_object_get(row, response_field));
@@ -115,7 +110,7 @@ int cmd_revise(int argc, char **argv) {
         if (!ptext || !draft) {
             free(ptext);
             anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: expected a \"%s\" (string or messages with a user turn) and a string \"%s\"",
-                          input, rows.lines[i], prompt_field, response_field);
+                          input, ss.rows.lines[i], prompt_field, response_field);
             code = cli_fail("revise", &err);
             goto done;
         }
@@ -129,7 +124,7 @@ int cmd_revise(int argc, char **argv) {
         free(pj);
         n_items++;
         anc_item_status ist;
-        if (anc_store_item_get(store, STEP, it->id, &ist, NULL, NULL, &err)) {
+        if (anc_store_item_get(ss.store, STEP, it->id, &ist, NULL, NULL, &err)) {
             code = cli_fail("revise", &err);
             goto done;
         }
@@ -145,7 +140,7 @@ int cmd_revise(int argc, char **argv) {
         it->messages = anc_llm_user_message(text);
         free(text);
         if (!it->messages) {
-            anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: the prompt or draft is not valid UTF-8", input, rows.lines[i]);
+            anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: the prompt or draft is not valid UTF-8", input, ss.rows.lines[i]);
             code = cli_fail("revise", &err);
             goto done;
         }
@@ -155,31 +150,31 @@ int cmd_revise(int argc, char **argv) {
     }
     revise_run run;
     memset(&run, 0, sizeof run);
-    run.store = store;
+    run.store = ss.store;
     run.items = items;
     run.pending = pending;
-    run.rows = &rows;
-    run.prompt_field = json_object_get(rows.n ? rows.rows[0] : NULL, prompt_field) || strcmp(prompt_field, "prompt") ? prompt_field : "messages";
-    run.reviser_id = anc_llm_id(llm);
+    run.rows = &ss.rows;
+    run.prompt_field = json_object_get(ss.rows.n ? ss.rows.rows[0] : NULL, prompt_field) || strcmp(prompt_field, "prompt") ? prompt_field : "messages";
+    run.reviser_id = anc_llm_id(ss.llm);
     run.tally.total = n_pending;
     anc_llm_stored_stats stats = {0};
     if (n_pending)
         fprintf(stderr, "anchor revise: %zu items to revise (%zu already finished) with %s\n", n_pending, skipped, run.reviser_id);
-    if ((code = cli_llm_run("revise", llm, store, &la, reqs, n_pending, on_reply, &run, &run.tally, "items", &stats))) goto done;
+    if ((code = cli_llm_run("revise", ss.llm, ss.store, &la, reqs, n_pending, on_reply, &run, &run.tally, "items", &stats))) goto done;
     size_t written = 0, failed = 0;
     const char **ids = malloc(sizeof(char *) * (n_items ? n_items : 1));
     for (size_t i = 0; ids && i < n_items; i++) ids[i] = items[i].id;
-    anc_status wst = ids ? cli_pairs_write_ordered(store, STEP, ids, n_items, out, &written, &failed, &err)
+    anc_status wst = ids ? cli_pairs_write_ordered(ss.store, STEP, ids, n_items, out, &written, &failed, &err)
                          : anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
     free(ids);
     if (wst) {
         code = cli_fail("revise", &err);
         goto done;
     }
-    fprintf(stderr, "anchor revise: %zu pairs -> %s; %zu failed (see anchor's store %s); requests sent %zu, reused from the store %zu\n",
-            written, out, failed, anc_store_path(store), stats.sent, stats.cached);
+    fprintf(stderr, "anchor revise: %zu pairs -> %s; %zu failed (see the run store %s); requests sent %zu, reused from the store %zu\n",
+            written, out, failed, anc_store_path(ss.store), stats.sent, stats.cached);
 done:
-    for (size_t i = 0; items && i < rows.n; i++) {
+    for (size_t i = 0; items && i < ss.rows.n; i++) {
         free(items[i].input);
         json_decref(items[i].messages);
     }
@@ -187,9 +182,6 @@ done:
     free(reqs);
     free(pending);
     free(tmpl);
-    anc_llm_free(llm);
-    anc_chat_model_free(local);
-    anc_store_close(store);
-    anc_rows_free(&rows);
+    cli_llm_session_close(&ss);
     return code;
 }

@@ -63,36 +63,33 @@ int cmd_pairs_stronger(int argc, char **argv) {
     if (!input || !out || !la.spec) return cli_usage_error("pairs stronger", "--input, --out and --stronger are required");
 
     anc_error err = {0};
-    anc_rows rows = {0};
-    anc_store *store = NULL;
-    anc_llm *llm = NULL;
-    anc_chat_model *local = NULL;
+    cli_llm_session ss = {0};
     anc_llm_request *reqs = NULL;
     json_t **msgs = NULL;
     size_t *req_row = NULL, n_req = 0, skipped = 0;
     char (*ids)[96] = NULL;
     const char **idp = NULL;
     int code = 0;
-    if (anc_rows_load(&rows, input, &err) || cli_store_open(&la, out, &store, &err) || cli_llm_create(&la, &llm, &local, &err)) {
+    if (cli_llm_session_open(&ss, input, out, &la, &err)) {
         code = cli_fail("pairs stronger", &err);
         goto done;
     }
-    const char *prompt_key = rows.n && !json_object_get(rows.rows[0], "prompt") ? "messages" : "prompt";
-    reqs = calloc(rows.n + 1, sizeof *reqs);
-    msgs = calloc(rows.n + 1, sizeof *msgs);
-    req_row = calloc(rows.n + 1, sizeof *req_row);
-    ids = calloc(rows.n + 1, sizeof *ids);
-    idp = calloc(rows.n + 1, sizeof *idp);
+    const char *prompt_key = ss.rows.n && !json_object_get(ss.rows.rows[0], "prompt") ? "messages" : "prompt";
+    reqs = calloc(ss.rows.n + 1, sizeof *reqs);
+    msgs = calloc(ss.rows.n + 1, sizeof *msgs);
+    req_row = calloc(ss.rows.n + 1, sizeof *req_row);
+    ids = calloc(ss.rows.n + 1, sizeof *ids);
+    idp = calloc(ss.rows.n + 1, sizeof *idp);
     if (!reqs || !msgs || !req_row || !ids || !idp) {
         anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
         code = cli_fail("pairs stronger", &err);
         goto done;
     }
-    for (size_t i = 0; i < rows.n; i++) {
-        json_t *row = rows.rows[i], *p = json_object_get(row, prompt_key);
+    for (size_t i = 0; i < ss.rows.n; i++) {
+        json_t *row = ss.rows.rows[i], *p = json_object_get(row, prompt_key);
         const char *draft = json_string_value(json_object_get(row, response_field));
         if (!p || !draft || !(json_is_string(p) || json_is_array(p))) {
-            anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: expected \"%s\" and a string \"%s\"", input, rows.lines[i], prompt_key, response_field);
+            anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: expected \"%s\" and a string \"%s\"", input, ss.rows.lines[i], prompt_key, response_field);
             code = cli_fail("pairs stronger", &err);
             goto done;
         }
@@ -102,7 +99,7 @@ int cmd_pairs_stronger(int argc, char **argv) {
         free(pj);
         idp[i] = ids[i];
         anc_item_status is;
-        if (anc_store_item_get(store, STEP, ids[i], &is, NULL, NULL, &err)) {
+        if (anc_store_item_get(ss.store, STEP, ids[i], &is, NULL, NULL, &err)) {
             code = cli_fail("pairs stronger", &err);
             goto done;
         }
@@ -116,33 +113,30 @@ int cmd_pairs_stronger(int argc, char **argv) {
     }
     stronger_run run;
     memset(&run, 0, sizeof run);
-    run.store = store;
-    run.rows = &rows;
+    run.store = ss.store;
+    run.rows = &ss.rows;
     run.req_row = req_row;
     run.ids = ids;
     run.prompt_key = prompt_key;
     run.response_field = response_field;
-    run.model_id = anc_llm_id(llm);
+    run.model_id = anc_llm_id(ss.llm);
     run.tally.total = n_req;
     anc_llm_stored_stats stats = {0};
-    if ((code = cli_llm_run("pairs stronger", llm, store, &la, reqs, n_req, on_reply, &run, &run.tally, "items", &stats))) goto done;
+    if ((code = cli_llm_run("pairs stronger", ss.llm, ss.store, &la, reqs, n_req, on_reply, &run, &run.tally, "items", &stats))) goto done;
     size_t written = 0, failed = 0;
-    if (cli_pairs_write_ordered(store, STEP, idp, rows.n, out, &written, &failed, &err)) {
+    if (cli_pairs_write_ordered(ss.store, STEP, idp, ss.rows.n, out, &written, &failed, &err)) {
         code = cli_fail("pairs stronger", &err);
         goto done;
     }
     fprintf(stderr, "anchor pairs stronger: %zu pairs -> %s; %zu failed; %zu already done; requests sent %zu, reused %zu\n", written,
             out, failed, skipped, stats.sent, stats.cached);
 done:
-    for (size_t i = 0; msgs && i < rows.n; i++) json_decref(msgs[i]);
+    for (size_t i = 0; msgs && i < ss.rows.n; i++) json_decref(msgs[i]);
     free(msgs);
     free(reqs);
     free(req_row);
     free(ids);
     free(idp);
-    anc_llm_free(llm);
-    anc_chat_model_free(local);
-    anc_store_close(store);
-    anc_rows_free(&rows);
+    cli_llm_session_close(&ss);
     return code;
 }
