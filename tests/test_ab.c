@@ -12,20 +12,6 @@
 
 #include "eval/stats.h"
 
-static const char *cli(void) {
-    const char *p = getenv("ANCHOR_CLI");
-    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
-}
-
-static int count_lines(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    int n = 0, c;
-    while ((c = fgetc(f)) != EOF) n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 static json_t *load_json(const char *dir, const char *name) {
     char *p = tu_path(dir, name);
     json_error_t je;
@@ -68,7 +54,7 @@ static void test_both_orders_and_resume(void **state) {
     char *log = tu_path(d, "log");
     const char *fmt = "cd '%s' && '%s' ab --a a.jsonl --b b.jsonl --judge 'exec:%s/tool_fake_llm judge %s a' "
                       "--out rec.jsonl --json >sum.json 2>err.txt";
-    assert_int_equal(tu_system(fmt, d, cli(), ANCHOR_BINARY_DIR, log), 0);
+    assert_int_equal(tu_system(fmt, d, tu_cli(), ANCHOR_BINARY_DIR, log), 0);
     json_t *j = load_json(d, "sum.json");
     assert_int_equal(jint(j, "n"), 10);
     assert_int_equal(jint(j, "wins"), 6);
@@ -86,10 +72,10 @@ static void test_both_orders_and_resume(void **state) {
     json_t *b = json_object_get(j, "bootstrap_95");
     assert_true(json_real_value(json_array_get(b, 0)) <= wr && wr <= json_real_value(json_array_get(b, 1)));
     json_decref(j);
-    assert_int_equal(count_lines(log), 20);
+    assert_int_equal(tu_count_lines(log), 20);
     /* per-prompt records: q8 and q9 are the position-biased ties */
     char *rec = tu_path(d, "rec.jsonl");
-    assert_int_equal(count_lines(rec), 10);
+    assert_int_equal(tu_count_lines(rec), 10);
     char *text = tu_read_file(rec, NULL);
     int inconsistent = 0;
     for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
@@ -106,8 +92,8 @@ static void test_both_orders_and_resume(void **state) {
     assert_int_equal(inconsistent, 2);
     free(text);
     /* the rerun is answered from the run store: nothing sent, same summary */
-    assert_int_equal(tu_system(fmt, d, cli(), ANCHOR_BINARY_DIR, log), 0);
-    assert_int_equal(count_lines(log), 20);
+    assert_int_equal(tu_system(fmt, d, tu_cli(), ANCHOR_BINARY_DIR, log), 0);
+    assert_int_equal(tu_count_lines(log), 20);
     j = load_json(d, "sum.json");
     assert_int_equal(jint(j, "wins"), 6);
     json_decref(j);
@@ -122,7 +108,7 @@ static void test_grader_mode(void **state) {
     char *d = tu_tmpdir();
     write_pairs(d);
     /* numeric grader: reference i; A's last number is i, B's is i0 for i < 3 (wrong; "0" -> 0 is right for i = 0) */
-    assert_int_equal(tu_system("cd '%s' && '%s' ab --a a.jsonl --b b.jsonl --grader numeric --json >sum.json 2>err.txt", d, cli()), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' ab --a a.jsonl --b b.jsonl --grader numeric --json >sum.json 2>err.txt", d, tu_cli()), 0);
     json_t *j = load_json(d, "sum.json");
     assert_int_equal(jint(j, "wins"), 2);
     assert_int_equal(jint(j, "ties"), 8);
@@ -139,7 +125,7 @@ static void test_grader_mode(void **state) {
     const char *tb = "{\"prompt\": \"Q3\", \"completion\": \"Oslo.\"}\n{\"prompt\": \"Q2\", \"completion\": \"Rome\"}\n"
                       "{\"prompt\": \"Q1\", \"completion\": \"Lyon\"}\n";
     tu_write_file(p2, tb, strlen(tb));
-    assert_int_equal(tu_system("cd '%s' && '%s' ab --a a2.jsonl --b b2.jsonl --grader exact --json >sum.json 2>err.txt", d, cli()), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' ab --a a2.jsonl --b b2.jsonl --grader exact --json >sum.json 2>err.txt", d, tu_cli()), 0);
     j = load_json(d, "sum.json");
     assert_int_equal(jint(j, "n"), 3);
     assert_int_equal(jint(j, "wins"), 1);
@@ -150,8 +136,8 @@ static void test_grader_mode(void **state) {
     free(p1);
     free(p2);
     /* usage errors */
-    assert_int_equal(tu_system("cd '%s' && '%s' ab --a a.jsonl --grader exact >/dev/null 2>&1", d, cli()), 2);
-    assert_int_equal(tu_system("cd '%s' && '%s' ab --a a.jsonl --b b.jsonl --judge exec:true >/dev/null 2>&1", d, cli()), 2);
+    assert_int_equal(tu_system("cd '%s' && '%s' ab --a a.jsonl --grader exact >/dev/null 2>&1", d, tu_cli()), 2);
+    assert_int_equal(tu_system("cd '%s' && '%s' ab --a a.jsonl --b b.jsonl --judge exec:true >/dev/null 2>&1", d, tu_cli()), 2);
     tu_rmtree(d);
     free(d);
 }

@@ -8,15 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *cli(void) {
-    const char *p = getenv("ANCHOR_CLI");
-    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
-}
-
 /* Runs "anchor ARGS" with stdout and stderr captured into files in dir;
  * returns the exit code. */
 static int run(const char *dir, const char *args) {
-    return tu_system("cd '%s' && '%s' %s >out.txt 2>err.txt", dir, cli(), args);
+    return tu_system("cd '%s' && '%s' %s >out.txt 2>err.txt", dir, tu_cli(), args);
 }
 
 static char *slurp(const char *dir, const char *name) {

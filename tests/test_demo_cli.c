@@ -8,15 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *cli(void) {
-    const char *p = getenv("ANCHOR_CLI");
-    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
-}
-
 static void test_demo_pipeline_pieces(void **state) {
     (void)state;
     char *d = tu_tmpdir();
-    const char *A = cli();
+    const char *A = tu_cli();
     assert_int_equal(tu_system("cd '%s' && '%s' demo init --out m --hidden 32 --layers 2 --heads 2 --kv-heads 1 --intermediate 64 2>/dev/null", d, A), 0);
     assert_int_equal(tu_system("cd '%s' && '%s' demo data --kind prompts --n 6 --seed 3 --out prompts.jsonl", d, A), 0);
     assert_int_equal(tu_system("cd '%s' && '%s' demo data --kind sft --n 20 --seed 4 --out sft.jsonl", d, A), 0);

@@ -17,11 +17,6 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
-static const char *cli(void) {
-    const char *p = getenv("ANCHOR_CLI");
-    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
-}
-
 static double grade(const char *spec, const char *response, json_t *ref, double tol) {
     anc_grader g;
     anc_error err = {0};
@@ -106,7 +101,7 @@ static double single_loglik(const anc_model *m, const int32_t *ids, size_t n, si
 
 static json_t *run_eval_json(const char *dir, const char *model, const char *data) {
     assert_int_equal(tu_system("cd '%s' && '%s' eval --model '%s' --data %s --json --out rows.jsonl --batch-tokens 64 >res.json 2>err.txt",
-                               dir, cli(), model, data), 0);
+                               dir, tu_cli(), model, data), 0);
     char *p = tu_path(dir, "res.json");
     json_error_t je;
     json_t *j = json_load_file(p, 0, &je);
@@ -217,7 +212,7 @@ static void test_mc_ids_and_perplexity(void **state) {
     f = fopen(ppath, "a");
     fprintf(f, "{\"txt\": \"oops\"}\n");
     fclose(f);
-    assert_int_equal(tu_system("cd '%s' && '%s' eval --model '%s' --data ppl.jsonl >/dev/null 2>err.txt", d, cli(), model), 1);
+    assert_int_equal(tu_system("cd '%s' && '%s' eval --model '%s' --data ppl.jsonl >/dev/null 2>err.txt", d, tu_cli(), model), 1);
     char *ep = tu_path(d, "err.txt");
     char *et = tu_read_file(ep, NULL);
     assert_non_null(strstr(et, "ppl.jsonl:6"));
@@ -242,7 +237,7 @@ static void test_mc_text_stories(void **state) {
         skip();
     }
     char *d = tu_tmpdir();
-    assert_int_equal(tu_system("cd '%s' && '%s' convert --from llama2c '%s' --tokenizer '%s' --out m >/dev/null 2>&1", d, cli(), bin, tokbin), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' convert --from llama2c '%s' --tokenizer '%s' --out m >/dev/null 2>&1", d, tu_cli(), bin, tokbin), 0);
     static const char *rows[][4] = {
         {"Once upon a time, there was a little", "girl", "carburetor", "0"},
         {"Lily wanted to play with her", "toys", "taxes", "0"},
@@ -293,7 +288,7 @@ static void test_mc_text_stories(void **state) {
     f = fopen(path, "w");
     fprintf(f, "{\"prompt\": \"Once upon a time\", \"reference\": \"x\"}\n");
     fclose(f);
-    assert_int_equal(tu_system("cd '%s' && '%s' generate --model m --prompts mc.jsonl --out gen.jsonl --temperature 0 --max-new-tokens 12 2>/dev/null", d, cli()), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' generate --model m --prompts mc.jsonl --out gen.jsonl --temperature 0 --max-new-tokens 12 2>/dev/null", d, tu_cli()), 0);
     char *gp = tu_path(d, "gen.jsonl");
     char *gt = tu_read_file(gp, NULL);
     json_error_t je;
@@ -307,7 +302,7 @@ static void test_mc_text_stories(void **state) {
     free(line);
     json_decref(row);
     json_decref(g);
-    assert_int_equal(tu_system("cd '%s' && '%s' eval --model m --data mc.jsonl --max-new-tokens 12 --json >res.json 2>err.txt", d, cli()), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' eval --model m --data mc.jsonl --max-new-tokens 12 --json >res.json 2>err.txt", d, tu_cli()), 0);
     char *rp = tu_path(d, "res.json");
     j = json_load_file(rp, 0, &je);
     assert_non_null(j);

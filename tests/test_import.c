@@ -447,22 +447,17 @@ static void test_pair_text(void **state) {
     anc_rows_free(&rows);
 }
 
-static const char *cli(void) {
-    const char *p = getenv("ANCHOR_CLI");
-    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
-}
-
 static void test_cli_pairs_import(void **state) {
     (void)state;
-    if (tu_system("'%s' pairs import --help >/dev/null 2>&1", cli()) != 0) {
-        fprintf(stderr, "note: %s does not dispatch 'pairs' yet; skipping\n", cli());
+    if (tu_system("'%s' pairs import --help >/dev/null 2>&1", tu_cli()) != 0) {
+        fprintf(stderr, "note: %s does not dispatch 'pairs' yet; skipping\n", tu_cli());
         skip();
     }
     char *gz = tu_shared_fixture("preference/hh-rlhf-harmless-base-test.jsonl.gz");
     if (!gz) skip();
     char *d = tu_tmpdir();
     assert_int_equal(tu_system("cd '%s' && '%s' pairs import --format hh-rlhf --input '%s' --out hh.jsonl >out.txt 2>err.txt",
-                               d, cli(), gz), 0);
+                               d, tu_cli(), gz), 0);
     char *ep = tu_path(d, "err.txt"), *hp = tu_path(d, "hh.jsonl");
     char *errs = tu_read_file(ep, NULL);
     assert_non_null(strstr(errs, "read 2312 rows"));
@@ -476,15 +471,15 @@ static void test_cli_pairs_import(void **state) {
     assert_int_equal(rows.n, 2303);
     anc_rows_free(&rows);
     /* the written pairs feed `anchor stats` */
-    assert_int_equal(tu_system("cd '%s' && '%s' stats hh.jsonl >out.txt 2>err.txt", d, cli()), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' stats hh.jsonl >out.txt 2>err.txt", d, tu_cli()), 0);
     /* usage errors */
-    assert_int_equal(tu_system("cd '%s' && '%s' pairs import --format nope --input x --out y >out.txt 2>err.txt", d, cli()), 2);
+    assert_int_equal(tu_system("cd '%s' && '%s' pairs import --format nope --input x --out y >out.txt 2>err.txt", d, tu_cli()), 2);
     errs = tu_read_file(ep, NULL);
     assert_non_null(strstr(errs, "unknown import format 'nope'"));
     free(errs);
-    assert_int_equal(tu_system("cd '%s' && '%s' pairs frobnicate >out.txt 2>err.txt", d, cli()), 2);
+    assert_int_equal(tu_system("cd '%s' && '%s' pairs frobnicate >out.txt 2>err.txt", d, tu_cli()), 2);
     assert_int_equal(tu_system("cd '%s' && '%s' pairs import --format hh-rlhf --input missing.jsonl.gz --out y >out.txt 2>err.txt",
-                               d, cli()), 1);
+                               d, tu_cli()), 1);
     free(ep);
     free(hp);
     tu_rmtree(d);

@@ -15,11 +15,6 @@
 #include "core/fileutil.h"
 #include "pipeline/pipeline.h"
 
-static const char *cli(void) {
-    const char *p = getenv("ANCHOR_CLI");
-    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
-}
-
 static void assert_contains(const char *hay, const char *needle) {
     if (!strstr(hay, needle)) fail_msg("expected to find '%s' in:\n%s", needle, hay);
 }
@@ -29,16 +24,6 @@ static char *slurp(const char *dir, const char *name) {
     char *s = tu_read_file(p, NULL);
     free(p);
     return s;
-}
-
-static size_t count_lines(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = 0;
-    int c;
-    while ((c = fgetc(f)) != EOF) n += c == '\n';
-    fclose(f);
-    return n;
 }
 
 static size_t count_str(const char *hay, const char *needle) {
@@ -93,7 +78,7 @@ static void test_bad_files(void **state) {
     const char *bad = HEAD "    colour: red\n";
     char *path = tu_path(d, "bad.yaml");
     tu_write_file(path, bad, strlen(bad));
-    assert_int_equal(tu_system("cd '%s' && '%s' run bad.yaml >out.txt 2>err.txt", d, cli()), 1);
+    assert_int_equal(tu_system("cd '%s' && '%s' run bad.yaml >out.txt 2>err.txt", d, tu_cli()), 1);
     char *e = slurp(d, "err.txt");
     assert_contains(e, "bad.yaml:6: key 'colour'");
     free(e);
@@ -189,7 +174,7 @@ static int setup_model(fx *f, int n_prompts) {
     f->d = tu_tmpdir();
     f->log = tu_path(f->d, "reviser.log");
     assert_int_equal(tu_system("cd '%s' && '%s' convert --from llama2c '%s' --tokenizer '%s' --out model >/dev/null 2>&1",
-                               f->d, cli(), bin, tok), 0);
+                               f->d, tu_cli(), bin, tok), 0);
     char *pp = tu_path(f->d, "prompts.jsonl");
     FILE *o = fopen(pp, "w");
     for (int i = 0; i < n_prompts; i++) fprintf(o, "{\"id\": \"p%d\", \"prompt\": \"Once upon a time %d\"}\n", i, i);
@@ -221,7 +206,7 @@ static void write_pipeline(const fx *f, const char *lr, const char *sleep_ms) {
 }
 
 static int run(const fx *f, const char *args) {
-    return tu_system("cd '%s' && '%s' run p.yaml %s >out.txt 2>err.txt", f->d, cli(), args);
+    return tu_system("cd '%s' && '%s' run p.yaml %s >out.txt 2>err.txt", f->d, tu_cli(), args);
 }
 
 static void teardown(fx *f) {
@@ -252,7 +237,7 @@ static void test_end_to_end_skip_change_dry(void **state) {
     char *stats = slurp(f.d, "run/contrast.txt");
     assert_contains(stats, "Jaccard");
     free(stats);
-    assert_int_equal(count_lines(f.log), 4);
+    assert_int_equal(tu_count_lines(f.log), 4);
 
     /* rerun: everything skipped, no new reviser request */
     assert_int_equal(run(&f, ""), 0);
@@ -260,7 +245,7 @@ static void test_end_to_end_skip_change_dry(void **state) {
     assert_int_equal(count_str(e, "skipped, up to date"), 5);
     assert_contains(e, "0 steps run, 5 skipped");
     free(e);
-    assert_int_equal(count_lines(f.log), 4);
+    assert_int_equal(tu_count_lines(f.log), 4);
 
     /* a train option changes: train and report rerun, nothing above them */
     write_pipeline(&f, "2e-6", "");
@@ -283,7 +268,7 @@ static void test_end_to_end_skip_change_dry(void **state) {
     char *m = slurp(f.d, "run/models/apo/train_config.yaml");
     assert_contains(m, "learning_rate: 1.9999999999999999e-06");
     free(m);
-    assert_int_equal(count_lines(f.log), 4);
+    assert_int_equal(tu_count_lines(f.log), 4);
 
     /* --dry-run with a changed input runs nothing */
     char *pp = tu_path(f.d, "prompts.jsonl");
@@ -303,7 +288,7 @@ static void test_end_to_end_skip_change_dry(void **state) {
     free(before);
     free(after);
     free(dr);
-    assert_int_equal(count_lines(f.log), 4);
+    assert_int_equal(tu_count_lines(f.log), 4);
     /* --from a later step refuses while an earlier one is stale */
     assert_int_equal(run(&f, "--from apo"), 1);
     e = slurp(f.d, "err.txt");
@@ -311,7 +296,7 @@ static void test_end_to_end_skip_change_dry(void **state) {
     free(e);
     /* the real run: only the new draft goes to the reviser */
     assert_int_equal(run(&f, ""), 0);
-    assert_int_equal(count_lines(f.log), 5);
+    assert_int_equal(tu_count_lines(f.log), 5);
     /* --only reruns one step */
     assert_int_equal(run(&f, "--only contrast"), 0);
     e = slurp(f.d, "err.txt");
@@ -332,14 +317,14 @@ static void test_kill_and_resume(void **state) {
     if (pid == 0) {
         setpgid(0, 0);
         char cmd[4096];
-        snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' run p.yaml >out1.txt 2>err1.txt", f.d, cli());
+        snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' run p.yaml >out1.txt 2>err1.txt", f.d, tu_cli());
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
     setpgid(pid, pid);
     /* wait until the reviser answered a few requests, then kill -9 the group */
     int waited = 0;
-    while (count_lines(f.log) < 3 && waited < 60000) {
+    while (tu_count_lines(f.log) < 3 && waited < 60000) {
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
         waited += 10;
@@ -347,7 +332,7 @@ static void test_kill_and_resume(void **state) {
     kill(-pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
-    size_t first = count_lines(f.log);
+    size_t first = (size_t)tu_count_lines(f.log);
     assert_true(first >= 3);
     assert_true(first < (size_t)items);
     assert_int_equal(run(&f, ""), 0);
@@ -356,7 +341,7 @@ static void test_kill_and_resume(void **state) {
     assert_contains(e, "[2/5] clair (revise): interrupted last time; resuming");
     assert_contains(e, "4 steps run, 1 skipped");
     free(e);
-    size_t total = count_lines(f.log);
+    size_t total = (size_t)tu_count_lines(f.log);
     if (total > (size_t)(items + concurrency)) fail_msg("reviser saw %zu requests for %d items", total, items);
     char *pairs = slurp(f.d, "run/clair.jsonl");
     assert_int_equal(count_str(pairs, "\n"), items);

@@ -373,19 +373,14 @@ static void test_report_in_chromium(void **state) {
     free(d);
 }
 
-static const char *cli(void) {
-    const char *p = getenv("ANCHOR_CLI");
-    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
-}
-
 static void test_cli_report(void **state) {
     (void)state;
-    if (tu_system("'%s' report --help >/dev/null 2>&1", cli()) != 0) {
-        fprintf(stderr, "note: %s does not dispatch 'report' yet; skipping\n", cli());
+    if (tu_system("'%s' report --help >/dev/null 2>&1", tu_cli()) != 0) {
+        fprintf(stderr, "note: %s does not dispatch 'report' yet; skipping\n", tu_cli());
         skip();
     }
     char *d = make_run_dir();
-    assert_int_equal(tu_system("'%s' report '%s' --out '%s/r.html' --examples 1 2>'%s/err.txt'", cli(), d, d, d), 0);
+    assert_int_equal(tu_system("'%s' report '%s' --out '%s/r.html' --examples 1 2>'%s/err.txt'", tu_cli(), d, d, d), 0);
     char *r = tu_path(d, "r.html");
     char *html = tu_read_file(r, NULL);
     assert_int_equal(count(html, "<div class=\"pair\">"), 1);
@@ -393,11 +388,11 @@ static void test_cli_report(void **state) {
     char *e = tu_path(d, "err.txt");
     char *msg = tu_read_file(e, NULL);
     assert_non_null(strstr(msg, "1 pairs datasets, 2 training runs"));
-    assert_int_equal(tu_system("'%s' report '%s/none' 2>'%s/err.txt'", cli(), d, d), 1);
+    assert_int_equal(tu_system("'%s' report '%s/none' 2>'%s/err.txt'", tu_cli(), d, d), 1);
     free(msg);
     msg = tu_read_file(e, NULL);
     assert_non_null(strstr(msg, "cannot open the run directory"));
-    assert_int_equal(tu_system("'%s' report 2>/dev/null", cli()), 2);
+    assert_int_equal(tu_system("'%s' report 2>/dev/null", tu_cli()), 2);
     free(msg);
     free(e);
     free(html);

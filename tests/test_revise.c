@@ -13,20 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *cli(void) {
-    const char *p = getenv("ANCHOR_CLI");
-    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
-}
-
-static int count_lines(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    int n = 0, c;
-    while ((c = fgetc(f)) != EOF) n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 static void test_replay_gpt4_replies(void **state) {
     (void)state;
     char *fx = tu_shared_fixture("clair/gpt4_revisions_sample.jsonl");
@@ -57,7 +43,7 @@ static void test_replay_gpt4_replies(void **state) {
     assert_int_equal(n, 8);
     assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out pairs.jsonl "
                                "--reviser 'exec:%s/tool_fake_llm replay %s %s/log' >out.txt 2>err.txt",
-                               d, cli(), ANCHOR_BINARY_DIR, fx, d), 0);
+                               d, tu_cli(), ANCHOR_BINARY_DIR, fx, d), 0);
     char *p = tu_path(d, "pairs.jsonl");
     char *text = tu_read_file(p, NULL);
     int pairs = 0;
@@ -80,12 +66,12 @@ static void test_replay_gpt4_replies(void **state) {
     }
     assert_int_equal(pairs, 8);
     char *log = tu_path(d, "log");
-    assert_int_equal(count_lines(log), 8);
+    assert_int_equal(tu_count_lines(log), 8);
     /* the same command again sends nothing */
     assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out pairs.jsonl "
                                "--reviser 'exec:%s/tool_fake_llm replay %s %s/log' >out.txt 2>err.txt",
-                               d, cli(), ANCHOR_BINARY_DIR, fx, d), 0);
-    assert_int_equal(count_lines(log), 8);
+                               d, tu_cli(), ANCHOR_BINARY_DIR, fx, d), 0);
+    assert_int_equal(tu_count_lines(log), 8);
     free(log); free(text); free(p); free(drafts); free(fx);
     tu_rmtree(d);
     free(d);
@@ -101,7 +87,7 @@ static void test_kill_and_resume(void **state) {
     char *logp = tu_path(d, "log");
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' revise --input drafts.jsonl --out pairs.jsonl --concurrency 4 "
-             "--reviser 'exec:%s/tool_fake_llm revise %s 5' >out.txt 2>err.txt", d, cli(), ANCHOR_BINARY_DIR, logp);
+             "--reviser 'exec:%s/tool_fake_llm revise %s 5' >out.txt 2>err.txt", d, tu_cli(), ANCHOR_BINARY_DIR, logp);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -112,7 +98,7 @@ static void test_kill_and_resume(void **state) {
     setpgid(pid, pid);
     int killed = 0;
     for (int i = 0; i < 100000 && !killed; i++) {
-        if (count_lines(logp) >= 60) {
+        if (tu_count_lines(logp) >= 60) {
             kill(-pid, SIGKILL);
             killed = 1;
         }
@@ -122,16 +108,16 @@ static void test_kill_and_resume(void **state) {
     int status;
     waitpid(pid, &status, 0);
     assert_true(killed);
-    int answered_before = count_lines(logp);
+    int answered_before = tu_count_lines(logp);
     assert_true(answered_before < 200);
     printf("  killed after %d answered requests\n", answered_before);
     assert_int_equal(tu_system("%s", cmd), 0);
     char *p = tu_path(d, "pairs.jsonl");
-    assert_int_equal(count_lines(p), 200);
+    assert_int_equal(tu_count_lines(p), 200);
     /* Over both runs every item was answered once, plus at most the
      * requests in flight when the kill came (concurrency 4): their replies
      * were never committed, so they are the only ones asked again. */
-    int answered = count_lines(logp);
+    int answered = tu_count_lines(logp);
     printf("  %d requests answered in total for 200 items\n", answered);
     assert_true(answered >= 200 && answered <= 200 + 4);
     char *text = tu_read_file(p, NULL);
@@ -150,19 +136,19 @@ static void test_bad_replies_are_failures(void **state) {
     char *drafts = tu_path(d, "drafts.jsonl");
     tu_write_file(drafts, "{\"prompt\": \"p\", \"completion\": \"c\"}\n", 35);
     /* a reviser whose reply has no marker, and one that exits non-zero */
-    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out pairs.jsonl --reviser 'exec:echo just text' >o 2>e", d, cli()), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out pairs.jsonl --reviser 'exec:echo just text' >o 2>e", d, tu_cli()), 0);
     char *ep = tu_path(d, "e");
     char *e = tu_read_file(ep, NULL);
     assert_non_null(strstr(e, "0 pairs"));
     assert_non_null(strstr(e, "1 failed"));
     free(e);
-    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out p2.jsonl --retries 0 --reviser 'exec:exit 7' >o 2>e", d, cli()), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out p2.jsonl --retries 0 --reviser 'exec:exit 7' >o 2>e", d, tu_cli()), 0);
     e = tu_read_file(ep, NULL);
     assert_non_null(strstr(e, "1 failed"));
     free(e);
     /* usage errors */
-    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out p.jsonl >o 2>e", d, cli()), 2);
-    assert_int_equal(tu_system("cd '%s' && '%s' revise --input missing.jsonl --out p.jsonl --reviser 'exec:true' >o 2>e", d, cli()), 1);
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out p.jsonl >o 2>e", d, tu_cli()), 2);
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input missing.jsonl --out p.jsonl --reviser 'exec:true' >o 2>e", d, tu_cli()), 1);
     free(ep); free(drafts);
     tu_rmtree(d);
     free(d);
@@ -186,11 +172,11 @@ static void test_judge_both_orders(void **state) {
     tu_write_file(s, rows, strlen(rows));
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' judge --input samples.jsonl --out pairs.jsonl --judge 'exec:%s/tool_fake_llm judge %s/log a' >o 2>e",
-             d, cli(), ANCHOR_BINARY_DIR, d);
+             d, tu_cli(), ANCHOR_BINARY_DIR, d);
     assert_int_equal(tu_system("%s", cmd), 0);
     char *p = tu_path(d, "pairs.jsonl"), *logp = tu_path(d, "log"), *ep = tu_path(d, "e");
     char *text = tu_read_file(p, NULL);
-    assert_int_equal(count_lines(p), 2);
+    assert_int_equal(tu_count_lines(p), 2);
     assert_non_null(strstr(text, "\"chosen\":\"xxx\",\"rejected\":\"x\""));
     /* a message-list prompt gives TRL's conversational pair */
     assert_non_null(strstr(text, "\"chosen\":[{\"role\":\"assistant\",\"content\":\"zxx\"}]"));
@@ -198,9 +184,9 @@ static void test_judge_both_orders(void **state) {
     assert_non_null(strstr(e, "2 consistent, 0 ties, 1 inconsistent"));
     assert_non_null(strstr(e, "1 prompts with fewer than two samples"));
     free(e);
-    assert_int_equal(count_lines(logp), 6);
+    assert_int_equal(tu_count_lines(logp), 6);
     assert_int_equal(tu_system("%s", cmd), 0);
-    assert_int_equal(count_lines(logp), 6);
+    assert_int_equal(tu_count_lines(logp), 6);
     free(text); free(p); free(logp); free(ep); free(s);
     tu_rmtree(d);
     free(d);
@@ -217,17 +203,17 @@ static void test_pairs_stronger(void **state) {
     tu_write_file(s, rows, strlen(rows));
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' pairs stronger --input drafts.jsonl --out pairs.jsonl --stronger 'exec:%s/tool_fake_llm answer %s/log' >o 2>e",
-             d, cli(), ANCHOR_BINARY_DIR, d);
+             d, tu_cli(), ANCHOR_BINARY_DIR, d);
     assert_int_equal(tu_system("%s", cmd), 0);
     char *p = tu_path(d, "pairs.jsonl"), *logp = tu_path(d, "log");
     char *text = tu_read_file(p, NULL);
-    assert_int_equal(count_lines(p), 2);
+    assert_int_equal(tu_count_lines(p), 2);
     assert_non_null(strstr(text, "\"chosen\":\"ANSWER: Name a fruit\",\"rejected\":\"car\""));
     assert_non_null(strstr(text, "\"chosen\":[{\"role\":\"assistant\",\"content\":\"ANSWER: Name a color\"}]"));
     assert_non_null(strstr(text, "\"source\":\"stronger\""));
-    assert_int_equal(count_lines(logp), 2);
+    assert_int_equal(tu_count_lines(logp), 2);
     assert_int_equal(tu_system("%s", cmd), 0);
-    assert_int_equal(count_lines(logp), 2);
+    assert_int_equal(tu_count_lines(logp), 2);
     free(text); free(p); free(logp); free(s);
     tu_rmtree(d);
     free(d);

@@ -309,16 +309,11 @@ static void test_table_and_json(void **state) {
     json_decref(o);
 }
 
-static const char *cli(void) {
-    const char *p = getenv("ANCHOR_CLI");
-    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
-}
-
 static void test_cli_stats(void **state) {
     (void)state;
     char *d = tu_tmpdir();
-    if (tu_system("'%s' stats --help >/dev/null 2>&1", cli()) != 0) {
-        fprintf(stderr, "note: %s does not dispatch 'stats' yet; skipping\n", cli());
+    if (tu_system("'%s' stats --help >/dev/null 2>&1", tu_cli()) != 0) {
+        fprintf(stderr, "note: %s does not dispatch 'stats' yet; skipping\n", tu_cli());
         tu_rmtree(d);
         free(d);
         skip();
@@ -331,7 +326,7 @@ static void test_cli_stats(void **state) {
         "{\"role\":\"assistant\",\"content\":\"same\"}], \"rejected\": [{\"role\":\"assistant\",\"content\":\"same\"}],"
         " \"chosen_ids\": [1, 2], \"rejected_ids\": [2, 3]}\n";
     tu_write_file(f, rows, strlen(rows));
-    assert_int_equal(tu_system("cd '%s' && '%s' stats pairs.jsonl --json >out.json 2>err.txt", d, cli()), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' stats pairs.jsonl --json >out.json 2>err.txt", d, tu_cli()), 0);
     char *jp = tu_path(d, "out.json");
     json_error_t je;
     json_t *arr = json_load_file(jp, 0, &je);
@@ -344,7 +339,7 @@ static void test_cli_stats(void **state) {
     assert_float_equal(json_real_value(json_object_get(o, "identical_share")), 0.5, 1e-9);
     assert_float_equal(json_real_value(json_object_get(o, "token_jaccard")), 1.0 / 3, 1e-9);
     json_decref(arr);
-    assert_int_equal(tu_system("cd '%s' && '%s' stats pairs.jsonl >out.txt 2>err.txt", d, cli()), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' stats pairs.jsonl >out.txt 2>err.txt", d, tu_cli()), 0);
     char *op = tu_path(d, "out.txt");
     char *out = tu_read_file(op, NULL);
     assert_non_null(strstr(out, "| pairs.jsonl |"));
@@ -352,12 +347,12 @@ static void test_cli_stats(void **state) {
     /* a row without "rejected": the error names file:line */
     const char *bad = "{\"chosen\": \"x\", \"rejected\": \"y\"}\n{\"chosen\": \"x\"}\n";
     tu_write_file(f, bad, strlen(bad));
-    assert_int_equal(tu_system("cd '%s' && '%s' stats pairs.jsonl >out.txt 2>err.txt", d, cli()), 1);
+    assert_int_equal(tu_system("cd '%s' && '%s' stats pairs.jsonl >out.txt 2>err.txt", d, tu_cli()), 1);
     char *ep = tu_path(d, "err.txt");
     char *errs = tu_read_file(ep, NULL);
     assert_non_null(strstr(errs, "pairs.jsonl:2: \"rejected\" is missing"));
     free(errs);
-    assert_int_equal(tu_system("cd '%s' && '%s' stats >out.txt 2>err.txt", d, cli()), 2);
+    assert_int_equal(tu_system("cd '%s' && '%s' stats >out.txt 2>err.txt", d, tu_cli()), 2);
     free(ep);
     free(op);
     free(jp);

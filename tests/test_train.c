@@ -15,11 +15,6 @@
 
 #include "core/rng.h"
 
-static const char *cli(void) {
-    const char *p = getenv("ANCHOR_CLI");
-    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
-}
-
 static char *model_dir(void) { return tu_path(ANCHOR_SOURCE_DIR, "tests/fixtures/reference/llama_gqa"); }
 
 /* Random pre-tokenised pairs over the 96-token vocabulary. mode 0: chosen
@@ -63,7 +58,7 @@ static void write_pairs(const char *path, int n, int mode, uint64_t seed) {
 
 static int run_train(const char *dir, const char *args) {
     char *model = model_dir();
-    int rc = tu_system("cd '%s' && '%s' train --model '%s' %s >train.out 2>train.err", dir, cli(), model, args);
+    int rc = tu_system("cd '%s' && '%s' train --model '%s' %s >train.out 2>train.err", dir, tu_cli(), model, args);
     free(model);
     return rc;
 }
@@ -105,7 +100,7 @@ static void test_resume_after_kill_is_exact(void **state) {
     if (pid == 0) {
         if (chdir(d) != 0) _exit(127);
         char cmd[2048];
-        snprintf(cmd, sizeof cmd, "exec '%s' train --model '%s' %s --output-dir killed >killed.out 2>killed.err", cli(), model, common);
+        snprintf(cmd, sizeof cmd, "exec '%s' train --model '%s' %s --output-dir killed >killed.out 2>killed.err", tu_cli(), model, common);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
@@ -222,7 +217,7 @@ static void test_divergence_stops_cleanly(void **state) {
     if (!strstr(err, "not finite") || !strstr(err, "step ")) fail_msg("unexpected error output: %s", err);
     /* the checkpoint written before the failure is complete and loadable */
     assert_int_equal(tu_system("test -f '%s/out/checkpoint-1/checkpoint.complete'", d), 0);
-    assert_int_equal(tu_system("cd '%s' && '%s' info --model out/checkpoint-1 >/dev/null", d, cli()), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' info --model out/checkpoint-1 >/dev/null", d, tu_cli()), 0);
     free(err); free(errp); free(data);
     tu_rmtree(d);
     free(d);
@@ -286,7 +281,7 @@ static void test_identical_sides_packed_once(void **state) {
     assert_int_equal(run_train(d, "--data same.jsonl --loss-type sigmoid --optimizer sgd --learning-rate 1 --max-grad-norm 0 "
                                   "--per-device-train-batch-size 2 --max-steps 1 --save-dtype f32 --output-dir dpo"), 0);
     char *m = model_dir();
-    assert_int_equal(tu_system("cd '%s' && '%s' score --model dpo --ref '%s' --data same.jsonl >scores.jsonl 2>/dev/null", d, cli(), m), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' score --model dpo --ref '%s' --data same.jsonl >scores.jsonl 2>/dev/null", d, tu_cli(), m), 0);
     char *sp = tu_path(d, "scores.jsonl");
     char *scores = tu_read_file(sp, NULL);
     /* unchanged weights: rewards exactly zero; identical sides: equal log-probs */

@@ -16,11 +16,6 @@
 
 #include "io/safetensors.h"
 
-static const char *cli(void) {
-    const char *p = getenv("ANCHOR_CLI");
-    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
-}
-
 static const char *const losses[] = {"apo_zero", "apo_down", "sigmoid", "ipo", "hinge", "robust", "exo_pair",
                                      "nca_pair", "bco_pair", "sppo_hard", "aot", "aot_pair", "discopop",
                                      "sigmoid_norm", "sft", "simpo", "cpo", "orpo", "kto", "apo_zero_unpaired"};
@@ -44,7 +39,7 @@ static void check_loss(const char *loss, anc_safetensors *exp, json_t *metrics, 
              "--data '%s/tests/fixtures/loss/%s' --loss-type %s --optimizer sgd --learning-rate 1 --max-grad-norm 0 "
              "--lr-scheduler constant --per-device-train-batch-size 4 --max-steps 1 --logging-steps 1 --save-dtype f32 "
              "--output-dir out-%s >/dev/null 2>err-%s.txt",
-             tmp, cli(), ANCHOR_SOURCE_DIR, ANCHOR_SOURCE_DIR, ANCHOR_SOURCE_DIR, unpaired ? "unpaired.jsonl" : "pairs.jsonl",
+             tmp, tu_cli(), ANCHOR_SOURCE_DIR, ANCHOR_SOURCE_DIR, ANCHOR_SOURCE_DIR, unpaired ? "unpaired.jsonl" : "pairs.jsonl",
              loss, loss, loss);
     if (tu_system("%s", args) != 0) {
         char ep[512];

@@ -122,3 +122,17 @@ float tu_rng_normal(tu_rng *r) {
 void tu_fill_normal(tu_rng *r, float *x, size_t n, float std) {
     for (size_t i = 0; i < n; i++) x[i] = std * tu_rng_normal(r);
 }
+
+const char *tu_cli(void) {
+    const char *p = getenv("ANCHOR_CLI");
+    return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
+}
+
+int tu_count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
