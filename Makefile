@@ -1,5 +1,6 @@
 # anchor — top-level driver around CMake.
 #   make          release build, CLI at build/anchor
+#   make demo     the offline demonstration (anchor demo): tables printed, report in demo-run/
 #   make test     release + ASan/UBSan builds, CTest suite on both
 #   make bench    benchmarks (see docs/performance.md)
 #   make fuzz     libFuzzer targets (clang), run briefly (FUZZ_SECONDS=30 each)
@@ -11,7 +12,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DANCHOR_WERROR=ON
 endif
 
-.PHONY: all deps build asan test test-release test-asan bench fuzz clean reference
+.PHONY: all deps build asan test test-release test-asan bench fuzz clean reference demo
 
 all: build
 
@@ -21,6 +22,12 @@ deps:
 build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
+
+# DEMO_FLAGS: e.g. --fresh (start over), --quick, --seeds N, --out DIR
+demo: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j $(JOBS) --target anchor_cli
+	build/anchor demo $(DEMO_FLAGS)
 
 asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DANCHOR_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null

@@ -162,7 +162,7 @@ static void test_revision_is_minimal(void **state) {
         anc_demo_task x;
         anc_demo_task_make(&r, &x);
         char *draft = NULL, *rev = NULL, *strong = NULL;
-        TU_CHECK(anc_demo_demonstration(&x, &r, 1.0, &draft, &err), &err);
+        TU_CHECK(anc_demo_demonstration(&x, &r, 1.0, 0.0, &draft, &err), &err);
         TU_CHECK(anc_demo_revise(&x, draft, &rev, &err), &err);
         TU_CHECK(anc_demo_stronger_answer(&x, &r, &strong, &err), &err);
         anc_demo_grade_result g;
@@ -198,7 +198,7 @@ static void test_mistake_rate(void **state) {
             anc_demo_task x;
             anc_demo_task_make(&r, &x);
             char *a = NULL;
-            TU_CHECK(anc_demo_demonstration(&x, &r, rates[k], &a, &err), &err);
+            TU_CHECK(anc_demo_demonstration(&x, &r, rates[k], 0.0, &a, &err), &err);
             anc_demo_grade_result g;
             anc_demo_grade(&x, a, &g);
             assert_true(g.canonical && g.label_correct);
@@ -235,7 +235,7 @@ static void test_reviser_reply(void **state) {
         anc_demo_task x;
         anc_demo_task_make(&r, &x);
         char *d = NULL, *prompt = NULL, *rev = NULL;
-        TU_CHECK(anc_demo_demonstration(&x, &r, 0.5, &d, &err), &err);
+        TU_CHECK(anc_demo_demonstration(&x, &r, 0.5, 0.0, &d, &err), &err);
         TU_CHECK(anc_clair_prompt(NULL, x.prompt, d, &prompt, &err), &err);
         TU_CHECK(anc_demo_reviser_reply(prompt, NULL, &reply, &err), &err);
         TU_CHECK(anc_clair_parse_reply(reply, strlen(reply), d, &cr, &err), &err);
@@ -277,7 +277,20 @@ static void test_tokenizer(void **state) {
     TU_CHECK(anc_demo_tokenizer_json(&json, &config, &err), &err);
     anc_tokenizer *tok = NULL;
     TU_CHECK(anc_tokenizer_load_text(&tok, json, strlen(json), config, strlen(config), "demo", &err), &err);
-    assert_true(anc_tokenizer_vocab_size(tok) < 256);  /* 105 + 90 two-digit numbers */
+    /* 4 specials + 51 characters + word prefixes + 90 two-digit numbers + 99 spaced numbers */
+    assert_true(anc_tokenizer_vocab_size(tok) < 320);
+    assert_true(anc_tokenizer_token_to_id(tok, " 7", 2) > 0);
+    assert_true(anc_tokenizer_token_to_id(tok, " 42", 3) > 0);
+    {
+        int32_t *ids = NULL;
+        size_t n = 0;
+        TU_CHECK(anc_tokenizer_encode(tok, "Odd: 3 17. Sum: 20.", 19, 0, &ids, &n, &err), &err);
+        /* "Odd" ":" " 3" " 17" ". Sum" ":" " 20" "." */
+        assert_int_equal(n, 8);
+        assert_int_equal(ids[2], anc_tokenizer_token_to_id(tok, " 3", 2));
+        assert_int_equal(ids[3], anc_tokenizer_token_to_id(tok, " 17", 3));
+        free(ids);
+    }
     assert_int_equal(anc_tokenizer_token_to_id(tok, "<pad>", 5), 0);
     assert_int_equal(anc_tokenizer_bos_id(tok), 1);
     assert_int_equal(anc_tokenizer_eos_id(tok), 2);
@@ -294,7 +307,7 @@ static void test_tokenizer(void **state) {
         anc_demo_task_make(&r, &x);
         char *strong = NULL, *demo = NULL, *reply = NULL;
         TU_CHECK(anc_demo_stronger_answer(&x, &r, &strong, &err), &err);
-        TU_CHECK(anc_demo_demonstration(&x, &r, 0.5, &demo, &err), &err);
+        TU_CHECK(anc_demo_demonstration(&x, &r, 0.5, 0.0, &demo, &err), &err);
         TU_CHECK(anc_demo_reviser_reply(x.prompt, "junk", &reply, &err), &err);
         check_roundtrip(tok, x.prompt);
         check_roundtrip(tok, x.answer);

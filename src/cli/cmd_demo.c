@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_pairs_out.h"
+#include "cli/cmd_demo.h"
 #include "core/fileutil.h"
 #include "core/hash.h"
 #include "core/rng.h"
@@ -104,19 +105,48 @@ static json_t *assistant_msg(const char *text) {
     return json_pack("[{s:s, s:s}]", "role", "assistant", "content", text);
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The sorted prompt texts of the rows of path (for --exclude). */
+static int load_prompts(const char *path, char ***out, size_t *n, anc_error *err) {
+    anc_rows rows;
+    *out = NULL, *n = 0;
+    if (anc_rows_load(&rows, path, err)) return -1;
+    char **v = calloc(rows.n ? rows.n : 1, sizeof *v);
+    int rc = v ? 0 : ((void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1);
+    for (size_t i = 0; !rc && i < rows.n; i++) {
+        json_t *p = json_object_get(rows.rows[i], "prompt");
+        if (!p || !(v[i] = cli_prompt_text(p)))
+            rc = (anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: expected a \"prompt\" (string or messages)", path,
+                               rows.lines[i]), -1);
+    }
+    size_t count = rows.n;
+    anc_rows_free(&rows);
+    if (rc) {
+        for (size_t i = 0; v && i < count; i++) free(v[i]);
+        free(v);
+        return -1;
+    }
+    qsort(v, count, sizeof *v, cmp_str);
+    *out = v, *n = count;
+    return 0;
+}
+
 static int demo_data(int argc, char **argv) {
-    const char *out = NULL, *kind = "prompts";
+    const char *out = NULL, *kind = "prompts", *exclude = NULL;
     long n = 100, seed = 1, min_n = 4, max_n = 8, max_value = 99, n_conds = 4;
-    double mistakes = 0.35;
+    double mistakes = 0.35, habit = 0.0;
     cli_opt opts[] = {
         {"kind", OPT_STR, &kind, "KIND", "sft (demonstrations with injected mistakes) or prompts (prompt + reference)"},
         {"n", OPT_INT, &n, "N", "rows (default 100)"},
         {"seed", OPT_INT, &seed, "S", "task seed (default 1); use different seeds for train and held-out sets"},
         {"mistake-rate", OPT_FLOAT, &mistakes, "R", "share of demonstrations with one mistake (default 0.35)"},
+        {"habit-rate", OPT_FLOAT, &habit, "R", "share of tasks selecting 3+ numbers whose sum leaves out the last number, a habit (default 0)"},
         {"min-numbers", OPT_INT, &min_n, "N", "numbers per task, at least (default 4)"},
         {"max-numbers", OPT_INT, &max_n, "N", "numbers per task, at most (default 8)"},
         {"max-value", OPT_INT, &max_value, "N", "numbers drawn from 1..N (default 99)"},
         {"conditions", OPT_INT, &n_conds, "N", "conditions used: 2 = odd/even, 4 = also above/below K (default 4)"},
+        {"exclude", OPT_STR, &exclude, "FILE", "skip tasks whose prompt is a prompt of FILE (e.g. the held-out set)"},
         {"out", OPT_STR, &out, "FILE", "JSONL to write"},
         {0},
     };
@@ -124,23 +154,40 @@ static int demo_data(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : rc;
     if (!out || (strcmp(kind, "sft") && strcmp(kind, "prompts"))) return cli_usage_error("demo data", "--out FILE and --kind sft|prompts are required");
     anc_error err = {0};
+    char **skip = NULL;
+    size_t n_skip = 0;
+    if (exclude && load_prompts(exclude, &skip, &n_skip, &err)) return cli_fail("demo data", &err);
     anc_rng r;
     anc_rng_seed(&r, (uint64_t)seed);
     FILE *f = fopen(out, "w");
     if (!f) {
         anc_error_set(&err, ANC_ERR_IO, "%s: cannot write", out);
-        return cli_fail("demo data", &err);
+        rc = cli_fail("demo data", &err);
+        goto done;
     }
-    for (long i = 0; i < n; i++) {
+    for (long i = 0, misses = 0; i < n; i++) {
         anc_demo_task t;
         anc_demo_spec spec = {(int)min_n, (int)max_n, (int)max_value, (int)n_conds};
         anc_demo_task_make_spec(&r, &spec, &t);
+        const char *key = t.prompt;
+        if (n_skip && bsearch(&key, skip, n_skip, sizeof *skip, cmp_str)) {
+            if (++misses > 100000) {
+                anc_error_set(&err, ANC_ERR_INVALID, "%s: nearly every task of this family is in %s; widen the family",
+                              out, exclude);
+                fclose(f);
+                rc = cli_fail("demo data", &err);
+                goto done;
+            }
+            i--;
+            continue;
+        }
         json_t *row;
         if (!strcmp(kind, "sft")) {
             char *demo = NULL;
-            if (anc_demo_demonstration(&t, &r, mistakes, &demo, &err)) {
+            if (anc_demo_demonstration(&t, &r, mistakes, habit, &demo, &err)) {
                 fclose(f);
-                return cli_fail("demo data", &err);
+                rc = cli_fail("demo data", &err);
+                goto done;
             }
             /* sft rows are pairs whose rejected side is unused by the sft loss */
             row = json_pack("{s:o, s:o, s:o}", "prompt", user_msg(t.prompt), "chosen", assistant_msg(demo), "rejected",
@@ -158,8 +205,51 @@ static int demo_data(int argc, char **argv) {
     }
     if (fclose(f) != 0) {
         anc_error_set(&err, ANC_ERR_IO, "%s: write failed", out);
-        return cli_fail("demo data", &err);
+        rc = cli_fail("demo data", &err);
     }
+done:
+    for (size_t i = 0; i < n_skip; i++) free(skip[i]);
+    free(skip);
+    return rc;
+}
+
+int demo_grade_file(const char *path, const char *field, demo_scores *out, anc_error *err) {
+    memset(out, 0, sizeof *out);
+    anc_rows rows;
+    if (anc_rows_load(&rows, path, err)) return -1;
+    for (size_t i = 0; i < rows.n; i++) {
+        json_t *p = json_object_get(rows.rows[i], "prompt");
+        char *ptext = p ? cli_prompt_text(p) : NULL;
+        anc_demo_task t;
+        if (!ptext || anc_demo_task_parse(ptext, &t, err)) {
+            free(ptext);
+            if (!ptext) anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: no prompt", path, rows.lines[i]);
+            else anc_error_prefix(err, "%s:%zu", path, rows.lines[i]);
+            anc_rows_free(&rows);
+            return -1;
+        }
+        free(ptext);
+        /* the answer: a string, or the last message of a message list (pairs' chosen/rejected) */
+        json_t *v = json_object_get(rows.rows[i], field);
+        if (json_is_array(v)) v = json_object_get(json_array_get(v, json_array_size(v) - 1), "content");
+        anc_demo_grade_result g;
+        anc_demo_grade(&t, json_string_value(v), &g);
+        out->solved += g.list_correct && g.sum_correct;
+        out->accuracy += g.correct;
+        out->list += g.list_correct;
+        out->sum += g.sum_correct;
+        out->score += g.score;
+        out->habit += g.habit;
+        out->n++;
+    }
+    anc_rows_free(&rows);
+    double d = out->n ? (double)out->n : 1.0;
+    out->solved /= d;
+    out->accuracy /= d;
+    out->list /= d;
+    out->sum /= d;
+    out->score /= d;
+    out->habit /= d;
     return 0;
 }
 
@@ -176,40 +266,15 @@ static int demo_grade(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : rc;
     if (!input) return cli_usage_error("demo grade", "--input FILE is required");
     anc_error err = {0};
-    anc_rows rows;
-    if (anc_rows_load(&rows, input, &err)) return cli_fail("demo grade", &err);
-    double correct = 0, list = 0, sum = 0, score = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < rows.n; i++) {
-        json_t *p = json_object_get(rows.rows[i], "prompt");
-        char *ptext = p ? cli_prompt_text(p) : NULL;
-        anc_demo_task t;
-        if (!ptext || anc_demo_task_parse(ptext, &t, &err)) {
-            free(ptext);
-            if (!ptext) anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: no prompt", input, rows.lines[i]);
-            else anc_error_prefix(&err, "%s:%zu", input, rows.lines[i]);
-            anc_rows_free(&rows);
-            return cli_fail("demo grade", &err);
-        }
-        free(ptext);
-        /* the answer: a string, or the last message of a message list (pairs' chosen/rejected) */
-        json_t *v = json_object_get(rows.rows[i], field);
-        if (json_is_array(v)) v = json_object_get(json_array_get(v, json_array_size(v) - 1), "content");
-        anc_demo_grade_result g;
-        anc_demo_grade(&t, json_string_value(v), &g);
-        correct += g.correct;
-        list += g.list_correct;
-        sum += g.sum_correct;
-        score += g.score;
-        n++;
-    }
-    anc_rows_free(&rows);
-    double d = n ? (double)n : 1.0;
+    demo_scores s;
+    if (demo_grade_file(input, field, &s, &err)) return cli_fail("demo grade", &err);
     if (json)
-        printf("{\"n\": %zu, \"accuracy\": %.4f, \"list_accuracy\": %.4f, \"sum_accuracy\": %.4f, \"score\": %.4f}\n", n,
-               correct / d, list / d, sum / d, score / d);
+        printf("{\"n\": %zu, \"solved\": %.4f, \"accuracy\": %.4f, \"list_accuracy\": %.4f, \"sum_accuracy\": %.4f, "
+               "\"score\": %.4f, \"habit\": %.4f}\n", s.n, s.solved, s.accuracy, s.list, s.sum, s.score, s.habit);
     else
-        printf("%zu answers: accuracy %.3f (list %.3f, sum %.3f), mean score %.3f\n", n, correct / d, list / d, sum / d, score / d);
+        printf("%zu answers: solved %.3f (list and sum right, any phrasing), accuracy %.3f (the reference answer; "
+               "list %.3f, sum %.3f), mean score %.3f, habit %.3f\n", s.n, s.solved, s.accuracy, s.list, s.sum, s.score,
+               s.habit);
     return 0;
 }
 
@@ -275,19 +340,12 @@ static int demo_teacher(int argc, char **argv) {
 }
 
 int cmd_demo(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fprintf(argc < 2 ? stderr : stdout,
-                "usage: anchor demo SUBCOMMAND [options]\n\n"
-                "  init      a tiny random Llama with the demo task's tokenizer\n"
-                "  data      task rows: --kind sft (demonstrations with injected mistakes) or prompts\n"
-                "  grade     accuracy of completions with the task's grader\n"
-                "  teacher   revise|stronger|judge: the programmatic teacher as an exec: backend\n");
-        return argc < 2 ? 2 : 0;
-    }
+    if (argc < 2 || argv[1][0] == '-') return demo_run(argc, argv);
     if (!strcmp(argv[1], "init")) return demo_init(argc - 1, argv + 1);
     if (!strcmp(argv[1], "data")) return demo_data(argc - 1, argv + 1);
     if (!strcmp(argv[1], "grade")) return demo_grade(argc - 1, argv + 1);
     if (!strcmp(argv[1], "teacher")) return demo_teacher(argc - 1, argv + 1);
-    fprintf(stderr, "anchor demo: unknown subcommand '%s'\n", argv[1]);
+    fprintf(stderr, "anchor demo: unknown subcommand '%s' (init, data, grade, teacher; none runs the whole demo: "
+                    "anchor demo --help)\n", argv[1]);
     return 2;
 }

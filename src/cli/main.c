@@ -21,7 +21,7 @@ static const cli_command commands[] = {
     {"tokenize", "encode/decode text; show how dataset rows are tokenised", "(--model DIR | --tokenizer FILE) [options]", cmd_tokenize},
     {"info", "describe a model: architecture, parameters, dtypes, memory", "--model DIR", cmd_info},
     {"convert", "import a llama2.c checkpoint as a Hugging Face model folder", "--from llama2c MODEL.bin --out DIR", cmd_convert},
-    {"demo", "the offline demonstration's building blocks: init, data, grade, teacher", "init|data|grade|teacher [options]", cmd_demo},
+    {"demo", "the offline demonstration (make demo): the paper's experiment on a built-in task; init, data, grade, teacher", "[--quick] [--out DIR] | init|data|grade|teacher [options]", cmd_demo},
 };
 
 static void usage(FILE *f) {

@@ -264,6 +264,7 @@ void anc_demo_grade(const anc_demo_task *t, const char *response, anc_demo_grade
         g->label_correct = span_is(c.label_b, c.label_e, t->label);
         g->list_correct = g->label_correct && list_is(t, c.item, c.n_items);
         g->sum_correct = c.sum == t->sum;
+        g->habit = g->list_correct && t->n_sel >= 3 && c.sum == t->sum - t->sel[t->n_sel - 1];
         g->correct = g->list_correct && g->sum_correct && *skip_ws(c.end) == '\0';
     } else {
         int v[MAX_ITEMS + 1], n = 0;
@@ -288,6 +289,7 @@ void anc_demo_grade(const anc_demo_task *t, const char *response, anc_demo_grade
             g->parse_ok = 1;
             g->list_correct = list_is(t, v, n - 1);
             g->sum_correct = v[n - 1] == t->sum;
+            g->habit = g->list_correct && t->n_sel >= 3 && v[n - 1] == t->sum - t->sel[t->n_sel - 1];
         }
     }
     g->score = 0.5 * g->list_correct + 0.5 * g->sum_correct;
@@ -407,11 +409,15 @@ static int small_offset(anc_rng *r, int sum) {
     return anc_rng_below(r, 2) && sum - x >= 0 ? sum - x : sum + x;
 }
 
-anc_status anc_demo_demonstration(const anc_demo_task *t, anc_rng *r, double mistake_rate, char **answer,
-                                  anc_error *err) {
+anc_status anc_demo_demonstration(const anc_demo_task *t, anc_rng *r, double mistake_rate, double habit_rate,
+                                  char **answer, anc_error *err) {
     int v[ANC_DEMO_MAX_NUMS + 1], n = t->n_sel, sum = t->sum;
     memcpy(v, t->sel, sizeof t->sel);
-    if (anc_rng_uniform(r) < mistake_rate) {
+    /* The habit is drawn first and only for tasks selecting 3+ numbers, so
+     * habit_rate = 0 leaves the rng stream of older demo data unchanged. */
+    if (n >= 3 && habit_rate > 0 && anc_rng_uniform(r) < habit_rate) {
+        sum -= v[n - 1];
+    } else if (anc_rng_uniform(r) < mistake_rate) {
         int others[ANC_DEMO_MAX_NUMS], n_others = 0, can_swap = 0;
         for (int i = 0; i < t->n; i++)
             if (!selects(t->cond, t->k, t->nums[i])) others[n_others++] = t->nums[i];

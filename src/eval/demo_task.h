@@ -78,6 +78,7 @@ typedef struct anc_demo_grade_result {
     int label_correct; /* canonical and LABEL is the task's label */
     int list_correct;  /* the listed numbers are sel, in order (canonical: label too) */
     int sum_correct;   /* the stated sum is right */
+    int habit;         /* list right, 3+ numbers, and the sum leaves out the last (the demonstrator's habit) */
     int correct;       /* the trimmed response is the reference answer, whitespace runs counting as one space */
     double score;      /* 0.5 * list_correct + 0.5 * sum_correct */
 } anc_demo_grade_result;
@@ -108,14 +109,18 @@ anc_status anc_demo_revise(const anc_demo_task *t, const char *draft, char **rev
  * list and sum. *answer is malloc'd (caller frees). ANC_ERR_NOMEM only. */
 anc_status anc_demo_stronger_answer(const anc_demo_task *t, anc_rng *r, char **answer, anc_error *err);
 
-/* The reference answer, or with probability mistake_rate (clamped to [0,1])
- * a canonical answer with one injected mistake: an item dropped, a wrong
- * number inserted, two neighbours swapped (the sum then right or matching
- * the shown list), or a sum off by a small amount; sometimes a list mistake
- * also gets a wrong sum. A mistaken demonstration never grades correct.
- * *answer is malloc'd (caller frees). ANC_ERR_NOMEM only. */
-anc_status anc_demo_demonstration(const anc_demo_task *t, anc_rng *r, double mistake_rate, char **answer,
-                                  anc_error *err);
+/* A demonstration from a sloppy teacher. With probability habit_rate a
+ * task selecting 3 or more numbers gets the right list but a sum that leaves
+ * out the last listed number (a systematic habit a model picks up).
+ * Otherwise the reference answer, or with probability mistake_rate a
+ * canonical answer with one random injected mistake: an item dropped, a
+ * wrong number inserted, two neighbours swapped (the sum then right or
+ * matching the shown list), or a sum off by a small amount; sometimes a list
+ * mistake also gets a wrong sum. Rates are probabilities in [0,1]. A
+ * mistaken demonstration never grades correct. *answer is malloc'd (caller
+ * frees). ANC_ERR_NOMEM only. */
+anc_status anc_demo_demonstration(const anc_demo_task *t, anc_rng *r, double mistake_rate, double habit_rate,
+                                  char **answer, anc_error *err);
 
 /* What an exec: reviser prints for the demo: "{teacher_reasoning}: <one line
  * naming what is wrong>\n\n{corrected_student_solution}: <revision>", which

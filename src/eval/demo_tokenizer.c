@@ -1,14 +1,20 @@
 #include "eval/demo_tokenizer.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char ALPHABET[] = "0123456789abcdefghijklmnopqrstuvwxyzABEINOQST \n.:,;";
 
 /* Words whose left-to-right prefixes become merges ("Nu", "Num", ...). */
-static const char *const WORDS[] = {"Numbers", "numbers", "Odd",   "Even",  "Sum",  "Above",    "Below",
-                                    " in",     " order",  " then", " their", " sum", "creasing", NULL};
+static const char *const WORDS[] = {"Numbers", " numbers", "Odd",   "Even",  "Sum",  "Above",    "Below",
+                                    " in",     " order",   " then", " their", " sum", "creasing", NULL};
+
+/* Merges of whole pieces, applied after WORDS: " in"+"creasing",
+ * " de"+"creasing", " "+"Sum", "."+" Sum". */
+static const char *const JOINS[][2] = {{" in", "creasing"}, {" ", "d"},   {" d", "e"},      {" de", "creasing"},
+                                       {" ", "Sum"},        {".", " Sum"}, {NULL, NULL}};
 
 static const char *const SPECIALS[] = {"<pad>", "<s>", "</s>", "<unk>"};
 
@@ -49,15 +55,30 @@ static json_t *build_tokenizer(void) {
             bad |= json_array_append_new(merges, json_pack("[s, s]", left, right)) != 0;
         }
     }
-    /* Every two-digit number is one token (merges "1"+"0" -> "10", ...): a
-     * tiny model learns to select and order numbers far more easily when it
-     * does not have to assemble them from digits. */
+    for (size_t j = 0; JOINS[j][0] && !bad; j++) {
+        char whole[32];
+        snprintf(whole, sizeof whole, "%s%s", JOINS[j][0], JOINS[j][1]);
+        bad |= set_new(vocab, whole, json_integer(id++));
+        bad |= json_array_append_new(merges, json_pack("[s, s]", JOINS[j][0], JOINS[j][1])) != 0;
+    }
+    /* Every two-digit number is one token (merges "1"+"0" -> "10", ...), and
+     * so is every number 1..99 with the space before it (" "+"7", " "+"10"):
+     * a tiny model learns to select and order numbers far more easily when
+     * it does not have to assemble them from digits, and the shorter
+     * sequences make the demo's training cheaper. */
     for (int d1 = 1; d1 <= 9 && !bad; d1++)
         for (int d2 = 0; d2 <= 9 && !bad; d2++) {
             char l[2] = {(char)('0' + d1), 0}, r[2] = {(char)('0' + d2), 0}, both[3] = {l[0], r[0], 0};
             bad |= set_new(vocab, both, json_integer(id++));
             bad |= json_array_append_new(merges, json_pack("[s, s]", l, r)) != 0;
         }
+    for (int v = 1; v <= 99 && !bad; v++) {
+        char num[16], spaced[16]; /* sized for any int: -O0 cannot see v <= 99 */
+        snprintf(num, sizeof num, "%d", v);
+        snprintf(spaced, sizeof spaced, " %d", v);
+        bad |= set_new(vocab, spaced, json_integer(id++));
+        bad |= json_array_append_new(merges, json_pack("[s, s]", " ", num)) != 0;
+    }
     json_t *model = json_pack("{s:s, s:n, s:s, s:n, s:n, s:b, s:b, s:b, s:O, s:O}", "type", "BPE", "dropout",
                               "unk_token", "<unk>", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0,
                               "byte_fallback", 0, "ignore_merges", 0, "vocab", vocab, "merges", merges);

@@ -180,9 +180,11 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     size_t *perm = NULL, *idx = NULL;
     int unpaired = anc_loss_is_unpaired(c->losses[0]);
     for (int i = 0; i < c->n_losses; i++) {
-        /* sft needs no reference for its loss, but TRL's DPOTrainer still
-         * logs rewards against one, so anchor computes it too. */
-        t.needs_ref |= anc_loss_needs_ref(c->losses[i]) || c->losses[i] == ANC_LOSS_SFT;
+        /* sft needs no reference for its loss. TRL's DPOTrainer still logs
+         * rewards against one; anchor does so only when --ref-model names
+         * one, so a plain sft run skips the reference pass. */
+        t.needs_ref |= anc_loss_needs_ref(c->losses[i]) || (c->losses[i] == ANC_LOSS_SFT && c->ref_model_dir);
+        t.log_rewards |= c->losses[i] != ANC_LOSS_SFT; /* simpo/cpo/orpo log rewards without a reference */
         t.orpo |= c->losses[i] == ANC_LOSS_ORPO;
     }
 
@@ -302,7 +304,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         rs.reward_accuracy = s.window[W_RA] / cnt;
         rs.reward_margin = s.window[W_RM] / cnt;
         if ((c->logging_steps > 0 && step % c->logging_steps == 0) || step == total) {
-            if ((st = tr_log_line(mf, "", s.window, cnt, unpaired, step, epoch_f, norm, lr_next, s.tokens, tps, err))) goto done;
+            if ((st = tr_log_line(mf, "", s.window, cnt, unpaired, t.needs_ref || t.log_rewards, step, epoch_f, norm, lr_next, s.tokens, tps, err))) goto done;
             memset(s.window, 0, sizeof s.window);
             s.window_count = 0;
             t_window = now_s();

@@ -1,0 +1,137 @@
+/* `anchor demo --quick` end to end through the real binary: every step runs
+ * (tiny model, sft, drafts, the three datasets through the exec: teacher and
+ * the run store, the whole grid, report), the two tables are printed and
+ * kept, and a rerun resumes without redoing a step or a teacher call. */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const DATASETS[] = {"clair", "stronger", "judge"};
+static const char *const OBJECTIVES[] = {"sft", "apo_zero", "apo_down", "sigmoid"};
+
+static json_t *load_json(const char *dir, const char *rel) {
+    char *p = tu_path(dir, rel);
+    json_error_t je;
+    json_t *j = json_load_file(p, 0, &je);
+    if (!j) fail_msg("%s: %s", p, je.text);
+    free(p);
+    return j;
+}
+
+static int count_in(const char *text, const char *needle) {
+    int n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+static void test_demo_quick(void **state) {
+    (void)state;
+    char *d = tu_tmpdir();
+    const char *A = tu_cli();
+    assert_int_equal(tu_system("cd '%s' && '%s' demo --quick --out run > out.txt 2> err.txt", d, A), 0);
+    char *op = tu_path(d, "out.txt"), *ep = tu_path(d, "err.txt");
+    char *out = tu_read_file(op, NULL), *errs = tu_read_file(ep, NULL);
+
+    /* both tables, with every dataset and objective */
+    assert_non_null(strstr(out, "| dataset"));
+    assert_non_null(strstr(out, "pairs/clair.jsonl"));
+    assert_non_null(strstr(out, "pairs/judge.jsonl"));
+    assert_non_null(strstr(out, "Held-out accuracy"));
+    assert_non_null(strstr(out, "CLAIR (minimal revision)"));
+    assert_non_null(strstr(out, "On-policy judge"));
+    assert_non_null(strstr(out, "APO-zero"));
+    assert_non_null(strstr(out, "report.html"));
+    assert_int_equal(count_in(errs, "(done before)"), 0);
+
+    /* the numbers behind the table: every cell, accuracies are shares */
+    json_t *ev = load_json(d, "run/eval-demo.json");
+    double start = json_real_value(json_object_get(ev, "start_model.solved"));
+    assert_true(start >= 0 && start <= 1);
+    for (int i = 0; i < 3; i++)
+        for (int o = 0; o < 4; o++) {
+            char key[96];
+            snprintf(key, sizeof key, "%s.%s.solved_mean", DATASETS[i], OBJECTIVES[o]);
+            json_t *m = json_object_get(ev, key);
+            assert_non_null(m);
+            assert_true(json_real_value(m) >= 0 && json_real_value(m) <= 1);
+            snprintf(key, sizeof key, "%s.%s.change", DATASETS[i], OBJECTIVES[o]);
+            assert_float_equal(json_real_value(json_object_get(ev, key)), json_real_value(m) - start, 1e-9);
+            /* each cell trained (metrics logged) and answered every held-out prompt */
+            char rel[160];
+            snprintf(rel, sizeof rel, "run/runs/%s-%s-seed1/metrics.jsonl", DATASETS[i], OBJECTIVES[o]);
+            char *mp = tu_path(d, rel);
+            assert_true(tu_count_lines(mp) >= 1);
+            free(mp);
+            snprintf(rel, sizeof rel, "run/runs/%s-%s-seed1/heldout-answers.jsonl", DATASETS[i], OBJECTIVES[o]);
+            char *hp = tu_path(d, rel), *held = tu_path(d, "run/heldout.jsonl");
+            assert_int_equal(tu_count_lines(hp), tu_count_lines(held));
+            free(hp);
+            free(held);
+        }
+    json_decref(ev);
+
+    /* the datasets: one CLAIR and one stronger pair per draft; the CLAIR
+     * revisions are closer to the drafts than the stronger answers */
+    char *drafts = tu_path(d, "run/drafts.jsonl"), *clair = tu_path(d, "run/pairs/clair.jsonl"),
+         *stronger = tu_path(d, "run/pairs/stronger.jsonl");
+    assert_true(tu_count_lines(drafts) > 0);
+    assert_int_equal(tu_count_lines(clair), tu_count_lines(drafts));
+    assert_int_equal(tu_count_lines(stronger), tu_count_lines(drafts));
+    assert_int_equal(tu_system("cd '%s/run' && '%s' stats --json pairs/clair.jsonl pairs/stronger.jsonl > ../stats.json", d, A), 0);
+    json_t *st = load_json(d, "stats.json");
+    json_t *rows = json_is_array(st) ? st : json_object_get(st, "datasets");
+    assert_int_equal(json_array_size(rows), 2);
+    double lev_clair = json_real_value(json_object_get(json_array_get(rows, 0), "levenshtein"));
+    double lev_strong = json_real_value(json_object_get(json_array_get(rows, 1), "levenshtein"));
+    assert_true(lev_clair < lev_strong);
+    json_decref(st);
+
+    char *report = tu_path(d, "run/report.html");
+    char *html = tu_read_file(report, NULL);
+    assert_non_null(strstr(html, "clair"));
+    assert_non_null(strstr(html, "<svg"));
+    free(html);
+
+    /* a rerun resumes: every step is done before, no teacher call is repeated */
+    assert_int_equal(tu_system("cd '%s' && '%s' demo --quick --out run > out2.txt 2> err2.txt", d, A), 0);
+    char *ep2 = tu_path(d, "err2.txt"), *op2 = tu_path(d, "out2.txt");
+    char *errs2 = tu_read_file(ep2, NULL), *out2 = tu_read_file(op2, NULL);
+    assert_int_equal(count_in(errs2, "(done before)"), 24); /* all but the report */
+    const char *t1 = strstr(out, "Held-out accuracy"), *t2 = strstr(out2, "Held-out accuracy");
+    const char *e1 = strstr(t1, "Wall time"), *e2 = strstr(t2, "Wall time");
+    assert_int_equal(e1 - t1, e2 - t2);
+    assert_memory_equal(t1, t2, (size_t)(e1 - t1)); /* the same table */
+
+    /* other settings in the same folder are refused, with what to do */
+    assert_int_not_equal(tu_system("cd '%s' && '%s' demo --quick --seeds 2 --out run > /dev/null 2> err3.txt", d, A), 0);
+    char *ep3 = tu_path(d, "err3.txt");
+    char *errs3 = tu_read_file(ep3, NULL);
+    assert_non_null(strstr(errs3, "--fresh"));
+
+    free(errs3);
+    free(ep3);
+    free(errs2);
+    free(out2);
+    free(ep2);
+    free(op2);
+    free(report);
+    free(drafts);
+    free(clair);
+    free(stronger);
+    free(out);
+    free(errs);
+    free(op);
+    free(ep);
+    tu_rmtree(d);
+    free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_demo_quick),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
