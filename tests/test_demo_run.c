@@ -21,12 +21,6 @@ static json_t *load_json(const char *dir, const char *rel) {
     return j;
 }
 
-static int count_in(const char *text, const char *needle) {
-    int n = 0;
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) n++;
-    return n;
-}
-
 static void test_demo_quick(void **state) {
     (void)state;
     char *d = tu_tmpdir();
@@ -44,7 +38,7 @@ static void test_demo_quick(void **state) {
     assert_non_null(strstr(out, "On-policy judge"));
     assert_non_null(strstr(out, "APO-zero"));
     assert_non_null(strstr(out, "report.html"));
-    assert_int_equal(count_in(errs, "(done before)"), 0);
+    assert_int_equal(tu_count_substr(errs, "(done before)"), 0);
 
     /* the numbers behind the table: every cell, accuracies are shares */
     json_t *ev = load_json(d, "run/eval-demo.json");
@@ -99,7 +93,7 @@ static void test_demo_quick(void **state) {
     assert_int_equal(tu_system("cd '%s' && '%s' demo --quick --out run > out2.txt 2> err2.txt", d, A), 0);
     char *ep2 = tu_path(d, "err2.txt"), *op2 = tu_path(d, "out2.txt");
     char *errs2 = tu_read_file(ep2, NULL), *out2 = tu_read_file(op2, NULL);
-    assert_int_equal(count_in(errs2, "(done before)"), 24); /* all but the report */
+    assert_int_equal(tu_count_substr(errs2, "(done before)"), 24); /* all but the report */
     const char *t1 = strstr(out, "Held-out accuracy"), *t2 = strstr(out2, "Held-out accuracy");
     const char *e1 = strstr(t1, "Wall time"), *e2 = strstr(t2, "Wall time");
     assert_int_equal(e1 - t1, e2 - t2);

@@ -26,12 +26,6 @@ static char *slurp(const char *dir, const char *name) {
     return s;
 }
 
-static size_t count_str(const char *hay, const char *needle) {
-    size_t n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
-    return n;
-}
-
 /* Loads yaml text as d/bad.yaml; expects failure whose message holds each
  * of the needles. */
 static void expect_bad(const char *d, const char *yaml, const char *n1, const char *n2) {
@@ -242,7 +236,7 @@ static void test_end_to_end_skip_change_dry(void **state) {
     /* rerun: everything skipped, no new reviser request */
     assert_int_equal(run(&f, ""), 0);
     e = slurp(f.d, "err.txt");
-    assert_int_equal(count_str(e, "skipped, up to date"), 5);
+    assert_int_equal(tu_count_substr(e, "skipped, up to date"), 5);
     assert_contains(e, "0 steps run, 5 skipped");
     free(e);
     assert_int_equal(tu_count_lines(f.log), 4);
@@ -344,7 +338,7 @@ static void test_kill_and_resume(void **state) {
     size_t total = (size_t)tu_count_lines(f.log);
     if (total > (size_t)(items + concurrency)) fail_msg("reviser saw %zu requests for %d items", total, items);
     char *pairs = slurp(f.d, "run/clair.jsonl");
-    assert_int_equal(count_str(pairs, "\n"), items);
+    assert_int_equal(tu_count_substr(pairs, "\n"), items);
     free(pairs);
     teardown(&f);
 }

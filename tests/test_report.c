@@ -181,12 +181,6 @@ static char *make_run_dir(void) {
     return d;
 }
 
-static size_t count(const char *hay, const char *needle) {
-    size_t n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
-    return n;
-}
-
 static void assert_self_contained(const char *html) {
     assert_null(strstr(html, "http://"));
     assert_null(strstr(html, "https://"));
@@ -211,7 +205,7 @@ static void test_report_run_dir(void **state) {
     assert_self_contained(html);
 
     /* Charts: 7 metrics, one polyline per run in each. */
-    assert_int_equal(count(html, "<svg class=\"chart\""), 7);
+    assert_int_equal(tu_count_substr(html, "<svg class=\"chart\""), 7);
     const char *metrics[] = {"loss", "rewards/chosen", "rewards/rejected", "rewards/margins",
                              "rewards/accuracies", "logps/chosen", "logps/rejected"};
     const char *p = strstr(html, "<svg class=\"chart\"");
@@ -227,11 +221,11 @@ static void test_report_run_dir(void **state) {
         assert_true(strstr(p, want) == strstr(p, "class=\"ctitle\""));
         p = strstr(end, "<svg class=\"chart\"");
     }
-    assert_int_equal(count(html, "<title>apo_zero</title></polyline>"), 7);
-    assert_int_equal(count(html, "<title>sweep/dpo</title></polyline>"), 7);
+    assert_int_equal(tu_count_substr(html, "<title>apo_zero</title></polyline>"), 7);
+    assert_int_equal(tu_count_substr(html, "<title>sweep/dpo</title></polyline>"), 7);
     assert_null(strstr(html, "a/b/c"));
     /* eval dots: loss, rewards/chosen, rewards/margins, logps/chosen */
-    assert_int_equal(count(html, "<circle class=\"eval\""), 4);
+    assert_int_equal(tu_count_substr(html, "<circle class=\"eval\""), 4);
     assert_non_null(strstr(html, "apo_zero: 0.95 at 2</title>"));
     /* the -inf of rewards/rejected at step 3 is skipped: 2 points remain */
     const char *rr = strstr(html, ">rewards/rejected</text>");
@@ -383,7 +377,7 @@ static void test_cli_report(void **state) {
     assert_int_equal(tu_system("'%s' report '%s' --out '%s/r.html' --examples 1 2>'%s/err.txt'", tu_cli(), d, d, d), 0);
     char *r = tu_path(d, "r.html");
     char *html = tu_read_file(r, NULL);
-    assert_int_equal(count(html, "<div class=\"pair\">"), 1);
+    assert_int_equal(tu_count_substr(html, "<div class=\"pair\">"), 1);
     assert_self_contained(html);
     char *e = tu_path(d, "err.txt");
     char *msg = tu_read_file(e, NULL);

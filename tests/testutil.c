@@ -128,6 +128,12 @@ const char *tu_cli(void) {
     return p && *p ? p : ANCHOR_BINARY_DIR "/anchor";
 }
 
+int tu_count_substr(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
 int tu_count_lines(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return 0;

@@ -28,6 +28,8 @@ char *tu_read_file(const char *path, size_t *len);
 /* The anchor program under test: $ANCHOR_CLI (set by CTest), else the build's. */
 const char *tu_cli(void);
 /* Number of '\n' in the file at path (0 when it cannot be read). */
+/* Occurrences of needle in hay (overlapping ones too). */
+int tu_count_substr(const char *hay, const char *needle);
 int tu_count_lines(const char *path);
 /* Runs a shell command, returns its exit status (-1 if it could not run). */
 int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
