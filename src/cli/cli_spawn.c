@@ -8,12 +8,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/fileutil.h"
 
 extern char **environ;
+
+#define PARENT_ENV "ANCHOR_PARENT_PID"
+
+int cli_follow_parent(void) {
+    const char *p = getenv(PARENT_ENV);
+    if (!p) return 0;
+    long want = strtol(p, NULL, 10);
+    unsetenv(PARENT_ENV);
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return 0; /* best effort */
+    return getppid() == (pid_t)want ? 0 : -1;           /* the parent died before prctl */
+}
 
 /* Appends s (taken over; NULL marks out of memory). */
 static void push(cli_argv *a, char *s) {
@@ -74,7 +87,7 @@ int cli_spawn(const char *exe, cli_argv *a, const char *dir, const char *log_pat
     if (a->oom || a->n == 0) return (void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1;
     size_t n_env = 0;
     while (environ[n_env]) n_env++;
-    char **env = malloc((n_env + 2) * sizeof *env);
+    char **env = malloc((n_env + 3) * sizeof *env);
     char *exe_copy = strdup(exe);
     if (!env || !exe_copy) {
         free(env);
@@ -83,9 +96,14 @@ int cli_spawn(const char *exe, cli_argv *a, const char *dir, const char *log_pat
     }
     size_t k = 0;
     static const char one[] = "OPENBLAS_NUM_THREADS=1";
+    char parent[48];
+    snprintf(parent, sizeof parent, "%s=%ld", PARENT_ENV, (long)getpid());
     for (size_t i = 0; i < n_env; i++)
-        if (!one_thread || strncmp(environ[i], "OPENBLAS_NUM_THREADS=", 21) != 0) env[k++] = environ[i];
+        if ((!one_thread || strncmp(environ[i], "OPENBLAS_NUM_THREADS=", 21) != 0) &&
+            strncmp(environ[i], PARENT_ENV "=", sizeof PARENT_ENV) != 0)
+            env[k++] = environ[i];
     if (one_thread) env[k++] = (char *)one;
+    env[k++] = parent;
     env[k] = NULL;
     free(a->v[0]);
     a->v[0] = exe_copy;

@@ -33,6 +33,13 @@ void cli_argv_free(cli_argv *a);
 int cli_spawn(const char *exe, cli_argv *a, const char *dir, const char *log_path, int one_thread, pid_t *pid,
               anc_error *err);
 
+/* For main(): when this process was started by cli_spawn, arranges to get
+ * SIGTERM when that parent dies (so a killed `anchor demo` leaves no
+ * orphan writing into its run directory) and removes the marker from the
+ * environment (grandchildren do not inherit it). Returns -1 when the parent
+ * is already gone (then exit), else 0. */
+int cli_follow_parent(void);
+
 /* 0 when a waitpid status is a clean exit; else -1 with err naming what,
  * the exit code or signal, and the log to read. */
 int cli_child_status(int status, const char *what, const char *log, anc_error *err);
