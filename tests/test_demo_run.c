@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,56 @@ static void test_demo_quick(void **state) {
     assert_non_null(strstr(html, "clair"));
     assert_non_null(strstr(html, "<svg"));
     free(html);
+
+    /* anchor ab generating with both models (--model-a/--model-b) agrees with
+     * the demo: A's answers are the start model's held-out answers, the
+     * grader's means are the table's exact accuracies, wins - losses follows */
+    assert_int_equal(tu_system("cd '%s/run' && '%s' ab --model-a start-model --model-b runs/clair-apo_zero-seed1 "
+                               "--prompts heldout.jsonl --grader exact --max-new-tokens 32 --out ../ab.jsonl --json "
+                               "> ../ab.json 2> ../ab.err", d, A), 0);
+    json_t *ab = load_json(d, "ab.json");
+    json_t *ev2 = load_json(d, "run/eval-demo.json");
+    char *heldp = tu_path(d, "run/heldout.jsonl");
+    int n_held = tu_count_lines(heldp);
+    free(heldp);
+    int n_ab = (int)json_integer_value(json_object_get(ab, "n"));
+    assert_int_equal(n_ab, n_held);
+    double sa = json_real_value(json_object_get(ab, "mean_score_a")), sb = json_real_value(json_object_get(ab, "mean_score_b"));
+    assert_float_equal(sa, json_real_value(json_object_get(ev2, "start_model.exact")), 1e-9);
+    assert_float_equal(sb, json_real_value(json_object_get(ev2, "clair.apo_zero.exact_mean")), 1e-9);
+    int wins = (int)json_integer_value(json_object_get(ab, "wins")), losses = (int)json_integer_value(json_object_get(ab, "losses"));
+    assert_int_equal(wins - losses, (int)lround(n_ab * (sa - sb)));
+    json_decref(ab);
+    json_decref(ev2);
+    char *abp = tu_path(d, "ab.jsonl"), *startp = tu_path(d, "run/start-model/heldout-answers.jsonl");
+    char *ab_text = tu_read_file(abp, NULL), *start_text = tu_read_file(startp, NULL);
+    int matched = 0;
+    for (char *line = strtok(start_text, "\n"); line; line = strtok(NULL, "\n")) {
+        json_error_t je;
+        json_t *row = json_loads(line, 0, &je);
+        assert_non_null(row);
+        /* the ab record of this id carries the same answer as response_a */
+        char needle[256];
+        json_t *want = json_pack("{s:O, s:O}", "id", json_object_get(row, "id"), "a", json_object_get(row, "completion"));
+        char *ids = json_dumps(json_object_get(want, "id"), JSON_ENCODE_ANY);
+        char *ans = json_dumps(json_object_get(want, "a"), JSON_ENCODE_ANY);
+        snprintf(needle, sizeof needle, "\"id\":%s,", ids);
+        const char *rec = strstr(ab_text, needle);
+        assert_non_null(rec);
+        const char *ra = strstr(rec, "\"response_a\":");
+        assert_non_null(ra);
+        assert_memory_equal(ra + 13, ans, strlen(ans));
+        matched++;
+        free(ids);
+        free(ans);
+        json_decref(want);
+        json_decref(row);
+    }
+    assert_int_equal(matched, n_held);
+    free(ab_text);
+    free(start_text);
+    free(abp);
+    free(startp);
 
     /* a rerun resumes: every step is done before, no teacher call is repeated */
     assert_int_equal(tu_system("cd '%s' && '%s' demo --quick --out run > out2.txt 2> err2.txt", d, A), 0);
