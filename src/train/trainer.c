@@ -184,7 +184,8 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
          * rewards against one; anchor does so only when --ref-model names
          * one, so a plain sft run skips the reference pass. */
         t.needs_ref |= anc_loss_needs_ref(c->losses[i]) || (c->losses[i] == ANC_LOSS_SFT && c->ref_model_dir);
-        t.log_rewards |= c->losses[i] != ANC_LOSS_SFT; /* simpo/cpo/orpo log rewards without a reference */
+        /* simpo/cpo/orpo log rewards without a reference; a plain sft run has none */
+        t.log_rewards |= t.needs_ref || c->losses[i] != ANC_LOSS_SFT;
         t.orpo |= c->losses[i] == ANC_LOSS_ORPO;
     }
 
@@ -304,7 +305,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         rs.reward_accuracy = s.window[W_RA] / cnt;
         rs.reward_margin = s.window[W_RM] / cnt;
         if ((c->logging_steps > 0 && step % c->logging_steps == 0) || step == total) {
-            if ((st = tr_log_line(mf, "", s.window, cnt, unpaired, t.needs_ref || t.log_rewards, step, epoch_f, norm, lr_next, s.tokens, tps, err))) goto done;
+            if ((st = tr_log_line(mf, "", s.window, cnt, unpaired, t.log_rewards, step, epoch_f, norm, lr_next, s.tokens, tps, err))) goto done;
             memset(s.window, 0, sizeof s.window);
             s.window_count = 0;
             t_window = now_s();

@@ -23,7 +23,7 @@ typedef struct trainer {
     anc_optim opt;
     anc_loss_state loss_state;
     int needs_ref;
-    int log_rewards;   /* a loss other than sft: reward metrics are logged even without a reference */
+    int log_rewards;   /* metrics.jsonl carries reward keys: a reference, or a loss other than sft */
     int orpo;                        /* some objective needs prompt log-probs (ORPO) */
     /* per micro-step scratch, sized for batch_size pairs */
     anc_pairset sub;                 /* shallow copies of anc_pair (not owned) */
@@ -50,8 +50,8 @@ anc_status tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c
                          const size_t *idx, size_t n, double scale, int backward, double *win, int64_t *tokens,
                          anc_error *err);
 /* Appends one line to metrics.jsonl (prefix "" or "eval_"); without a
- * reference and no reward (has_ref 0: a plain sft run) the rewards and kl keys are left out. */
-anc_status tr_log_line(FILE *f, const char *prefix, const double *win, double count, int unpaired, int has_ref,
+ * reward (rewards 0: a plain sft run) the rewards and kl keys are left out. */
+anc_status tr_log_line(FILE *f, const char *prefix, const double *win, double count, int unpaired, int rewards,
                        int64_t step, double epoch, double grad_norm, double lr, int64_t tokens, double tps, anc_error *err);
 /* Evaluates on t->eval and logs eval_ metrics. */
 anc_status tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_train_report_fn report, void *ctx,

@@ -230,12 +230,12 @@ static const char *const win_names[W_N] = {"loss", "rewards/chosen", "rewards/re
                                      "logits/rejected", "kl"};
 
 /* Appends one metrics line. */
-anc_status tr_log_line(FILE *f, const char *prefix, const double *win, double count, int unpaired, int has_ref,
+anc_status tr_log_line(FILE *f, const char *prefix, const double *win, double count, int unpaired, int rewards,
                        int64_t step, double epoch, double grad_norm, double lr, int64_t tokens, double tps, anc_error *err) {
     fprintf(f, "{\"step\": %lld", (long long)step);
     for (int i = 0; i < W_N; i++) {
         if (i == W_KL && !unpaired) continue;
-        if (!has_ref && (i == W_KL || !strncmp(win_names[i], "rewards/", 8))) continue; /* no reference: no rewards */
+        if (!rewards && (i == W_KL || !strncmp(win_names[i], "rewards/", 8))) continue;
         fprintf(f, ", \"%s%s\": %.9g", prefix, win_names[i], count > 0 ? win[i] / count : 0.0);
     }
     if (!*prefix) {
@@ -274,7 +274,7 @@ anc_status tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_tra
     }
     free(idx);
     if (st) return anc_error_prefix(err, "evaluation at step %lld", (long long)step);
-    return tr_log_line(mf, "eval_", win, (double)count, t->eval.unpaired, t->needs_ref || t->log_rewards, step, epoch, 0, 0, 0, 0, err);
+    return tr_log_line(mf, "eval_", win, (double)count, t->eval.unpaired, t->log_rewards, step, epoch, 0, 0, 0, 0, err);
 }
 
 /* Keeps the lines of metrics.jsonl whose step is <= step (used on resume so
