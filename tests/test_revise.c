@@ -136,15 +136,16 @@ static void test_bad_replies_are_failures(void **state) {
     char *drafts = tu_path(d, "drafts.jsonl");
     tu_write_file(drafts, "{\"prompt\": \"p\", \"completion\": \"c\"}\n", 35);
     /* a reviser whose reply has no marker, and one that exits non-zero */
-    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out pairs.jsonl --reviser 'exec:echo just text' >o 2>e", d, tu_cli()), 0);
+    /* every item failed: exit 3 (CLI_EXIT_ALL_FAILED), said with the count */
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out pairs.jsonl --reviser 'exec:echo just text' >o 2>e", d, tu_cli()), 3);
     char *ep = tu_path(d, "e");
     char *e = tu_read_file(ep, NULL);
     assert_non_null(strstr(e, "0 pairs"));
-    assert_non_null(strstr(e, "1 failed"));
+    assert_non_null(strstr(e, "all 1 items failed"));
     free(e);
-    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out p2.jsonl --retries 0 --reviser 'exec:exit 7' >o 2>e", d, tu_cli()), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out p2.jsonl --retries 0 --reviser 'exec:exit 7' >o 2>e", d, tu_cli()), 3);
     e = tu_read_file(ep, NULL);
-    assert_non_null(strstr(e, "1 failed"));
+    assert_non_null(strstr(e, "all 1 items failed"));
     free(e);
     /* usage errors */
     assert_int_equal(tu_system("cd '%s' && '%s' revise --input drafts.jsonl --out p.jsonl >o 2>e", d, tu_cli()), 2);

@@ -1,9 +1,11 @@
+#define _GNU_SOURCE
 #include "cli/cli_llm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fileutil.h"
 #include "store/sha256.h"
 
 void cli_llm_args_init(cli_llm_args *a, double temperature, long max_tokens) {
@@ -32,6 +34,7 @@ void cli_llm_opts(cli_llm_args *a, const char *role, cli_opt *o) {
         {"retries", OPT_INT, &a->retries, "N", "retries on 408/409/429/5xx and network errors, with backoff (default 5)"},
         {"store", OPT_STR, &a->store, "FILE", "run store (SQLite) that keeps every reply; default OUT.store.db"},
         {"chat-template", OPT_STR, &a->chat_template, "NAME|FILE", "chat template for a local:DIR backend"},
+        {"fresh", OPT_FLAG, &a->fresh, NULL, "start this step over: forget its finished items and the settings they were made with (stored replies to identical requests are still reused)"},
     };
     memcpy(o, t, sizeof t);
 }
@@ -137,4 +140,122 @@ void cli_llm_session_close(cli_llm_session *s) {
     anc_store_close(s->store);
     anc_rows_free(&s->rows);
     memset(s, 0, sizeof *s);
+}
+
+/* realpath of the folder holding path (the file itself may not exist yet)
+ * joined with its last component; malloc'd, NULL when the folder is missing. */
+static char *canonical_file(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return NULL;
+    char *real = realpath(dir, NULL);
+    free(dir);
+    if (!real) return NULL;
+    const char *base = slash ? slash + 1 : path;
+    char *out = NULL;
+    if (asprintf(&out, "%s/%s", strcmp(real, "/") ? real : "", base) < 0) out = NULL;
+    free(real);
+    return out;
+}
+
+char *cli_item_step(const char *kind, const char *out, const char *store_path) {
+    char *o = canonical_file(out);
+    char *st = store_path ? canonical_file(store_path) : NULL;
+    const char *rel = o ? o : out;
+    if (o && st) {
+        const char *sl = strrchr(st, '/');
+        size_t dl = sl ? (size_t)(sl - st) + 1 : 0; /* the store's folder, with its '/' */
+        if (dl && !strncmp(o, st, dl)) rel = o + dl;
+    }
+    char *name = NULL;
+    if (asprintf(&name, "%s:%s", kind, rel) < 0) name = NULL;
+    free(o);
+    free(st);
+    return name;
+}
+
+json_t *cli_llm_provenance(const cli_llm_args *a, const anc_llm *llm, const char *template_text, const char *builtin) {
+    json_t *p = json_object();
+    if (!p) return NULL;
+    json_object_set_new(p, "backend", json_string(anc_llm_id(llm)));
+    json_object_set_new(p, "model", a->model ? json_string(a->model) : json_null());
+    json_object_set_new(p, "temperature", json_real(a->temperature));
+    json_object_set_new(p, "max_tokens", json_integer(a->max_tokens));
+    json_object_set_new(p, "seed", a->seed >= 0 ? json_integer(a->seed) : json_null());
+    if (a->chat_template) json_object_set_new(p, "chat_template", json_string(a->chat_template));
+    if (template_text) {
+        char hex[ANC_SHA256_HEX];
+        anc_sha256 h;
+        anc_sha256_init(&h);
+        anc_sha256_update(&h, template_text, strlen(template_text));
+        anc_sha256_final_hex(&h, hex);
+        json_object_set_new(p, "template", json_pack("s+", "sha256:", hex));
+    } else {
+        json_object_set_new(p, "template", json_string(builtin));
+    }
+    return p;
+}
+
+int cli_check_provenance(const char *cmd, anc_store *store, const char *step, const json_t *prov, int fresh,
+                         const char *out) {
+    anc_error err = {0};
+    if (!prov) {
+        anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
+        return cli_fail(cmd, &err);
+    }
+    if (anc_store_step_provenance(store, step, prov, fresh, &err) == ANC_OK) return 0;
+    if (err.code == ANC_ERR_INVALID)
+        fprintf(stderr,
+                "anchor %s: error: %s\n  the items already made for %s are not reused with other settings: rerun with "
+                "--fresh to start this step over with the new ones, or write elsewhere (another --out, or another "
+                "--store)\n",
+                cmd, err.message, out);
+    else
+        cli_fail(cmd, &err);
+    return 1;
+}
+
+int cli_items_summary(const char *cmd, const char *out, const cli_items_count *c, const char *detail,
+                      const anc_store *store, const anc_llm_stored_stats *stats) {
+    fprintf(stderr, "anchor %s: %zu pairs -> %s%s%s; %zu items reused as finished earlier; requests sent %zu, reused "
+            "from the store %zu",
+            cmd, c->written, out, detail ? "; " : "", detail ? detail : "", c->reused, stats->sent, stats->cached);
+    if (stats->elsewhere) fprintf(stderr, ", answered by another run sharing the store %zu", stats->elsewhere);
+    fputc('\n', stderr);
+    if (c->failed == 0) return 0;
+    size_t total = c->done + c->failed;
+    if (c->done == 0) {
+        fprintf(stderr, "anchor %s: error: all %zu items failed (exit %d); their errors are in the run store %s; fix "
+                "the cause and rerun the same command to retry them\n",
+                cmd, total, CLI_EXIT_ALL_FAILED, anc_store_path(store));
+        return CLI_EXIT_ALL_FAILED;
+    }
+    fprintf(stderr, "anchor %s: warning: %zu of %zu items failed; their errors are in the run store %s; rerun the "
+            "same command to retry them\n",
+            cmd, c->failed, total, anc_store_path(store));
+    return 0;
+}
+
+void cli_llm_note_key(const char *cmd, const cli_llm_args *a, const anc_llm *llm) {
+    if (anc_llm_get_kind(llm) != ANC_LLM_HTTP || anc_llm_has_api_key(llm) || a->api_key_env) return;
+    fprintf(stderr, "anchor %s: note: OPENAI_API_KEY is not set; requests go out without an API key (name another "
+            "variable with --api-key-env)\n", cmd);
+}
+
+int cli_llm_step_begin(const char *cmd, cli_llm_session *ss, const cli_llm_args *a, const char *kind, const char *out,
+                       const char *template_text, const char *builtin, json_t *extra, char **step) {
+    *step = cli_item_step(kind, out, anc_store_path(ss->store));
+    json_t *prov = *step ? cli_llm_provenance(a, ss->llm, template_text, builtin) : NULL;
+    if (prov && extra) json_object_update(prov, extra);
+    json_decref(extra);
+    if (!*step || !prov) {
+        json_decref(prov);
+        anc_error err;
+        anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
+        return cli_fail(cmd, &err);
+    }
+    int code = cli_check_provenance(cmd, ss->store, *step, prov, a->fresh, out);
+    json_decref(prov);
+    if (!code) cli_llm_note_key(cmd, a, ss->llm);
+    return code;
 }

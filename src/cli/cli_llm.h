@@ -23,6 +23,7 @@ typedef struct cli_llm_args {
     long retries;
     const char *store;         /* run store path (default: beside --out) */
     const char *chat_template; /* for local:DIR */
+    int fresh;                 /* --fresh: forget the step's items and settings */
 } cli_llm_args;
 
 /* Defaults: temperature 0.7 (the CLAIR authors'), max_tokens 4096,
@@ -32,8 +33,9 @@ void cli_llm_args_init(cli_llm_args *a, double temperature, long max_tokens);
 /* The option entries for role ("reviser", "judge", "stronger"); fills
  * opts[0..CLI_LLM_N_OPTS) with names like --reviser, --reviser-model,
  * --api-key-env, --temperature, --max-tokens, --seed, --concurrency,
- * --timeout, --retries, --store, --chat-template. Strings are static. */
-#define CLI_LLM_N_OPTS 11
+ * --timeout, --retries, --store, --chat-template, --fresh. Strings are
+ * static. */
+#define CLI_LLM_N_OPTS 12
 void cli_llm_opts(cli_llm_args *a, const char *role, cli_opt *opts);
 
 /* Creates the backend (and, for local:DIR, the in-process model in *local,
@@ -80,6 +82,57 @@ int cli_tally_put(cli_tally *t, anc_store *store, const char *step, const char *
  * or the exit code after printing the error for cmd. */
 int cli_llm_run(const char *cmd, anc_llm *llm, anc_store *store, const cli_llm_args *a, const anc_llm_request *reqs,
                 size_t n, anc_llm_batch_fn cb, void *ctx, cli_tally *t, const char *unit, anc_llm_stored_stats *stats);
+
+/* Exit code of a stored LLM step (revise, judge, pairs stronger) in which
+ * every item failed: the step made nothing usable. */
+#define CLI_EXIT_ALL_FAILED 3
+
+/* The run-store step that keeps a command's item records: "KIND:PATH", PATH
+ * being out relative to the folder of the store when it lies inside it (so a
+ * moved run directory keeps its items), else absolute. Two commands writing
+ * different outputs never share items; two runs writing the same output do.
+ * malloc'd (NULL when out of memory). */
+char *cli_item_step(const char *kind, const char *out, const char *store_path);
+
+/* The settings that decide an LLM step's replies: backend id, model,
+ * temperature, max_tokens, seed, chat template (local:DIR), plus the hash
+ * of the step's prompt template (template_text NULL: the built-in one,
+ * named builtin). New reference. */
+json_t *cli_llm_provenance(const cli_llm_args *a, const anc_llm *llm, const char *template_text,
+                           const char *builtin);
+
+/* Checks and records the provenance of step (anc_store_step_provenance).
+ * Returns 0, or prints the refusal for cmd with the ways out and returns 1. */
+int cli_check_provenance(const char *cmd, anc_store *store, const char *step, const json_t *prov, int fresh,
+                         const char *out);
+
+/* The outcome of a stored LLM step's items. */
+typedef struct cli_items_count {
+    size_t written;  /* pairs written to the output */
+    size_t done;     /* items finished (a judged tie is finished but no pair) */
+    size_t failed;   /* items whose request or reply failed */
+    size_t reused;   /* items finished by an earlier run and not redone */
+} cli_items_count;
+
+/* Prints the closing line of a stored LLM step: pairs written, items reused
+ * as finished earlier, request counts, then failures said plainly (where the
+ * errors are, that a rerun retries them). Returns 0, or CLI_EXIT_ALL_FAILED
+ * when items failed and none finished. `detail` (may be NULL) follows the
+ * pairs count. */
+int cli_items_summary(const char *cmd, const char *out, const cli_items_count *c, const char *detail,
+                      const anc_store *store, const anc_llm_stored_stats *stats);
+
+/* What every stored LLM step does once its session is open: names the
+ * store step of out's items (*step, caller frees; cli_item_step), checks
+ * and records its provenance (cli_llm_provenance + extra, which is stolen
+ * and may be NULL) with --fresh, and notes a missing API key. Returns 0 or
+ * the exit code after printing the error. */
+int cli_llm_step_begin(const char *cmd, cli_llm_session *ss, const cli_llm_args *a, const char *kind, const char *out,
+                       const char *template_text, const char *builtin, json_t *extra, char **step);
+
+/* Prints, once, that an HTTP backend sends no API key (the default variable
+ * is unset). */
+void cli_llm_note_key(const char *cmd, const cli_llm_args *a, const anc_llm *llm);
 
 /* A stable item id for a row: its "id" (string or integer), else a hash of
  * the given parts. Writes into buf (cap >= 80). */

@@ -28,8 +28,9 @@ json_t *cli_pair_record(const char *id, const json_t *prompt, const char *chosen
 }
 
 anc_status cli_pairs_write_ordered(anc_store *store, const char *step, const char *const *ids, size_t n,
-                                   const char *out, size_t *written, size_t *failed, anc_error *err) {
+                                   const char *out, size_t *written, size_t *done, size_t *failed, anc_error *err) {
     *written = *failed = 0;
+    if (done) *done = 0;
     anc_sbuf b = {0};
     anc_status st = ANC_OK;
     for (size_t i = 0; i < n && !st; i++) {
@@ -39,6 +40,7 @@ anc_status cli_pairs_write_ordered(anc_store *store, const char *step, const cha
         anc_item_status is;
         json_t *rec = NULL;
         if ((st = anc_store_item_get(store, step, ids[i], &is, &rec, NULL, err))) break;
+        if (is == ANC_ITEM_DONE && done) (*done)++;
         if (is == ANC_ITEM_DONE && rec && json_object_get(rec, "chosen")) {
             char *line = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
             if (!line) st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory");

@@ -19,9 +19,9 @@ json_t *cli_pair_record(const char *id, const json_t *prompt, const char *chosen
 char *cli_prompt_text(const json_t *prompt);
 
 /* Writes the DONE records of step that hold a pair ("chosen") for ids[0..n) (input order; ids repeated
- * in the input are written once) to out atomically; counts written and
- * failed items. */
+ * in the input are written once) to out atomically; counts the pairs
+ * written, the items done (may be NULL) and the items failed. */
 anc_status cli_pairs_write_ordered(anc_store *store, const char *step, const char *const *ids, size_t n,
-                                   const char *out, size_t *written, size_t *failed, anc_error *err);
+                                   const char *out, size_t *written, size_t *done, size_t *failed, anc_error *err);
 
 #endif

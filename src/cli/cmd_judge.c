@@ -33,6 +33,7 @@ typedef struct judge_run {
     const anc_rows *rows;
     const char *prompt_key;
     const char *judge_id;
+    const char *step;             /* the store step of this output's items */
     size_t counts[4];             /* by anc_judge_outcome */
     cli_tally tally;
 } judge_run;
@@ -48,7 +49,7 @@ static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply
     g->v[order] = v;
     if (++g->got < 2) return 0;
     if (g->v[0] == ANC_VERDICT_NONE || g->v[1] == ANC_VERDICT_NONE)
-        return cli_tally_put(&r->tally, r->store, STEP, g->id, ANC_ITEM_FAILED, NULL, err.message[0] ? err.message : "no verdict");
+        return cli_tally_put(&r->tally, r->store, r->step, g->id, ANC_ITEM_FAILED, NULL, err.message[0] ? err.message : "no verdict");
     anc_judge_outcome o = anc_judge_combine(g->v[0], g->v[1]);
     json_t *rec;
     if (o == ANC_JUDGE_FIRST || o == ANC_JUDGE_SECOND) {
@@ -61,7 +62,7 @@ static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply
     }
     json_object_set_new(rec, "outcome", json_string(anc_judge_outcome_name(o)));
     json_object_set_new(rec, "verdicts", json_pack("[ss]", anc_verdict_name(g->v[0]), anc_verdict_name(g->v[1])));
-    int stop = cli_tally_put(&r->tally, r->store, STEP, g->id, ANC_ITEM_DONE, rec, NULL);
+    int stop = cli_tally_put(&r->tally, r->store, r->step, g->id, ANC_ITEM_DONE, rec, NULL);
     json_decref(rec);
     r->counts[o]++;
     return stop;
@@ -108,10 +109,14 @@ int cmd_judge(int argc, char **argv) {
     size_t *req_group = NULL, n_groups = 0, n_req = 0, skipped = 0, singles = 0;
     int *req_order = NULL, code = 0;
     const char **ids = NULL;
+    char *step = NULL;
     if ((template_path && anc_judge_template_load(template_path, &tmpl, &err)) || cli_llm_session_open(&ss, input, out, &la, &err)) {
         code = cli_fail("judge", &err);
         goto done;
     }
+    if ((code = cli_llm_step_begin("judge", &ss, &la, STEP, out, tmpl, "anchor-pairwise",
+                                   json_pack("{ss}", "response_field", response_field), &step)))
+        goto done;
     const char *prompt_key = ss.rows.n && !json_object_get(ss.rows.rows[0], "prompt") ? "messages" : "prompt";
     groups = calloc(ss.rows.n + 1, sizeof *groups);
     reqs = calloc(2 * ss.rows.n + 1, sizeof *reqs);
@@ -162,11 +167,11 @@ int cmd_judge(int argc, char **argv) {
         judge_group *gr = &groups[g];
         if (!gr->y2) { singles++; continue; }
         anc_item_status is;
-        if (anc_store_item_get(ss.store, STEP, gr->id, &is, NULL, NULL, &err)) {
+        if (anc_store_item_get(ss.store, step, gr->id, &is, NULL, NULL, &err)) {
             code = cli_fail("judge", &err);
             goto done;
         }
-        if (is != ANC_ITEM_NONE) { skipped++; continue; }
+        if (is == ANC_ITEM_DONE) { skipped++; continue; }
         char *ptext = cli_prompt_text(json_object_get(ss.rows.rows[gr->row1], prompt_key));
         for (int o = 0; o < 2; o++) {
             char *text = NULL;
@@ -194,22 +199,25 @@ int cmd_judge(int argc, char **argv) {
     run.rows = &ss.rows;
     run.prompt_key = prompt_key;
     run.judge_id = anc_llm_id(ss.llm);
+    run.step = step;
     run.tally.total = n_req / 2;
     anc_llm_stored_stats stats = {0};
     if ((code = cli_llm_run("judge", ss.llm, ss.store, &la, reqs, n_req, on_reply, &run, &run.tally, "prompts", &stats))) goto done;
     ids = malloc(sizeof(char *) * (n_groups + 1));
     for (size_t g = 0; g < n_groups; g++) ids[g] = groups[g].id;
-    size_t written = 0, failed = 0;
-    if (cli_pairs_write_ordered(ss.store, STEP, ids, n_groups, out, &written, &failed, &err)) {
+    cli_items_count cnt = {.reused = skipped};
+    if (cli_pairs_write_ordered(ss.store, step, ids, n_groups, out, &cnt.written, &cnt.done, &cnt.failed, &err)) {
         code = cli_fail("judge", &err);
         goto done;
     }
     count_ctx cc = {{0}};
-    anc_store_item_foreach(ss.store, STEP, ANC_ITEM_DONE, count_outcome, &cc, &err);
-    fprintf(stderr, "anchor judge: %zu pairs -> %s; judged in both orders: %zu consistent, %zu ties, %zu inconsistent (position bias); "
-            "%zu failed; %zu prompts with fewer than two samples; requests sent %zu, reused %zu\n",
-            written, out, cc.counts[ANC_JUDGE_FIRST] + cc.counts[ANC_JUDGE_SECOND], cc.counts[ANC_JUDGE_TIE],
-            cc.counts[ANC_JUDGE_INCONSISTENT], failed, singles, stats.sent, stats.cached);
+    anc_store_item_foreach(ss.store, step, ANC_ITEM_DONE, count_outcome, &cc, &err);
+    char detail[256];
+    snprintf(detail, sizeof detail, "judged in both orders: %zu consistent, %zu ties, %zu inconsistent (position bias); "
+             "%zu prompts with fewer than two samples",
+             cc.counts[ANC_JUDGE_FIRST] + cc.counts[ANC_JUDGE_SECOND], cc.counts[ANC_JUDGE_TIE],
+             cc.counts[ANC_JUDGE_INCONSISTENT], singles);
+    code = cli_items_summary("judge", out, &cnt, detail, ss.store, &stats);
 done:
     for (size_t g = 0; groups && g < n_groups; g++) {
         json_decref(groups[g].messages[0]);
@@ -221,6 +229,7 @@ done:
     free(req_group);
     free(req_order);
     free(tmpl);
+    free(step);
     cli_llm_session_close(&ss);
     return code;
 }

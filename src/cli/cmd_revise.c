@@ -31,6 +31,7 @@ typedef struct revise_run {
     const anc_rows *rows;
     const char *prompt_field;
     const char *reviser_id;
+    const char *step;        /* the store step of this output's items */
     cli_tally tally;
 } revise_run;
 
@@ -38,15 +39,15 @@ static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply
     revise_run *r = ctx;
     revise_item *it = &r->items[r->pending[index]];
     const json_t *row = r->rows->rows[it->row];
-    if (st != ANC_OK) return cli_tally_put(&r->tally, r->store, STEP, it->id, ANC_ITEM_FAILED, NULL, error->message);
+    if (st != ANC_OK) return cli_tally_put(&r->tally, r->store, r->step, it->id, ANC_ITEM_FAILED, NULL, error->message);
     anc_error err = {0};
     anc_clair_reply cr;
     if (anc_clair_parse_reply(reply->text, strlen(reply->text), it->draft, &cr, &err) != ANC_OK)
-        return cli_tally_put(&r->tally, r->store, STEP, it->id, ANC_ITEM_FAILED, NULL, err.message);
+        return cli_tally_put(&r->tally, r->store, r->step, it->id, ANC_ITEM_FAILED, NULL, err.message);
     json_t *rec = cli_pair_record(it->id, json_object_get(row, r->prompt_field), cr.revision, it->draft, "clair");
     json_object_set_new(rec, "rationale", json_string(cr.rationale));
     json_object_set_new(rec, "reviser", json_string(r->reviser_id));
-    int stop = cli_tally_put(&r->tally, r->store, STEP, it->id, ANC_ITEM_DONE, rec, NULL);
+    int stop = cli_tally_put(&r->tally, r->store, r->step, it->id, ANC_ITEM_DONE, rec, NULL);
     json_decref(rec);
     anc_clair_reply_free(&cr);
     return stop;
@@ -64,7 +65,7 @@ int cmd_revise(int argc, char **argv) {
         {"template", OPT_STR, &template_path, "FILE", "reviser prompt with {input} and {output} (default: the CLAIR authors' prompt)"},
         {"response-field", OPT_STR, &response_field, "KEY", "field holding the draft (default completion)"},
         {"prompt-field", OPT_STR, &prompt_field, "KEY", "field holding the prompt (default prompt; messages work too)"},
-        {"retry-failed", OPT_FLAG, &retry_failed, NULL, "send again the items that failed (parse failures included)"},
+        {"retry-failed", OPT_FLAG, &retry_failed, NULL, "kept for older scripts: a rerun always retries the items that failed"},
     };
     memcpy(opts, head, sizeof head);
     cli_llm_opts(&la, "reviser", opts + 6);
@@ -72,7 +73,9 @@ int cmd_revise(int argc, char **argv) {
     int rc = cli_parse(argc, argv, opts, "revise", "--input FILE --reviser SPEC --out pairs.jsonl [options]",
                        "Asks the reviser to minimally improve each draft (design 1.2) and writes pairs with\n"
                        "chosen = revision, rejected = draft. A reply without a usable marker is a recorded failure.\n"
-                       "Rerunning the same command resumes: finished items are skipped, stored replies reused.",
+                       "Rerunning the same command resumes: finished items are skipped, failed ones retried, stored\n"
+                       "replies reused; a rerun with other reviser settings is refused (see --fresh). Several runs\n"
+                       "on one store split the items. Exit 3: every item failed.",
                        NULL, NULL);
     if (rc) return rc == 1 ? 0 : rc;
     if (!input || !out || !la.spec) return cli_usage_error("revise", "--input, --out and --reviser are required");
@@ -84,15 +87,16 @@ int cmd_revise(int argc, char **argv) {
     anc_llm_request *reqs = NULL;
     size_t *pending = NULL;
     size_t n_items = 0, n_pending = 0, skipped = 0;
+    char *step = NULL;
     int code = 0;
     if ((template_path && anc_clair_template_load(template_path, &tmpl, &err)) || cli_llm_session_open(&ss, input, out, &la, &err)) {
         code = cli_fail("revise", &err);
         goto done;
     }
-    if (retry_failed && anc_store_item_clear(ss.store, STEP, 1, &err)) {
-        code = cli_fail("revise", &err);
+    (void)retry_failed; /* failed items are always retried now */
+    if ((code = cli_llm_step_begin("revise", &ss, &la, STEP, out, tmpl, "clair-authors",
+                                   json_pack("{ss}", "response_field", response_field), &step)))
         goto done;
-    }
     items = calloc(ss.rows.n ? ss.rows.n : 1, sizeof *items);
     reqs = calloc(ss.rows.n ? ss.rows.n : 1, sizeof *reqs);
     pending = calloc(ss.rows.n ? ss.rows.n : 1, sizeof *pending);
@@ -124,11 +128,11 @@ int cmd_revise(int argc, char **argv) {
         free(pj);
         n_items++;
         anc_item_status ist;
-        if (anc_store_item_get(ss.store, STEP, it->id, &ist, NULL, NULL, &err)) {
+        if (anc_store_item_get(ss.store, step, it->id, &ist, NULL, NULL, &err)) {
             code = cli_fail("revise", &err);
             goto done;
         }
-        if (ist == ANC_ITEM_DONE || ist == ANC_ITEM_FAILED) {
+        if (ist == ANC_ITEM_DONE) {
             skipped++;
             continue;
         }
@@ -156,23 +160,24 @@ int cmd_revise(int argc, char **argv) {
     run.rows = &ss.rows;
     run.prompt_field = json_object_get(ss.rows.n ? ss.rows.rows[0] : NULL, prompt_field) || strcmp(prompt_field, "prompt") ? prompt_field : "messages";
     run.reviser_id = anc_llm_id(ss.llm);
+    run.step = step;
     run.tally.total = n_pending;
     anc_llm_stored_stats stats = {0};
     if (n_pending)
         fprintf(stderr, "anchor revise: %zu items to revise (%zu already finished) with %s\n", n_pending, skipped, run.reviser_id);
     if ((code = cli_llm_run("revise", ss.llm, ss.store, &la, reqs, n_pending, on_reply, &run, &run.tally, "items", &stats))) goto done;
-    size_t written = 0, failed = 0;
+    cli_items_count cnt = {.reused = skipped};
     const char **ids = malloc(sizeof(char *) * (n_items ? n_items : 1));
     for (size_t i = 0; ids && i < n_items; i++) ids[i] = items[i].id;
-    anc_status wst = ids ? cli_pairs_write_ordered(ss.store, STEP, ids, n_items, out, &written, &failed, &err)
+    anc_status wst = ids ? cli_pairs_write_ordered(ss.store, step, ids, n_items, out, &cnt.written, &cnt.done,
+                                                   &cnt.failed, &err)
                          : anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
     free(ids);
     if (wst) {
         code = cli_fail("revise", &err);
         goto done;
     }
-    fprintf(stderr, "anchor revise: %zu pairs -> %s; %zu failed (see the run store %s); requests sent %zu, reused from the store %zu\n",
-            written, out, failed, anc_store_path(ss.store), stats.sent, stats.cached);
+    code = cli_items_summary("revise", out, &cnt, NULL, ss.store, &stats);
 done:
     for (size_t i = 0; items && i < ss.rows.n; i++) {
         free(items[i].input);
@@ -182,6 +187,7 @@ done:
     free(reqs);
     free(pending);
     free(tmpl);
+    free(step);
     cli_llm_session_close(&ss);
     return code;
 }

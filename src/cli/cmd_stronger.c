@@ -21,6 +21,7 @@ typedef struct stronger_run {
     const size_t *req_row;
     char (*ids)[96];
     const char *prompt_key, *response_field, *model_id;
+    const char *step;             /* the store step of this output's items */
     cli_tally tally;
 } stronger_run;
 
@@ -32,12 +33,12 @@ static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply
     size_t len = text ? strlen(text) : 0;
     while (len && (text[len - 1] == ' ' || text[len - 1] == '\n')) len--;
     if (!text || len == 0)
-        return cli_tally_put(&r->tally, r->store, STEP, r->ids[row_i], ANC_ITEM_FAILED, NULL, text ? "empty answer" : error->message);
+        return cli_tally_put(&r->tally, r->store, r->step, r->ids[row_i], ANC_ITEM_FAILED, NULL, text ? "empty answer" : error->message);
     char *answer = strndup(text, len);
     json_t *rec = cli_pair_record(r->ids[row_i], json_object_get(row, r->prompt_key), answer,
                                   json_string_value(json_object_get(row, r->response_field)), "stronger");
     json_object_set_new(rec, "stronger", json_string(r->model_id));
-    int stop = cli_tally_put(&r->tally, r->store, STEP, r->ids[row_i], ANC_ITEM_DONE, rec, NULL);
+    int stop = cli_tally_put(&r->tally, r->store, r->step, r->ids[row_i], ANC_ITEM_DONE, rec, NULL);
     json_decref(rec);
     free(answer);
     return stop;
@@ -69,11 +70,15 @@ int cmd_pairs_stronger(int argc, char **argv) {
     size_t *req_row = NULL, n_req = 0, skipped = 0;
     char (*ids)[96] = NULL;
     const char **idp = NULL;
+    char *step = NULL;
     int code = 0;
     if (cli_llm_session_open(&ss, input, out, &la, &err)) {
         code = cli_fail("pairs stronger", &err);
         goto done;
     }
+    if ((code = cli_llm_step_begin("pairs stronger", &ss, &la, STEP, out, NULL, "prompt-as-is",
+                                   json_pack("{ss}", "response_field", response_field), &step)))
+        goto done;
     const char *prompt_key = ss.rows.n && !json_object_get(ss.rows.rows[0], "prompt") ? "messages" : "prompt";
     reqs = calloc(ss.rows.n + 1, sizeof *reqs);
     msgs = calloc(ss.rows.n + 1, sizeof *msgs);
@@ -99,11 +104,11 @@ int cmd_pairs_stronger(int argc, char **argv) {
         free(pj);
         idp[i] = ids[i];
         anc_item_status is;
-        if (anc_store_item_get(ss.store, STEP, ids[i], &is, NULL, NULL, &err)) {
+        if (anc_store_item_get(ss.store, step, ids[i], &is, NULL, NULL, &err)) {
             code = cli_fail("pairs stronger", &err);
             goto done;
         }
-        if (is != ANC_ITEM_NONE) { skipped++; continue; }
+        if (is == ANC_ITEM_DONE) { skipped++; continue; }
         /* the stronger model sees the prompt itself: the string as a user
          * message, or the conversation as it is */
         msgs[i] = json_is_string(p) ? anc_llm_user_message(json_string_value(p)) : json_incref(p);
@@ -120,16 +125,16 @@ int cmd_pairs_stronger(int argc, char **argv) {
     run.prompt_key = prompt_key;
     run.response_field = response_field;
     run.model_id = anc_llm_id(ss.llm);
+    run.step = step;
     run.tally.total = n_req;
     anc_llm_stored_stats stats = {0};
     if ((code = cli_llm_run("pairs stronger", ss.llm, ss.store, &la, reqs, n_req, on_reply, &run, &run.tally, "items", &stats))) goto done;
-    size_t written = 0, failed = 0;
-    if (cli_pairs_write_ordered(ss.store, STEP, idp, ss.rows.n, out, &written, &failed, &err)) {
+    cli_items_count cnt = {.reused = skipped};
+    if (cli_pairs_write_ordered(ss.store, step, idp, ss.rows.n, out, &cnt.written, &cnt.done, &cnt.failed, &err)) {
         code = cli_fail("pairs stronger", &err);
         goto done;
     }
-    fprintf(stderr, "anchor pairs stronger: %zu pairs -> %s; %zu failed; %zu already done; requests sent %zu, reused %zu\n", written,
-            out, failed, skipped, stats.sent, stats.cached);
+    code = cli_items_summary("pairs stronger", out, &cnt, NULL, ss.store, &stats);
 done:
     for (size_t i = 0; msgs && i < ss.rows.n; i++) json_decref(msgs[i]);
     free(msgs);
@@ -137,6 +142,7 @@ done:
     free(req_row);
     free(ids);
     free(idp);
+    free(step);
     cli_llm_session_close(&ss);
     return code;
 }

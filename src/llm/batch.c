@@ -47,6 +47,8 @@ typedef struct batch {
     size_t alive;             /* workers still running */
     completion *head, *tail;
     anc_status fatal;         /* a worker could not go on (no memory) */
+    llm_claim_fn claim;       /* may be NULL: send everything */
+    void *claim_ctx;
 } batch;
 
 static void *worker_main(void *arg) {
@@ -71,6 +73,16 @@ static void *worker_main(void *arg) {
         size_t i = b->next++;
         b->sending++;
         pthread_mutex_unlock(&b->mu);
+        if (b->claim && b->claim(b->claim_ctx, i) != 0) {
+            /* Not ours to send (the claim recorded why): give its slot back. */
+            free(c);
+            pthread_mutex_lock(&b->mu);
+            b->sending--;
+            pthread_cond_broadcast(&b->cv_room);
+            pthread_cond_signal(&b->cv_done);
+            pthread_mutex_unlock(&b->mu);
+            continue;
+        }
         c->index = i;
         anc_error_clear(&c->error);
         c->st = llm_send(b->llm, &w, b->requests[i], b->bodies[i], strlen(b->bodies[i]), &c->reply, &c->error);
@@ -93,6 +105,12 @@ static void *worker_main(void *arg) {
 
 anc_status llm_run_requests(const anc_llm *llm, json_t *const *requests, size_t n, size_t concurrency,
                             llm_batch_fn cb, void *ctx, anc_error *err) {
+    return llm_run_requests_claimed(llm, requests, n, concurrency, NULL, NULL, cb, ctx, err);
+}
+
+anc_status llm_run_requests_claimed(const anc_llm *llm, json_t *const *requests, size_t n, size_t concurrency,
+                                    llm_claim_fn claim, void *claim_ctx, llm_batch_fn cb, void *ctx,
+                                    anc_error *err) {
     if (!llm || (!requests && n) || !cb) return anc_error_set(err, ANC_ERR_INVALID, "batch: bad arguments");
     if (n == 0) return ANC_OK;
     if (concurrency == 0) concurrency = 1;
@@ -105,6 +123,8 @@ anc_status llm_run_requests(const anc_llm *llm, json_t *const *requests, size_t 
     b.llm = llm;
     b.requests = requests;
     b.n = n;
+    b.claim = claim;
+    b.claim_ctx = claim_ctx;
     b.bodies = calloc(n, sizeof *b.bodies);
     pthread_t *th = calloc(concurrency, sizeof *th);
     if (!b.bodies || !th) {

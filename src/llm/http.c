@@ -167,7 +167,10 @@ llm_try llm_http_try(const anc_llm *llm, llm_worker *w, const char *body, size_t
     } else if (status >= 200 && status < 300) {
         anc_error perr;
         anc_error_clear(&perr);
-        if (anc_llm_parse_chat_reply(buf.data, buf.len, reply, &perr) == ANC_OK) {
+        if (llm_scrub_key(llm, &buf.data, &buf.len) != 0) {
+            anc_error_set(err, ANC_ERR_NOMEM, "POST %s: out of memory reading the reply", url);
+            out = LLM_TRY_FATAL;
+        } else if (anc_llm_parse_chat_reply(buf.data, buf.len, reply, &perr) == ANC_OK) {
             out = LLM_TRY_OK;
         } else {
             llm_excerpt(llm, buf.data, buf.len, EXCERPT_MAX, excerpt, sizeof excerpt);

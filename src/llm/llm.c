@@ -176,6 +176,15 @@ anc_status anc_llm_create(anc_llm **out, const char *spec, const anc_llm_options
     if (llm->kind == ANC_LLM_HTTP) {
         const char *env = opt->api_key_env ? opt->api_key_env : DEFAULT_KEY_ENV;
         const char *key = *env ? getenv(env) : NULL;
+        if (opt->api_key_env && *opt->api_key_env && (!key || !*key)) {
+            /* Named on purpose: sending no key would only fail later, at the
+             * server, after the requests were recorded. */
+            st = anc_error_set(err, ANC_ERR_INVALID,
+                               "backend %s: the API key variable $%s is not set (or empty); export it, or leave "
+                               "api_key_env unset to send no key",
+                               llm->id, opt->api_key_env);
+            goto fail;
+        }
         if (key && *key) {
             if (strpbrk(key, "\r\n")) {
                 st = anc_error_set(err, ANC_ERR_INVALID, "backend %s: the API key in $%s contains a line break",

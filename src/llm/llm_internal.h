@@ -62,6 +62,16 @@ typedef int (*llm_batch_fn)(void *ctx, size_t index, anc_status st, anc_llm_repl
 anc_status llm_run_requests(const anc_llm *llm, json_t *const *requests, size_t n, size_t concurrency,
                             llm_batch_fn cb, void *ctx, anc_error *err);
 
+/* Asked by a worker thread (not the caller's; concurrently with other
+ * workers) right before request index is sent: 0 sends it; non-zero skips it
+ * with no callback (the claim function keeps its own record of why). */
+typedef int (*llm_claim_fn)(void *ctx, size_t index);
+
+/* llm_run_requests where each request is first offered to claim. */
+anc_status llm_run_requests_claimed(const anc_llm *llm, json_t *const *requests, size_t n, size_t concurrency,
+                                    llm_claim_fn claim, void *claim_ctx, llm_batch_fn cb, void *ctx,
+                                    anc_error *err);
+
 /* Backoff delay before retry number `retry` (1 = first retry):
  * min(cap, base * 2^(retry-1)) scaled by a jitter factor in [0.5, 1). */
 double llm_backoff_delay(const anc_llm_options *o, unsigned retry, double u01);
@@ -73,6 +83,12 @@ double llm_parse_retry_after(const char *value, time_t now);
 /* Replaces every occurrence of the API key in msg (NUL-terminated, capacity
  * cap) by "[REDACTED]", truncating at cap. No-op without a key. */
 void llm_redact(const anc_llm *llm, char *msg, size_t cap);
+
+/* Replaces every occurrence of the API key in the heap buffer *data (len
+ * bytes, NUL-terminated after) by "[REDACTED]", so a server that echoes the
+ * Authorization header cannot put the key into a stored reply. May replace
+ * *data. Returns 0, or -1 when out of memory (the buffer is then unchanged). */
+int llm_scrub_key(const anc_llm *llm, char **data, size_t *len);
 
 /* Writes a printable excerpt of data[0..len) (at most max bytes, control
  * characters as spaces, "..." when cut, never splitting a UTF-8 sequence)

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* Chat-completion reply parsing (the fuzzed parser: fuzz/fuzz_chat_reply.c),
  * plain-text replies, and the text helpers for safe error messages. */
 #include <stdint.h>
@@ -227,6 +228,34 @@ void llm_redact(const anc_llm *llm, char *msg, size_t cap) {
         msg[at + mlen + keep_tail] = '\0';
         from = at + mlen;
     }
+}
+
+int llm_scrub_key(const anc_llm *llm, char **data, size_t *len) {
+    static const char mark[] = "[REDACTED]";
+    if (!llm || !llm->api_key || !*data) return 0;
+    size_t klen = strlen(llm->api_key), mlen = sizeof mark - 1;
+    if (klen < 4 || !memmem(*data, *len, llm->api_key, klen)) return 0; /* short: see llm_redact */
+    /* Each hit shrinks or grows by klen - mlen: at most len / klen hits. */
+    size_t cap = *len + (*len / klen + 1) * (mlen > klen ? mlen - klen : 0) + 1;
+    char *out = malloc(cap);
+    if (!out) return -1;
+    size_t o = 0, i = 0;
+    while (i < *len) {
+        const char *hit = memmem(*data + i, *len - i, llm->api_key, klen);
+        size_t upto = hit ? (size_t)(hit - *data) : *len;
+        memcpy(out + o, *data + i, upto - i);
+        o += upto - i;
+        if (!hit) break;
+        memcpy(out + o, mark, mlen);
+        o += mlen;
+        i = upto + klen;
+    }
+    out[o] = '\0';
+    explicit_bzero(*data, *len);
+    free(*data);
+    *data = out;
+    *len = o;
+    return 0;
 }
 
 void llm_excerpt(const anc_llm *llm, const char *data, size_t len, size_t max, char *out, size_t cap) {

@@ -20,11 +20,22 @@
  * the requests whose replies had not been committed yet (they stay
  * `pending` and are sent again by the next run).
  *
- * Concurrency: one writer process (the CLI) is the intended use. Other
- * connections (readers, or a second writer) wait up to the busy timeout
- * (10 s) instead of failing. One anc_store handle may be used from several
- * threads; its calls are serialised by an internal mutex. An explicit
- * transaction (anc_store_begin) covers every call made on the handle until
+ * Concurrency: several processes (or handles) may share one store. Each
+ * write waits up to the busy timeout (10 s) for another's transaction
+ * instead of failing. A request about to be sent is *claimed*
+ * (anc_store_claim): in one write transaction its row becomes pending with a
+ * lease naming this handle's owner (host, pid, process start time, handle)
+ * and an expiry; another handle finding a live lease leaves the request
+ * alone and waits for its reply, so no request with a committed reply or a
+ * live lease is sent twice. A lease ends when the reply or failure is
+ * committed, when its holder stops renewing it (anc_store_renew_leases)
+ * past the expiry, or at once when its holder was a process on this host
+ * that no longer runs (kill -9): its requests are then taken over. Items and
+ * step records are last-writer-wins per row (concurrent runs of one step
+ * write the same outcome for an item, since they share its reply).
+ * One anc_store handle may be used from several threads; its calls are
+ * serialised by an internal mutex. An explicit transaction
+ * (anc_store_begin) covers every call made on the handle until
  * anc_store_commit, from any thread.
  *
  * Every function returns ANC_OK or an error whose message names the
@@ -168,6 +179,50 @@ void anc_store_step_clear(anc_store_step *m);
 anc_status anc_store_begin(anc_store *s, anc_error *err);
 anc_status anc_store_commit(anc_store *s, anc_error *err);
 void anc_store_rollback(anc_store *s);
+
+/* ------------------------------------------------------------- leases */
+
+typedef enum anc_claim {
+    ANC_CLAIM_OK = 0,  /* this handle now holds the lease: send the request */
+    ANC_CLAIM_DONE,    /* a reply is committed: read it, send nothing */
+    ANC_CLAIM_BUSY,    /* another live handle holds the lease: wait for it */
+    ANC_CLAIM_FAILED   /* (only with retry_failed = 0) another handle gave up on it */
+} anc_claim;
+
+/* Claims key for sending, atomically (one write transaction): when no reply
+ * is committed and no other live handle holds a lease, the row becomes
+ * pending with request (no secrets) and a lease for this handle expiring
+ * ttl_s seconds from now (*outcome = ANC_CLAIM_OK). A failed request is
+ * claimed again when retry_failed; otherwise, if another handle recorded the
+ * failure, *outcome = ANC_CLAIM_FAILED. holder (may be NULL) receives the
+ * owner string of a busy lease (caller frees; NULL otherwise). */
+anc_status anc_store_claim(anc_store *s, const char *key, const json_t *request, double ttl_s, int retry_failed,
+                           anc_claim *outcome, char **holder, anc_error *err);
+
+/* Extends every lease this handle holds on pending requests to ttl_s from
+ * now; *renewed (may be NULL) counts them. */
+anc_status anc_store_renew_leases(anc_store *s, double ttl_s, size_t *renewed, anc_error *err);
+
+/* This handle's owner string, "HOST:PID:START:HANDLE" (owned by s). */
+const char *anc_store_owner(const anc_store *s);
+
+/* 1 when an owner string names a holder that may still be alive: another
+ * host (only its lease expiry tells), or a process of this host that runs
+ * with the same start time. */
+int anc_store_owner_alive(const char *owner);
+
+/* ---------------------------------------------------------- provenance */
+
+/* Checks that step's items were made with the settings prov (a JSON object
+ * of option name -> value: backend, model, sampling options, template
+ * hash, ...) and records prov for the step:
+ *   - fresh: the step's items are deleted and prov recorded (start over);
+ *   - no provenance recorded, or no item yet: prov is recorded;
+ *   - the recorded provenance equals prov: nothing changes;
+ *   - otherwise ANC_ERR_INVALID, nothing changes, and the message names
+ *     every differing key with its recorded and its new value.
+ * prov is borrowed. */
+anc_status anc_store_step_provenance(anc_store *s, const char *step, const json_t *prov, int fresh, anc_error *err);
 
 /* Runs SQLite's integrity check; ANC_ERR_FORMAT with its first complaint when
  * the file is damaged. */
