@@ -22,6 +22,7 @@ void cli_llm_opts(cli_llm_args *a, const char *role, cli_opt *o) {
     static const char *const roles[][2] = {{"reviser", "reviser-model"}, {"judge", "judge-model"},
                                            {"stronger", "stronger-model"}};
     int slot = !strcmp(role, "reviser") ? 0 : !strcmp(role, "judge") ? 1 : 2;
+    a->role = roles[slot][0];
     cli_opt t[CLI_LLM_N_OPTS] = {
         {roles[slot][0], OPT_STR, &a->spec, "SPEC", "backend: http(s)://HOST/v1 (OpenAI-compatible), exec:COMMAND, or local:DIR"},
         {roles[slot][1], OPT_STR, &a->model, "NAME", "model name sent to the backend"},
@@ -175,14 +176,17 @@ char *cli_item_step(const char *kind, const char *out, const char *store_path) {
 }
 
 json_t *cli_llm_provenance(const cli_llm_args *a, const anc_llm *llm, const char *template_text, const char *builtin) {
+    const char *role = a->role ? a->role : "backend";
+    char model_key[64];
+    snprintf(model_key, sizeof model_key, "%s-model", role);
     json_t *p = json_object();
     if (!p) return NULL;
-    json_object_set_new(p, "backend", json_string(anc_llm_id(llm)));
-    json_object_set_new(p, "model", a->model ? json_string(a->model) : json_null());
+    json_object_set_new(p, role, json_string(anc_llm_id(llm)));
+    json_object_set_new(p, model_key, a->model ? json_string(a->model) : json_null());
     json_object_set_new(p, "temperature", json_real(a->temperature));
-    json_object_set_new(p, "max_tokens", json_integer(a->max_tokens));
+    json_object_set_new(p, "max-tokens", json_integer(a->max_tokens));
     json_object_set_new(p, "seed", a->seed >= 0 ? json_integer(a->seed) : json_null());
-    if (a->chat_template) json_object_set_new(p, "chat_template", json_string(a->chat_template));
+    if (a->chat_template) json_object_set_new(p, "chat-template", json_string(a->chat_template));
     if (template_text) {
         char hex[ANC_SHA256_HEX];
         anc_sha256 h;

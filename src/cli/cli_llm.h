@@ -24,6 +24,7 @@ typedef struct cli_llm_args {
     const char *store;         /* run store path (default: beside --out) */
     const char *chat_template; /* for local:DIR */
     int fresh;                 /* --fresh: forget the step's items and settings */
+    const char *role;          /* "reviser", "judge", "stronger" (set by cli_llm_opts) */
 } cli_llm_args;
 
 /* Defaults: temperature 0.7 (the CLAIR authors'), max_tokens 4096,
@@ -94,10 +95,11 @@ int cli_llm_run(const char *cmd, anc_llm *llm, anc_store *store, const cli_llm_a
  * malloc'd (NULL when out of memory). */
 char *cli_item_step(const char *kind, const char *out, const char *store_path);
 
-/* The settings that decide an LLM step's replies: backend id, model,
- * temperature, max_tokens, seed, chat template (local:DIR), plus the hash
- * of the step's prompt template (template_text NULL: the built-in one,
- * named builtin). New reference. */
+/* The settings that decide an LLM step's replies, keyed by their option
+ * names (so a refusal names the flag to look at): the backend (--reviser
+ * etc., as its id), --<role>-model, --temperature, --max-tokens, --seed,
+ * --chat-template, and --template as the hash of the step's prompt template
+ * (template_text NULL: the built-in one, named builtin). New reference. */
 json_t *cli_llm_provenance(const cli_llm_args *a, const anc_llm *llm, const char *template_text,
                            const char *builtin);
 

@@ -115,7 +115,7 @@ int cmd_judge(int argc, char **argv) {
         goto done;
     }
     if ((code = cli_llm_step_begin("judge", &ss, &la, STEP, out, tmpl, "anchor-pairwise",
-                                   json_pack("{ss}", "response_field", response_field), &step)))
+                                   json_pack("{ss}", "response-field", response_field), &step)))
         goto done;
     const char *prompt_key = ss.rows.n && !json_object_get(ss.rows.rows[0], "prompt") ? "messages" : "prompt";
     groups = calloc(ss.rows.n + 1, sizeof *groups);

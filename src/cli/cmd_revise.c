@@ -95,7 +95,7 @@ int cmd_revise(int argc, char **argv) {
     }
     (void)retry_failed; /* failed items are always retried now */
     if ((code = cli_llm_step_begin("revise", &ss, &la, STEP, out, tmpl, "clair-authors",
-                                   json_pack("{ss}", "response_field", response_field), &step)))
+                                   json_pack("{ss}", "response-field", response_field), &step)))
         goto done;
     items = calloc(ss.rows.n ? ss.rows.n : 1, sizeof *items);
     reqs = calloc(ss.rows.n ? ss.rows.n : 1, sizeof *reqs);

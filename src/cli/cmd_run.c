@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_llm.h"
 #include "core/fileutil.h"
+#include "core/lock.h"
 #include "pipeline/pipeline.h"
 #include "store/store.h"
 
@@ -68,28 +70,22 @@ static anc_status assess(const anc_pipeline *p, size_t i, anc_store *store, step
     return ANC_OK;
 }
 
-/* revise/judge/stronger keep per-item records in run.db under their kind's
- * name. When the step that last used them differs (another step of the same
- * kind, or this step with other options or inputs), they are cleared so the
- * step is redone; its paid replies stay in the store and are reused. */
-static anc_status claim_items(anc_store *store, const anc_pipe_step *s, const char *in_hash, anc_error *err) {
-    const char *kind = anc_step_kind_name(s->kind);
-    if (s->kind != ANC_STEP_REVISE && s->kind != ANC_STEP_JUDGE && s->kind != ANC_STEP_STRONGER) return ANC_OK;
-    char key[128], ident[ANC_SHA256_HEX];
-    snprintf(key, sizeof key, "pipeline-items/%s", kind);
-    anc_sha256 h;
-    anc_sha256_init(&h);
-    anc_sha256_update(&h, s->name, strlen(s->name) + 1);
-    anc_sha256_update(&h, s->config_hash, strlen(s->config_hash) + 1);
-    anc_sha256_update(&h, in_hash, strlen(in_hash) + 1);
-    anc_sha256_final_hex(&h, ident);
-    anc_store_step rec;
-    int found = 0;
-    if (anc_store_step_get(store, key, &rec, &found, err)) return err->code;
-    int other = found && (!rec.config_hash || strcmp(rec.config_hash, ident));
-    anc_store_step_clear(&rec);
-    if (other && anc_store_item_clear(store, kind, 0, err)) return err->code;
-    return anc_store_step_put(store, key, NULL, ident, 1, err);
+/* revise/judge/stronger keep their item records in run.db under a step
+ * named by their output (cli_item_step), so steps never share them. */
+static int is_llm_items_step(anc_step_kind k) {
+    return k == ANC_STEP_REVISE || k == ANC_STEP_JUDGE || k == ANC_STEP_STRONGER;
+}
+
+/* Items of step i that failed in its last run (0 for other kinds). */
+static anc_status failed_items(const anc_pipeline *p, size_t i, anc_store *store, size_t *failed, anc_error *err) {
+    *failed = 0;
+    const anc_pipe_step *s = &p->steps[i];
+    if (!is_llm_items_step(s->kind)) return ANC_OK;
+    char *step = cli_item_step(anc_step_kind_name(s->kind), s->out, p->store_path);
+    if (!step) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    anc_status st = anc_store_item_count(store, step, NULL, failed, err);
+    free(step);
+    return st;
 }
 
 static int dispatch(anc_step_kind k, int argc, char **argv) {
@@ -111,11 +107,17 @@ static int dispatch(anc_step_kind k, int argc, char **argv) {
 /* Runs step i in-process; stats's stdout goes to its output file. */
 static int run_step(const anc_pipeline *p, size_t i, int resume) {
     const anc_pipe_step *s = &p->steps[i];
-    const char *extra[1] = {"--resume"};
+    /* Resuming: train from its newest checkpoint; an LLM step keeps its
+     * finished items (and retries the failed ones). Otherwise the step's
+     * options or inputs changed: an LLM step starts over (--fresh) instead
+     * of being refused for other settings; its paid replies are reused. */
+    const char *extra[1] = {NULL};
+    if (s->kind == ANC_STEP_TRAIN && resume) extra[0] = "--resume";
+    else if (is_llm_items_step(s->kind) && !resume) extra[0] = "--fresh";
     char **av = NULL;
     int ac = 0;
     anc_error err = {0};
-    if (anc_pipeline_argv(p, i, extra, s->kind == ANC_STEP_TRAIN && resume ? 1 : 0, &av, &ac, &err))
+    if (anc_pipeline_argv(p, i, extra, extra[0] ? 1 : 0, &av, &ac, &err))
         return cli_fail(RUN, &err);
     char *slash = strrchr(s->out, '/');
     if (slash) {
@@ -165,6 +167,23 @@ static int run_step(const anc_pipeline *p, size_t i, int resume) {
     return rc;
 }
 
+/* One pipeline at a time in a run directory: two would run the same steps
+ * into the same files. */
+static anc_status lock_run_dir(const anc_pipeline *p, anc_lock **lock, anc_error *err) {
+    char *path = anc_path_join(p->run_dir, ".anchor-run.lock");
+    if (!path) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    size_t n = strlen(p->run_dir) + 32;
+    char *what = malloc(n);
+    anc_status st = what ? ANC_OK : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    if (what) {
+        snprintf(what, n, "the run directory %s", p->run_dir);
+        st = anc_lock_acquire(path, what, lock, err);
+    }
+    free(what);
+    free(path);
+    return st;
+}
+
 static int reopen(anc_store **store, const char *path) {
     anc_error err = {0};
     anc_store_close(*store);
@@ -212,6 +231,8 @@ int cmd_run(int argc, char **argv) {
     }
     free(pos);
     anc_store *store = NULL;
+    anc_lock *lock = NULL;
+    size_t steps_with_failures = 0;
     step_state *states = calloc(p.n_steps, sizeof *states);
     int *will_run = calloc(p.n_steps, sizeof *will_run);
     long from_i = from ? anc_pipeline_find(&p, from) : -1, only_i = only ? anc_pipeline_find(&p, only) : -1;
@@ -230,7 +251,8 @@ int cmd_run(int argc, char **argv) {
             code = cli_fail(RUN, &err);
             goto done;
         }
-    } else if (anc_mkdirs(p.run_dir, &err) || anc_store_open(&store, p.store_path, &err)) {
+    } else if (anc_mkdirs(p.run_dir, &err) || lock_run_dir(&p, &lock, &err) ||
+               anc_store_open(&store, p.store_path, &err)) {
         code = cli_fail(RUN, &err);
         goto done;
     }
@@ -306,8 +328,7 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "[%zu/%zu] %s (%s): %s\n", i + 1, n, s->name, anc_step_kind_name(s->kind), why);
         char key[512];
         step_key(key, sizeof key, s->name);
-        if (claim_items(store, s, st->in_hash, &err) ||
-            anc_store_step_put(store, key, st->in_hash, s->config_hash, 0, &err)) {
+        if (anc_store_step_put(store, key, st->in_hash, s->config_hash, 0, &err)) {
             code = cli_fail(RUN, &err);
             goto done;
         }
@@ -323,19 +344,27 @@ int cmd_run(int argc, char **argv) {
             code = src;
             goto done;
         }
-        if (anc_store_step_put(store, key, st->in_hash, s->config_hash, 1, &err)) {
+        size_t n_failed = 0;
+        if (failed_items(&p, i, store, &n_failed, &err) ||
+            anc_store_step_put(store, key, st->in_hash, s->config_hash, n_failed == 0, &err)) {
             code = cli_fail(RUN, &err);
             goto done;
+        }
+        if (n_failed) {
+            fprintf(stderr, "anchor run: step '%s' (%s): %zu items failed; it is not up to date, so a rerun retries them\n",
+                    s->name, anc_step_kind_name(s->kind), n_failed);
+            steps_with_failures++;
         }
         ran++;
     }
     if (!dry)
-        fprintf(stderr, "anchor run: %zu steps run, %zu skipped in %.1fs; results in %s\n", ran, skipped, cli_now() - t0,
-                p.run_dir);
+        fprintf(stderr, "anchor run: %zu steps run, %zu skipped in %.1fs; results in %s%s\n", ran, skipped, cli_now() - t0,
+                p.run_dir, steps_with_failures ? "; some items failed (see above): rerun to retry them" : "");
 done:
     free(states);
     free(will_run);
     anc_store_close(store);
+    anc_lock_release(lock);
     anc_pipeline_free(&p);
     return code;
 }

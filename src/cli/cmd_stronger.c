@@ -77,7 +77,7 @@ int cmd_pairs_stronger(int argc, char **argv) {
         goto done;
     }
     if ((code = cli_llm_step_begin("pairs stronger", &ss, &la, STEP, out, NULL, "prompt-as-is",
-                                   json_pack("{ss}", "response_field", response_field), &step)))
+                                   json_pack("{ss}", "response-field", response_field), &step)))
         goto done;
     const char *prompt_key = ss.rows.n && !json_object_get(ss.rows.rows[0], "prompt") ? "messages" : "prompt";
     reqs = calloc(ss.rows.n + 1, sizeof *reqs);
