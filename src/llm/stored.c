@@ -144,6 +144,18 @@ static int claim_one(void *ctx, size_t pos) {
     return 1;
 }
 
+/* Delivers a reply read from the store (text and raw are taken over). */
+static void deliver_committed(stored_ctx *s, size_t i, char *text, json_t *raw) {
+    anc_llm_reply r;
+    memset(&r, 0, sizeof r);
+    r.text = text;
+    r.raw = raw;
+    r.cached = 1;
+    llm_reply_fill_meta(&r);
+    deliver(s, i, ANC_OK, &r, NULL, 1);
+    anc_llm_reply_free(&r);
+}
+
 /* Delivers request i as another handle left it in the store: its committed
  * reply, or the failure it recorded. *again = 1 when neither is there (the
  * other handle's lease is gone and the request must be claimed anew). */
@@ -155,15 +167,8 @@ static anc_status deliver_elsewhere(stored_ctx *s, size_t i, int *again, anc_err
     anc_status st = anc_store_get_reply(s->store, s->keys[i], &text, &raw, &found, err);
     if (st != ANC_OK) return st;
     if (found) {
-        anc_llm_reply r;
-        memset(&r, 0, sizeof r);
-        r.text = text;
-        r.raw = raw;
-        r.cached = 1;
-        llm_reply_fill_meta(&r);
         if (s->stats) s->stats->elsewhere++;
-        deliver(s, i, ANC_OK, &r, NULL, 1);
-        anc_llm_reply_free(&r);
+        deliver_committed(s, i, text, raw);
         return ANC_OK;
     }
     anc_req_status rs = ANC_REQ_NONE;
@@ -325,15 +330,8 @@ anc_status anc_llm_run_stored(anc_llm *llm, anc_store *store, const anc_llm_requ
             s.send_idx[nsend++] = i;
             continue;
         }
-        anc_llm_reply r;
-        memset(&r, 0, sizeof r);
-        r.text = text;
-        r.raw = raw;
-        r.cached = 1;
-        llm_reply_fill_meta(&r);
         if (stats) stats->cached++;
-        deliver(&s, i, ANC_OK, &r, NULL, 1);
-        anc_llm_reply_free(&r);
+        deliver_committed(&s, i, text, raw);
     }
     if (st == ANC_OK && !s.stop && nsend > 0) {
         renewer rn = {.store = store};
