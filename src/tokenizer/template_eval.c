@@ -609,7 +609,18 @@ static int eval_call(tpl_rs *r, const tpl_node *n, tv *out) {
 
 /* ------------------------------------------------------------- eval */
 
+static int eval_node(tpl_rs *r, const tpl_node *n, tv *out);
+
 int anc_tpl_eval(tpl_rs *r, const tpl_node *n, tv *out) {
+    if (r->nesting >= TPL_MAX_RENDER_NESTING)
+        return anc_tpl_fail(r, n, ANC_ERR_INVALID, "evaluation nested more than %d deep", TPL_MAX_RENDER_NESTING);
+    r->nesting++;
+    int rc = eval_node(r, n, out);
+    r->nesting--;
+    return rc;
+}
+
+static int eval_node(tpl_rs *r, const tpl_node *n, tv *out) {
     tv a, b, c, d;
     switch (n->kind) {
     case N_CONST: *out = n->value; return 0;

@@ -144,7 +144,38 @@ static int exec_call_block(tpl_rs *r, const tpl_node *n) {
     return anc_tv_str_append(r, n, r->out, res);
 }
 
+/* Runs an if / elif ... / else chain in a loop: an elif is an S_IF alone in
+ * the else branch, and 100,000 of them must not recurse 100,000 deep. */
+static int exec_if(tpl_rs *r, const tpl_node *n) {
+    for (;;) {
+        tv v;
+        if (anc_tpl_eval(r, n->a, &v)) return -1;
+        if (anc_tv_truthy(v)) return anc_tpl_exec_body(r, n);
+        if (!n->n_items2) return 0;
+        if (n->n_items2 == 1 && n->items2[0]->kind == S_IF) {
+            n = n->items2[0];
+            if (step(r, n)) return -1;
+            continue;
+        }
+        tpl_node body = *n;
+        body.items = n->items2;
+        body.n_items = n->n_items2;
+        return anc_tpl_exec_body(r, &body);
+    }
+}
+
+static int exec_node(tpl_rs *r, const tpl_node *n);
+
 static int exec_stmt(tpl_rs *r, const tpl_node *n) {
+    if (r->nesting >= TPL_MAX_RENDER_NESTING)
+        return anc_tpl_fail(r, n, ANC_ERR_INVALID, "statements nested more than %d deep", TPL_MAX_RENDER_NESTING);
+    r->nesting++;
+    int rc = exec_node(r, n);
+    r->nesting--;
+    return rc;
+}
+
+static int exec_node(tpl_rs *r, const tpl_node *n) {
     tv v;
     if (step(r, n)) return -1;
     switch (n->kind) {
@@ -152,16 +183,7 @@ static int exec_stmt(tpl_rs *r, const tpl_node *n) {
     case S_OUT:
         if (anc_tpl_eval(r, n->a, &v)) return -1;
         return anc_tv_str_append(r, n, r->out, v);
-    case S_IF:
-        if (anc_tpl_eval(r, n->a, &v)) return -1;
-        if (anc_tv_truthy(v)) return anc_tpl_exec_body(r, n);
-        if (n->n_items2) {
-            tpl_node body = *n;
-            body.items = n->items2;
-            body.n_items = n->n_items2;
-            return anc_tpl_exec_body(r, &body);
-        }
-        return 0;
+    case S_IF: return exec_if(r, n);
     case S_FOR: return exec_for(r, n);
     case S_SET:
         if (anc_tpl_eval(r, n->a, &v)) return -1;

@@ -9,9 +9,36 @@
 
 /* ------------------------------------------------------------- symbols */
 
+static uint64_t sym_hash(const char *name, size_t n) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* Rebuilds the symbol hash table with cap slots (a power of 2). */
+static int sym_rehash(anc_template *t, size_t cap) {
+    int *table = anc_tpl_calloc(&t->arena, cap, sizeof *table);
+    if (!table) return -1;
+    for (size_t i = 0; i < t->n_syms; i++) {
+        size_t slot = (size_t)sym_hash(t->sym_names[i], t->sym_lens[i]) & (cap - 1);
+        while (table[slot]) slot = (slot + 1) & (cap - 1);
+        table[slot] = (int)i + 1;
+    }
+    t->sym_hash = table; /* the old table stays in the arena until the template is freed */
+    t->sym_hash_cap = cap;
+    return 0;
+}
+
+/* Hashed, so a template with many distinct names compiles in linear time. */
 int anc_tpl_sym_intern(anc_template *t, const char *name, size_t n) {
-    for (size_t i = 0; i < t->n_syms; i++)
+    if ((t->n_syms + 1) * 2 > t->sym_hash_cap && sym_rehash(t, t->sym_hash_cap ? t->sym_hash_cap * 2 : 64))
+        return -1;
+    size_t mask = t->sym_hash_cap - 1, slot = (size_t)sym_hash(name, n) & mask;
+    for (; t->sym_hash[slot]; slot = (slot + 1) & mask) {
+        size_t i = (size_t)t->sym_hash[slot] - 1;
         if (t->sym_lens[i] == n && memcmp(t->sym_names[i], name, n) == 0) return (int)i;
+    }
+    if (t->n_syms >= (size_t)INT32_MAX - 1) return -1;
     if (t->n_syms == t->cap_syms) {
         size_t nc = t->cap_syms ? t->cap_syms * 2 : 64;
         char **nn = anc_tpl_grow(&t->arena, t->sym_names, t->cap_syms * sizeof *nn, nc * sizeof *nn);
@@ -28,6 +55,7 @@ int anc_tpl_sym_intern(anc_template *t, const char *name, size_t n) {
     copy[n] = '\0';
     t->sym_names[t->n_syms] = copy;
     t->sym_lens[t->n_syms] = n;
+    t->sym_hash[slot] = (int)t->n_syms + 1;
     return (int)t->n_syms++;
 }
 
@@ -183,8 +211,11 @@ tpl_node *anc_tpl_parse_expression(tpl_parser *p, int with_condexpr) {
         if (!expr2) return NULL;
         tpl_node *expr3 = NULL;
         if (anc_tpl_is_name(anc_tpl_peek(p), "else")) {
-            anc_tpl_next(p);
+            const tpl_tok *el = anc_tpl_next(p);
+            /* `a if c else b if d else ...` recurses here once per else */
+            if (++p->depth > TPL_MAX_PARSE_DEPTH) return anc_tpl_unsupported(p, el, "expression nested too deeply");
             expr3 = anc_tpl_parse_expression(p, 1);
+            p->depth--;
             if (!expr3) return NULL;
         }
         tpl_node *c = anc_tpl_new_node(p, N_COND, at);

@@ -431,6 +431,63 @@ static tpl_node *parse_body(tpl_parser *p, const char *const *end_names, const c
     }
 }
 
+/* An `elif` is stored as an S_IF alone in the else branch of the S_IF before
+ * it; the renderer walks such chains in a loop, so they do not add depth. */
+static int is_elif_link(const tpl_node *parent, const tpl_node *child) {
+    return parent->kind == S_IF && child->kind == S_IF && parent->n_items2 == 1 && parent->items2[0] == child;
+}
+
+typedef struct depth_item {
+    const tpl_node *node;
+    uint32_t depth;
+} depth_item;
+
+/* Refuses a syntax tree taller than TPL_MAX_TREE_DEPTH, naming the first
+ * node found too deep. Walks with its own stack (the tree may be far deeper
+ * than the C stack allows to recurse). */
+static anc_status check_tree_depth(const anc_template *t, anc_error *err) {
+    size_t cap = 256, n = 0;
+    depth_item *stack = malloc(cap * sizeof *stack);
+    if (!stack) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory compiling %s", t->label);
+    stack[n++] = (depth_item){t->root, 0};
+    anc_status st = ANC_OK;
+    while (n && st == ANC_OK) {
+        depth_item it = stack[--n];
+        const tpl_node *x = it.node;
+        if (it.depth > TPL_MAX_TREE_DEPTH) {
+            st = anc_error_set(err, ANC_ERR_UNSUPPORTED,
+                               "%s:%u:%u: unsupported: expression nested too deeply (more than %d levels)", t->label,
+                               x->line, x->col, TPL_MAX_TREE_DEPTH);
+            break;
+        }
+        const tpl_node *kids[4] = {x->a, x->b, x->c, x->d};
+        size_t want = 4 + x->n_items + x->n_items2 + (x->defaults ? x->n_params : 0);
+        if (n + want > cap) {
+            size_t nc = cap;
+            while (n + want > nc) nc *= 2;
+            depth_item *more = realloc(stack, nc * sizeof *stack);
+            if (!more) {
+                st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory compiling %s", t->label);
+                break;
+            }
+            stack = more;
+            cap = nc;
+        }
+        uint32_t d = it.depth + 1;
+        for (int k = 0; k < 4; k++)
+            if (kids[k]) stack[n++] = (depth_item){kids[k], d};
+        for (size_t i = 0; i < x->n_items; i++)
+            if (x->items[i]) stack[n++] = (depth_item){x->items[i], d};
+        for (size_t i = 0; i < x->n_items2; i++)
+            if (x->items2[i]) stack[n++] = (depth_item){x->items2[i], is_elif_link(x, x->items2[i]) ? it.depth : d};
+        if (x->defaults)
+            for (size_t i = 0; i < x->n_params; i++)
+                if (x->defaults[i]) stack[n++] = (depth_item){x->defaults[i], d};
+    }
+    free(stack);
+    return st;
+}
+
 anc_status anc_tpl_parse(anc_template *t, const tpl_tok *toks, size_t n, anc_error *err) {
     tpl_parser p;
     memset(&p, 0, sizeof p);
@@ -444,7 +501,7 @@ anc_status anc_tpl_parse(anc_template *t, const tpl_tok *toks, size_t n, anc_err
         if (err && err->code == ANC_OK) anc_error_set(err, ANC_ERR_INTERNAL, "%s: parse failed", t->label);
         return err ? err->code : ANC_ERR_FORMAT;
     }
-    return ANC_OK;
+    return check_tree_depth(t, err);
 }
 
 anc_status anc_template_compile(anc_template **out, const char *source, size_t len, const char *label, anc_error *err) {
