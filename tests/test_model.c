@@ -216,8 +216,14 @@ static void test_bad_models(void **state) {
     /* shape mismatch: config says a bigger vocabulary */
     assert_int_equal(tu_system("sed -i 's/GPTNeoXForCausalLM/LlamaForCausalLM/; s/\"vocab_size\": 64/\"vocab_size\": 65/' '%s/config.json'", d), 0);
     expect_load_error(d, ANC_ERR_FORMAT, "model.embed_tokens.weight");
+    /* a config promising far more than the files hold fails before allocating */
+    assert_int_equal(tu_system("sed -i 's/\"vocab_size\": 65/\"vocab_size\": 64/' '%s/config.json' && sed -i 's/\"num_hidden_layers\": 2/\"num_hidden_layers\": 2000000/' '%s/config.json'", d, d), 0);
+    expect_load_error(d, ANC_ERR_UNSUPPORTED, "num_hidden_layers = 2000000 is larger than anchor supports");
+    assert_int_equal(tu_system("sed -i 's/\"num_hidden_layers\": 2000000/\"num_hidden_layers\": 1000/' '%s/config.json'", d), 0);
+    expect_load_error(d, ANC_ERR_FORMAT, "model.layers.2.");
+    assert_int_equal(tu_system("sed -i 's/\"num_hidden_layers\": 1000/\"num_hidden_layers\": 2/' '%s/config.json'", d), 0);
     /* truncated weights */
-    assert_int_equal(tu_system("sed -i 's/\"vocab_size\": 65/\"vocab_size\": 64/' '%s/config.json' && truncate -s 5000 '%s/model.safetensors'", d, d), 0);
+    assert_int_equal(tu_system("truncate -s 5000 '%s/model.safetensors'", d), 0);
     expect_load_error(d, ANC_ERR_FORMAT, "model.safetensors");
     /* no weights at all */
     assert_int_equal(tu_system("rm '%s/model.safetensors'", d), 0);

@@ -68,6 +68,20 @@ static void test_bad_files(void **state) {
     expect_bad(d, HEAD "  - name: b\n    kind: generate\n    prompts: q.jsonl\n    out: a.jsonl\n", ":6:",
                "writes a.jsonl, which step 'a' writes too");
     expect_bad(d, "steps: [\n", "invalid YAML", NULL);
+    expect_bad(d, "model: /m\nmodel: /n\nsteps:\n  - name: a\n    kind: generate\n    prompts: p.jsonl\n", ":2:",
+               "key 'model' given twice (first at line 1)");
+    expect_bad(d, HEAD "    seed: 1\n    seed: 2\n", ":7:", "key 'seed' given twice (first at line 6)");
+    {
+        /* 100,000 nested brackets are refused at the limit (libyaml alone took 20 s) */
+        size_t n = 100000;
+        char *deep = malloc(n + 16);
+        assert_non_null(deep);
+        memcpy(deep, "steps: ", 7);
+        memset(deep + 7, '[', n);
+        strcpy(deep + 7 + n, "\n");
+        expect_bad(d, deep, ":1:", "YAML nested more than 64 levels deep");
+        free(deep);
+    }
     /* the CLI prints the same and creates nothing */
     const char *bad = HEAD "    colour: red\n";
     char *path = tu_path(d, "bad.yaml");

@@ -251,6 +251,12 @@ static void test_config_file_and_errors(void **state) {
     char *err = tu_read_file(errp, NULL);
     assert_non_null(strstr(err, "run.yaml:2: unknown key 'bogus_key'"));
     free(err);
+    /* a key given twice is an error naming both lines, not last-wins */
+    tu_write_file(cfg, "data: pairs.jsonl\nbeta: 0.1\nbeta: 0.5\n", 38);
+    assert_int_equal(run_train(d, "--config run.yaml --output-dir out3"), 2);
+    err = tu_read_file(errp, NULL);
+    if (!strstr(err, "run.yaml:3: key 'beta' given twice (first at line 2)")) fail_msg("unexpected error: %s", err);
+    free(err);
     assert_int_equal(run_train(d, "--data pairs.jsonl --loss-type nonsense --output-dir out3"), 2);
     err = tu_read_file(errp, NULL);
     assert_non_null(strstr(err, "unknown loss type 'nonsense'"));

@@ -7,6 +7,7 @@
 #include <yaml.h>
 
 #include "cli/cli.h"
+#include "core/yaml_load.h"
 
 const char *cli_find_config(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
@@ -93,21 +94,12 @@ static int set_scalar(const cli_opt *o, const char *v, const char *path, size_t 
 }
 
 int cli_apply_yaml(const char *path, const cli_opt *opts, const char *cmd) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "anchor %s: cannot open config %s\n", cmd, path);
-        return 2;
-    }
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
     yaml_document_t doc;
     int rc = 0;
-    if (!yaml_parser_load(&p, &doc)) {
-        fprintf(stderr, "anchor %s: %s:%zu:%zu: invalid YAML: %s\n", cmd, path, p.problem_mark.line + 1,
-                p.problem_mark.column + 1, p.problem ? p.problem : "parse error");
-        yaml_parser_delete(&p);
-        fclose(f);
+    anc_error err;
+    anc_error_clear(&err);
+    if (anc_yaml_load_file(path, &doc, &err) != ANC_OK) {
+        fprintf(stderr, "anchor %s: config: %s\n", cmd, err.message);
         return 2;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -156,7 +148,5 @@ int cli_apply_yaml(const char *path, const cli_opt *opts, const char *cmd) {
     }
 out:
     yaml_document_delete(&doc);
-    yaml_parser_delete(&p);
-    fclose(f);
     return rc;
 }

@@ -1,6 +1,7 @@
 #include "model/config.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,10 @@ static anc_status get_num(json_t *root, const char *key, double def, float *out,
     }
     if (!json_is_number(v))
         return anc_error_set(err, ANC_ERR_FORMAT, "%s: key \"%s\" must be a number", label, key);
-    *out = (float)json_number_value(v);
+    double x = json_number_value(v);
+    if (!isfinite(x) || fabs(x) > 3.0e38)
+        return anc_error_set(err, ANC_ERR_FORMAT, "%s: key \"%s\" = %g is outside the range of a 32-bit float", label, key, x);
+    *out = (float)x;
     return ANC_OK;
 }
 
@@ -135,7 +139,12 @@ static anc_status parse_root(anc_config *cfg, json_t *root, const char *label, a
     json_t *eos = json_object_get(root, "eos_token_id");
     cfg->eos_token_id = -1;
     if (json_is_array(eos) && json_array_size(eos) > 0) eos = json_array_get(eos, 0);
-    if (json_is_integer(eos)) cfg->eos_token_id = (int)json_integer_value(eos);
+    if (json_is_integer(eos)) {
+        json_int_t x = json_integer_value(eos);
+        if (x < -1 || x > 1000000000)
+            return anc_error_set(err, ANC_ERR_FORMAT, "%s: key \"eos_token_id\" = %lld is out of range", label, (long long)x);
+        cfg->eos_token_id = (int)x;
+    }
     if ((st = get_int(root, "sliding_window", 0, 0, &cfg->sliding_window, label, err))) return st;
 
     cfg->torch_dtype = ANC_DT_F32;
@@ -169,6 +178,18 @@ anc_status anc_config_load(anc_config *cfg, const char *path, anc_error *err) {
     return st;
 }
 
+/* The parameter count of c in 128-bit arithmetic (the table of
+ * anc_param_layout), so a crafted config cannot wrap it. Dimensions must
+ * already be positive and below 2^31. */
+static unsigned __int128 param_count_exact(const anc_config *c) {
+    typedef unsigned __int128 u128;
+    const u128 V = (u128)c->vocab_size, C = (u128)c->hidden_size, F = (u128)c->intermediate_size;
+    const u128 QD = (u128)c->num_heads * (u128)c->head_dim, KD = (u128)c->num_kv_heads * (u128)c->head_dim;
+    u128 layer = 2 * C + 2 * QD * C + 2 * KD * C + 3 * F * C;
+    if (c->attention_bias) layer += QD + 2 * KD;
+    return V * C * (c->tie_word_embeddings ? 1 : 2) + (u128)c->num_layers * layer + C;
+}
+
 anc_status anc_config_validate(const anc_config *c, const char *label, anc_error *err) {
     if (c->vocab_size <= 0 || c->hidden_size <= 0 || c->intermediate_size <= 0 || c->num_layers <= 0 ||
         c->num_heads <= 0 || c->num_kv_heads <= 0 || c->head_dim <= 0)
@@ -184,6 +205,24 @@ anc_status anc_config_validate(const anc_config *c, const char *label, anc_error
         return anc_error_set(err, ANC_ERR_FORMAT, "%s: rms_norm_eps and rope_theta must be positive", label);
     if (c->bos_token_id >= c->vocab_size || c->eos_token_id >= c->vocab_size)
         return anc_error_set(err, ANC_ERR_FORMAT, "%s: bos/eos token id outside the vocabulary of %d", label, c->vocab_size);
+    if (c->max_position_embeddings <= 0)
+        return anc_error_set(err, ANC_ERR_FORMAT, "%s: max_position_embeddings must be positive", label);
+    /* Bounds before anything is sized from these numbers: every later size
+     * (parameter table, slab, activations) is computed in size_t, and a
+     * crafted config must not wrap it. */
+    static const struct { const char *name; long long max; } lim[] = {
+        {"vocab_size", 1LL << 24}, {"hidden_size", 1LL << 17}, {"intermediate_size", 1LL << 19},
+        {"num_hidden_layers", 1024}, {"num_attention_heads", 1024}, {"head_dim", 4096},
+    };
+    const int val[] = {c->vocab_size, c->hidden_size, c->intermediate_size, c->num_layers, c->num_heads, c->head_dim};
+    for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
+        if (val[i] > lim[i].max)
+            return anc_error_set(err, ANC_ERR_UNSUPPORTED, "%s: %s = %d is larger than anchor supports (at most %lld)", label,
+                                 lim[i].name, val[i], lim[i].max);
+    unsigned __int128 n = param_count_exact(c);
+    if (n > ((unsigned __int128)1 << 40))
+        return anc_error_set(err, ANC_ERR_UNSUPPORTED, "%s: the model would hold %.3g parameters (at most 2^40 supported)", label,
+                             (double)n);
     return ANC_OK;
 }
 

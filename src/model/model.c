@@ -118,6 +118,42 @@ done:
     return st;
 }
 
+/* Finds each tensor of the layout in the weight files and checks its dtype
+ * and shape, filling found[s]. Runs before the slab is allocated, so a
+ * config that promises more than the files hold (2,000,000 layers over
+ * 0.9 MB of weights) fails at once instead of after allocating. */
+static anc_status match_tensors(const anc_param_spec *specs, size_t n_specs, anc_safetensors **sts, size_t n_files,
+                                const char *dir, const anc_st_tensor **found, anc_error *err) {
+    for (size_t s = 0; s < n_specs; s++) {
+        const anc_param_spec *spec = &specs[s];
+        const anc_st_tensor *t = NULL;
+        size_t fi = 0;
+        for (; fi < n_files && !t; fi++) t = anc_st_find(sts[fi], spec->name);
+        if (!t)
+            return anc_error_set(err, ANC_ERR_FORMAT, "%s: tensor \"%s\" is missing from the weight files (%zu file%s)",
+                                 dir, spec->name, n_files, n_files == 1 ? "" : "s");
+        const char *fname = anc_st_label(sts[fi - 1]);
+        if (t->dtype != ANC_DT_F32 && t->dtype != ANC_DT_F16 && t->dtype != ANC_DT_BF16)
+            return anc_error_set(err, ANC_ERR_UNSUPPORTED, "%s: tensor \"%s\" has dtype %s (expected F32, F16 or BF16)",
+                                 fname, spec->name, anc_dtype_name(t->dtype));
+        int shape_ok = t->ndim == spec->ndim && t->shape[0] == spec->shape[0] &&
+                       (spec->ndim == 1 || t->shape[1] == spec->shape[1]);
+        if (!shape_ok) {
+            char got[128] = "";
+            size_t used = 0;
+            for (int d = 0; d < t->ndim && used < sizeof got; d++)
+                used += (size_t)snprintf(got + used, sizeof got - used, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+            if (spec->ndim == 1)
+                return anc_error_set(err, ANC_ERR_FORMAT, "%s: tensor \"%s\" has shape [%s], config.json implies [%lld]",
+                                     fname, spec->name, got, (long long)spec->shape[0]);
+            return anc_error_set(err, ANC_ERR_FORMAT, "%s: tensor \"%s\" has shape [%s], config.json implies [%lld, %lld]",
+                                 fname, spec->name, got, (long long)spec->shape[0], (long long)spec->shape[1]);
+        }
+        found[s] = t;
+    }
+    return ANC_OK;
+}
+
 anc_status anc_model_load_hf(anc_model **out, const char *dir, anc_error *err) {
     *out = NULL;
     char *cfg_path = anc_path_join(dir, "config.json");
@@ -131,46 +167,22 @@ anc_status anc_model_load_hf(anc_model **out, const char *dir, anc_error *err) {
     if ((st = anc_model_weight_files(dir, &files, &n_files, err))) return st;
     anc_safetensors **sts = calloc(n_files, sizeof *sts);
     anc_model *m = NULL;
+    anc_param_spec *specs = NULL;
+    const anc_st_tensor **found = NULL;
+    size_t n_specs = 0, total = 0;
     if (!sts) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
     for (size_t i = 0; i < n_files; i++)
         if ((st = anc_st_open(&sts[i], files[i], err))) goto done;
+    if ((st = anc_param_layout(&cfg, &specs, &n_specs, &total, err))) goto done;
+    if (!(found = calloc(n_specs ? n_specs : 1, sizeof *found))) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
+    if ((st = match_tensors(specs, n_specs, sts, n_files, dir, found, err))) goto done;
 
     if ((st = anc_model_create(&m, &cfg, err))) goto done;
-    int dtype_set = 0;
     for (size_t s = 0; s < m->n_specs; s++) {
         const anc_param_spec *spec = &m->specs[s];
-        const anc_st_tensor *t = NULL;
-        size_t fi = 0;
-        for (; fi < n_files && !t; fi++) t = anc_st_find(sts[fi], spec->name);
-        if (!t) {
-            st = anc_error_set(err, ANC_ERR_FORMAT, "%s: tensor \"%s\" is missing from the weight files (%zu file%s)",
-                               dir, spec->name, n_files, n_files == 1 ? "" : "s");
-            goto done;
-        }
-        const char *fname = anc_st_label(sts[fi - 1]);
-        if (t->dtype != ANC_DT_F32 && t->dtype != ANC_DT_F16 && t->dtype != ANC_DT_BF16) {
-            st = anc_error_set(err, ANC_ERR_UNSUPPORTED, "%s: tensor \"%s\" has dtype %s (expected F32, F16 or BF16)",
-                               fname, spec->name, anc_dtype_name(t->dtype));
-            goto done;
-        }
-        int shape_ok = t->ndim == spec->ndim && t->shape[0] == spec->shape[0] &&
-                       (spec->ndim == 1 || t->shape[1] == spec->shape[1]);
-        if (!shape_ok) {
-            char got[128] = "";
-            size_t used = 0;
-            for (int d = 0; d < t->ndim && used < sizeof got; d++)
-                used += (size_t)snprintf(got + used, sizeof got - used, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
-            if (spec->ndim == 1)
-                st = anc_error_set(err, ANC_ERR_FORMAT, "%s: tensor \"%s\" has shape [%s], config.json implies [%lld]",
-                                   fname, spec->name, got, (long long)spec->shape[0]);
-            else
-                st = anc_error_set(err, ANC_ERR_FORMAT, "%s: tensor \"%s\" has shape [%s], config.json implies [%lld, %lld]",
-                                   fname, spec->name, got, (long long)spec->shape[0], (long long)spec->shape[1]);
-            goto done;
-        }
-        if ((st = anc_st_read_f32(t, m->params + spec->offset, spec->n_elems, err))) goto done;
-        if (!dtype_set) { m->source_dtype = t->dtype; dtype_set = 1; }
+        if ((st = anc_st_read_f32(found[s], m->params + spec->offset, spec->n_elems, err))) goto done;
     }
+    if (m->n_specs) m->source_dtype = found[0]->dtype;
     *out = m;
     m = NULL;
 done:
@@ -179,6 +191,8 @@ done:
         if (sts) anc_st_close(sts[i]);
         free(files[i]);
     }
+    free(found);
+    free(specs);
     free(sts);
     free(files);
     return st;

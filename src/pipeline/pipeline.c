@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "core/fileutil.h"
+#include "core/yaml_load.h"
 #include "pipeline/steps.h"
 
 /* malloc'd printf; NULL when out of memory. */
@@ -482,30 +483,17 @@ static anc_status parse_doc(parse_ctx *c, yaml_node_t *root, const char *run_dir
 }
 
 anc_status anc_pipeline_load(anc_pipeline *out, const char *path, const char *run_dir_override, anc_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return anc_error_set(err, ANC_ERR_IO, "%s: cannot open the pipeline file", path);
     anc_pipeline p;
     memset(&p, 0, sizeof p);
-    if (!(p.path = strdup(path))) {
-        fclose(f);
-        return nomem(err);
-    }
-    yaml_parser_t yp;
-    yaml_parser_initialize(&yp);
-    yaml_parser_set_input_file(&yp, f);
+    if (!(p.path = strdup(path))) return nomem(err);
     yaml_document_t doc;
-    anc_status st;
-    if (!yaml_parser_load(&yp, &doc)) {
-        st = anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu:%zu: invalid YAML: %s", path, yp.problem_mark.line + 1,
-                           yp.problem_mark.column + 1, yp.problem ? yp.problem : "parse error");
-    } else {
+    anc_status st = anc_yaml_load_file(path, &doc, err);
+    if (!st) {
         parse_ctx c = {&p, &doc, err, NULL, 0};
         st = parse_doc(&c, yaml_document_get_root_node(&doc), run_dir_override);
         free(c.cfg_lines);
         yaml_document_delete(&doc);
     }
-    yaml_parser_delete(&yp);
-    fclose(f);
     if (st) {
         anc_pipeline_free(&p);
         return st;

@@ -87,6 +87,12 @@ static anc_status read_tok_bin(const char *path, int vocab_size, l2c_tok *toks, 
             st = anc_error_set(err, ANC_ERR_FORMAT, "%s: byte %zu: token %d is not valid UTF-8", path, off + bad, i);
             goto done;
         }
+        const char *nul = memchr(p, '\0', pl);
+        if (nul) { /* tokenizer.json (and Hugging Face's loader) cannot key a vocabulary entry with NUL */
+            st = anc_error_set(err, ANC_ERR_FORMAT, "%s: byte %zu: token %d holds a NUL byte, which a tokenizer.json vocabulary cannot hold",
+                               path, off + (size_t)(nul - p), i);
+            goto done;
+        }
         if (i == 1 && pl == 5 && memcmp(p, "\n<s>\n", 5) == 0) p += 1, pl = 3;
         if (i == 2 && pl == 6 && memcmp(p, "\n</s>\n", 6) == 0) p += 1, pl = 4;
         anc_tk_buf b = {0};
