@@ -183,7 +183,32 @@ static void test_truncation_and_drops(void **state) {
     assert_int_equal(st.kept + st.dropped, 3);
     assert_true(st.first_dropped_line >= 1);
     anc_pairset_free(&ps);
+    /* a row with more text than the byte limit is dropped untokenized; a BOM is skipped */
+    const char *bom = "\xEF\xBB\xBF{\"prompt\": \"a\", \"chosen\": \" b\", \"rejected\": \" c\"}\n"
+                      "{\"prompt\": \"a\", \"chosen\": \" bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\", \"rejected\": \" c\"}\n";
+    memset(&o, 0, sizeof o);
+    o.max_row_bytes = 20;
+    TU_CHECK(build(&f, bom, &o, &ps, NULL, &st, &err), &err);
+    assert_int_equal(st.rows, 2);
+    assert_int_equal(ps.n, 1);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.dropped_bytes, 1);
+    assert_int_equal(st.first_dropped_line, 2);
+    anc_pairset_free(&ps);
     unload(&f);
+    /* the reader leaves lines past its limit unparsed, counted */
+    char *d = tu_tmpdir();
+    char *p = tu_path(d, "r.jsonl");
+    tu_write_file(p, bom, strlen(bom));
+    anc_rows lr;
+    TU_CHECK(anc_rows_load_limited(&lr, p, 60, &err), &err);
+    assert_int_equal(lr.n, 1);
+    assert_int_equal(lr.n_too_long, 1);
+    assert_int_equal(lr.first_too_long_line, 2);
+    anc_rows_free(&lr);
+    free(p);
+    tu_rmtree(d);
+    free(d);
 }
 
 static void test_unpaired_and_errors(void **state) {

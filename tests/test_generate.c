@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "io/llama2c.h"
 #include "model/decode.h"
@@ -194,10 +196,124 @@ static void test_sampling_rules(void **state) {
     assert_true(hits3 < trials / 50);
 }
 
+/* --max-new-tokens 100000 on the 512-position stories260K: every sequence
+ * ends within the context (library: exactly at it, marked capped; a prompt
+ * that fills it gets nothing), and the CLI finishes with a note. */
+static void test_generation_capped_at_context(void **state) {
+    (void)state;
+    char *bin = tu_shared_fixture("llama2c/stories260K.bin"), *tok = tu_shared_fixture("llama2c/tok512.bin");
+    if (!bin || !tok) {
+        free(bin);
+        free(tok);
+        skip();
+    }
+    anc_error err = {0};
+    anc_model *m = NULL;
+    TU_CHECK(anc_llama2c_load(&m, bin, &err), &err);
+    const int ctx = m->cfg.max_position_embeddings;
+    assert_int_equal(ctx, 512);
+    int32_t *longp = malloc(sizeof(int32_t) * 600);
+    for (int i = 0; i < 600; i++) longp[i] = 1 + i % 200;
+    anc_gen_request req[3] = {{longp, 3, 0}, {longp, 600, 1}, {longp, 40, 2}};
+    anc_gen_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_new_tokens = 100000;
+    cfg.sampling.temperature = 1.0f;
+    cfg.parallel = 2;
+    anc_gen_result res[3];
+    TU_CHECK(anc_generate(m, req, 3, &cfg, res, NULL, NULL, &err), &err);
+    assert_int_equal(res[0].n, ctx - 3);
+    assert_int_equal(res[1].n, 0);
+    assert_int_equal(res[2].n, ctx - 40);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(res[i].finish, ANC_FINISH_LENGTH);
+        assert_int_equal(res[i].capped, 1);
+    }
+    anc_gen_results_free(res, 3);
+    /* below the cap nothing is marked */
+    cfg.max_new_tokens = 5;
+    TU_CHECK(anc_generate(m, req, 1, &cfg, res, NULL, NULL, &err), &err);
+    assert_int_equal(res[0].n, 5);
+    assert_int_equal(res[0].capped, 0);
+    anc_gen_results_free(res, 1);
+    free(longp);
+
+    char *d = tu_tmpdir();
+    assert_int_equal(tu_system("cd '%s' && '%s' convert --from llama2c '%s' --tokenizer '%s' --out model >/dev/null 2>&1", d, tu_cli(),
+                               bin, tok), 0);
+    char *pp = tu_path(d, "p.jsonl");
+    const char *rows = "{\"prompt\": \"Once upon a time\"}\n{\"prompt\": \"The cat\"}\n";
+    tu_write_file(pp, rows, strlen(rows));
+    assert_int_equal(tu_system("cd '%s' && '%s' generate --model model --prompts p.jsonl --out o.jsonl --max-new-tokens 100000 "
+                               "--temperature 1.5 --seed 3 --parallel 2 >g.out 2>g.err", d, tu_cli()), 0);
+    char *op = tu_path(d, "o.jsonl");
+    json_error_t je;
+    int n_rows = 0;
+    FILE *f = fopen(op, "r");
+    assert_non_null(f);
+    char line[1 << 16];
+    while (fgets(line, sizeof line, f)) {
+        json_t *o = json_loads(line, 0, &je);
+        assert_non_null(o);
+        long pt = (long)json_integer_value(json_object_get(o, "prompt_tokens")),
+             ct = (long)json_integer_value(json_object_get(o, "completion_tokens"));
+        assert_true(pt + ct <= ctx);
+        json_decref(o);
+        n_rows++;
+    }
+    fclose(f);
+    assert_int_equal(n_rows, 2);
+    /* parallel x context far beyond memory: a clear error, nothing allocated */
+    assert_int_equal(tu_system("cd '%s' && for i in $(seq 1 10); do cat p.jsonl; done > many.jsonl && '%s' generate --model model "
+                               "--prompts many.jsonl --out m.jsonl --samples-per-prompt 100000 --parallel 2000000000 >g.out 2>g.err",
+                               d, tu_cli()), 1);
+    char *ep = tu_path(d, "g.err");
+    char *e = tu_read_file(ep, NULL);
+    if (!strstr(e, "KV cache") || !strstr(e, "--parallel")) fail_msg("unexpected error: %s", e);
+    free(e);
+    /* score: a 50M-character row is dropped (counted) before tokenizing */
+    {
+        size_t big = 50u << 20;
+        char *row = malloc(big + 128);
+        assert_non_null(row);
+        int h = snprintf(row, 128, "{\"prompt\": \"Hi\", \"rejected\": \"b\", \"chosen\": \"");
+        memset(row + h, 'a', big);
+        strcpy(row + h + big, "\"}\n{\"prompt\": \"Once\", \"chosen\": \"upon a time\", \"rejected\": \"the cat\"}\n");
+        char *sp = tu_path(d, "big.jsonl");
+        tu_write_file(sp, row, strlen(row));
+        free(row);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(tu_system("cd '%s' && '%s' score --model model --data big.jsonl >s.jsonl 2>s.err", d, tu_cli()), 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        struct rusage ru;
+        getrusage(RUSAGE_CHILDREN, &ru);
+        printf("  score of a 50M-character row: %.2f s, peak child RSS %.0f MB\n",
+               (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9, ru.ru_maxrss / 1024.0);
+        char *so = tu_path(d, "s.jsonl"), *se = tu_path(d, "s.err");
+        assert_int_equal(tu_count_lines(so), 1);
+        char *es = tu_read_file(se, NULL);
+        if (!strstr(es, "1 of 2 rows dropped") || !strstr(es, "first at line 1")) fail_msg("unexpected summary: %s", es);
+        free(es);
+        free(so);
+        free(se);
+        free(sp);
+    }
+    free(ep);
+    free(op);
+    free(pp);
+    tu_rmtree(d);
+    free(d);
+    anc_model_free(m);
+    free(bin);
+    free(tok);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_matches_forward),
         cmocka_unit_test(test_greedy_stories260k),
+        cmocka_unit_test(test_generation_capped_at_context),
         cmocka_unit_test(test_parallel_equals_sequential),
         cmocka_unit_test(test_sampling_rules),
     };

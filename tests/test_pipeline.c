@@ -68,6 +68,12 @@ static void test_bad_files(void **state) {
     expect_bad(d, HEAD "  - name: b\n    kind: generate\n    prompts: q.jsonl\n    out: a.jsonl\n", ":6:",
                "writes a.jsonl, which step 'a' writes too");
     expect_bad(d, "steps: [\n", "invalid YAML", NULL);
+    expect_bad(d, HEAD "  - name: ..\n    kind: stats\n    input: a.jsonl\n", ":6:", "'..' is not a valid step name");
+    expect_bad(d, HEAD "  - name: -x\n    kind: stats\n    input: a.jsonl\n", ":6:", "'-x' is not a valid step name");
+    expect_bad(d, "run_dir: r\n" HEAD "  - name: b\n    kind: generate\n    prompts: q.jsonl\n    out: .\n", ":7:",
+               "step 'b': writes ., which is the run directory");
+    expect_bad(d, "run_dir: r/s\n" HEAD "  - name: b\n    kind: generate\n    prompts: q.jsonl\n    out: ..\n", ":7:",
+               "which holds the run directory");
     expect_bad(d, "model: /m\nmodel: /n\nsteps:\n  - name: a\n    kind: generate\n    prompts: p.jsonl\n", ":2:",
                "key 'model' given twice (first at line 1)");
     expect_bad(d, HEAD "    seed: 1\n    seed: 2\n", ":7:", "key 'seed' given twice (first at line 6)");

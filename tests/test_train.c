@@ -302,6 +302,103 @@ static void test_identical_sides_packed_once(void **state) {
     free(d);
 }
 
+/* sha256 of every file under dir/sub (hidden folders left out), one line
+ * each, sorted: equal listings mean identical files. */
+static char *tree_digest(const char *dir, const char *sub) {
+    char *out = tu_path(dir, "digest.txt");
+    assert_int_equal(tu_system("cd '%s/%s' && find . -path './.*' -prune -o -type f -print | LC_ALL=C sort | xargs sha256sum > '%s'",
+                               dir, sub, out), 0);
+    char *s = tu_read_file(out, NULL);
+    free(out);
+    return s;
+}
+
+static void expect_err(const char *dir, const char *needle) {
+    char *errp = tu_path(dir, "train.err");
+    char *err = tu_read_file(errp, NULL);
+    if (!strstr(err, needle)) fail_msg("expected '%s' in:\n%s", needle, err);
+    free(err);
+    free(errp);
+}
+
+/* The output folder never lands on the model it starts from; a rerun that
+ * fails leaves the finished run's files identical; a resume with other data
+ * or settings refuses, naming what differs. */
+static void test_outputs_never_clobber(void **state) {
+    (void)state;
+    char *d = tu_tmpdir();
+    char *model = model_dir();
+    assert_int_equal(tu_system("cp -r '%s' '%s/M'", model, d), 0);
+    free(model);
+    char *data = tu_path(d, "pairs.jsonl");
+    write_pairs(data, 16, 0, 3);
+    char *before = tree_digest(d, "M");
+    const char *outs[] = {"M", "./M/", "M/run", "."};
+    const char *said[] = {"is the --model folder", "is the --model folder", "lies inside the --model folder", "contains the --model folder"};
+    for (int i = 0; i < 4; i++) {
+        int rc = tu_system("cd '%s' && '%s' train --model M --data pairs.jsonl --max-steps 1 --output-dir %s >train.out 2>train.err",
+                           d, tu_cli(), outs[i]);
+        assert_int_not_equal(rc, 0);
+        expect_err(d, said[i]);
+    }
+    assert_int_equal(tu_system("cd '%s' && '%s' train --model ../x --ref-model M --data pairs.jsonl --output-dir M/r >train.out 2>train.err",
+                               d, tu_cli()), 1);
+    expect_err(d, "lies inside the --ref-model folder");
+    char *after = tree_digest(d, "M");
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
+    /* a finished run, then a rerun that diverges at step 2: nothing changes */
+    const char *base = "--data pairs.jsonl --loss-type sigmoid --optimizer sgd --max-grad-norm 0 --per-device-train-batch-size 4 "
+                       "--save-steps 1 --output-dir out";
+    char args[512];
+    snprintf(args, sizeof args, "%s --max-steps 3 --learning-rate 1e-3", base);
+    assert_int_equal(run_train(d, args), 0);
+    before = tree_digest(d, "out");
+    snprintf(args, sizeof args, "%s --max-steps 50 --learning-rate 1e30", base);
+    assert_int_equal(run_train(d, args), 1);
+    expect_err(d, "not finite");
+    after = tree_digest(d, "out");
+    assert_string_equal(before, after);
+    free(after);
+    /* a rerun that finishes replaces the whole run: no checkpoint of the old one stays */
+    snprintf(args, sizeof args, "%s --max-steps 2 --learning-rate 1e-3", base);
+    assert_int_equal(run_train(d, args), 0);
+    assert_int_equal(tu_system("test -d '%s/out/checkpoint-2' && ! test -e '%s/out/checkpoint-3' && ! test -e '%s/out/.anchor-next'", d, d, d), 0);
+    char *mp = tu_path(d, "out/metrics.jsonl");
+    assert_true(tu_count_lines(mp) >= 1);
+    free(mp);
+    char *cfgp = tu_path(d, "out/train_config.yaml");
+    char *cfg = tu_read_file(cfgp, NULL);
+    assert_non_null(strstr(cfg, "max_steps: 2\n"));
+    free(cfg);
+    free(cfgp);
+    free(before);
+
+    /* resume with other data or a 50x learning rate refuses and names it */
+    char *other = tu_path(d, "other.jsonl");
+    write_pairs(other, 16, 0, 4);
+    snprintf(args, sizeof args, "%s --max-steps 2 --learning-rate 1e-3 --resume", base);
+    char *a2 = strdup(args);
+    char *at = strstr(a2, "pairs.jsonl");
+    memcpy(at, "other.jsonl", 11);
+    assert_int_equal(run_train(d, a2), 1);
+    expect_err(d, "was made with other settings (data ");
+    expect_err(d, "drop --resume to start over");
+    free(a2);
+    snprintf(args, sizeof args, "%s --max-steps 2 --learning-rate 5e-2 --resume", base);
+    assert_int_equal(run_train(d, args), 1);
+    expect_err(d, "learning_rate 0.001 -> 0.050000000000000003");
+    /* the same settings resume (nothing left to do) */
+    snprintf(args, sizeof args, "%s --max-steps 2 --learning-rate 1e-3 --resume", base);
+    assert_int_equal(run_train(d, args), 0);
+    free(other);
+    free(data);
+    tu_rmtree(d);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_after_kill_is_exact),
@@ -309,6 +406,7 @@ int main(void) {
         cmocka_unit_test(test_divergence_stops_cleanly),
         cmocka_unit_test(test_config_file_and_errors),
         cmocka_unit_test(test_identical_sides_packed_once),
+        cmocka_unit_test(test_outputs_never_clobber),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,10 +82,10 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, const char *cmd, const
         errno = 0;
         switch (o->kind) {
         case OPT_STR: *(const char **)o->dest = val; break;
-        case OPT_INT: {
-            long v = strtol(val, &end, 10);
-            if (errno || !*val || *end) return cli_usage_error(cmd, "option '--%s' expects an integer, got '%s'", o->name, val);
-            *(long *)o->dest = v;
+        case OPT_INT:
+        case OPT_COUNT: {
+            const char *why = cli_parse_int(o, val, (long *)o->dest);
+            if (why) return cli_usage_error(cmd, "option '--%s' expects %s, got '%s'", o->name, why, val);
             break;
         }
         case OPT_FLOAT: {
@@ -114,6 +115,21 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, const char *cmd, const
     return 0;
 }
 
+const char *cli_parse_int(const cli_opt *o, const char *v, long *out) {
+    char *end = NULL;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end) return "an integer";
+    if (o->kind == OPT_COUNT) {
+        if (errno == ERANGE ? v[0] != '-' : x > INT_MAX) return "an integer of at most 2147483647";
+        if (x < 0) return "an integer >= 0";
+    } else if (errno == ERANGE) {
+        return "an integer of at most 19 digits";
+    }
+    *out = x;
+    return NULL;
+}
+
 int cli_fail(const char *cmd, const anc_error *err) {
     fprintf(stderr, "anchor %s: error: %s\n", cmd, err->message[0] ? err->message : anc_status_name(err->code));
     return 1;
@@ -138,28 +154,39 @@ static void fmt_secs(char *buf, size_t n, double s) {
 void cli_progress_cb(void *ctx, size_t done, size_t total, int64_t tokens) {
     cli_progress *p = ctx;
     double now = cli_now(), el = now - p->start;
+    if (!p->seen) {
+        p->seen = 1;
+        p->base_done = done;
+        p->base_tokens = tokens;
+        p->base_time = now;
+    }
     int decile = total ? (int)(10 * done / total) : 0;
     if (p->tty) {
         if (now - p->last_draw < 0.2 && done < total) return;
-    } else if (decile == p->last_decile && done < total) {
-        return;
+    } else if (decile == p->last_decile && done < total && now - p->last_draw < 30.0) {
+        return; /* a log gets a line per tenth, and one every 30 s of a long stretch */
     }
     p->last_draw = now;
     p->last_decile = decile;
-    double rate = el > 0 ? done / el : 0, trate = el > 0 ? tokens / el : 0;
-    char eta[32], elapsed[32];
-    fmt_secs(eta, sizeof eta, rate > 0 ? (total - done) / rate : 0);
+    /* rates once at least a second of work is behind them */
+    double span = now - p->base_time;
+    int timed = span >= 1.0;
+    double rate = timed ? (double)(done - p->base_done) / span : 0,
+           trate = timed ? (double)(tokens - p->base_tokens) / span : 0;
+    char eta[32], elapsed[32], rates[96] = "";
     fmt_secs(elapsed, sizeof elapsed, el);
+    if (rate > 0) fmt_secs(eta, sizeof eta, (double)(total - done) / rate);
+    else snprintf(eta, sizeof eta, "--");
+    if (timed) snprintf(rates, sizeof rates, "  %.1f %s/s", rate, p->unit);
+    if (timed && tokens > 0) snprintf(rates + strlen(rates), sizeof rates - strlen(rates), "  %.0f tok/s", trate);
     int width = 24, fill = total ? (int)(width * (double)done / total) : 0;
     char bar[32];
     for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
     char fails[48] = "";
     if (p->failures) snprintf(fails, sizeof fails, "  %zu failed", p->failures);
-    char toks[48] = "";
-    if (tokens > 0) snprintf(toks, sizeof toks, "  %.0f tok/s", trate);
-    fprintf(stderr, "%s%s [%s] %zu/%zu %s  %.1f %s/s%s  elapsed %s  ETA %s%s%s", p->tty ? "\r" : "", p->label, bar, done,
-            total, p->unit, rate, p->unit, toks, elapsed, eta, fails, p->tty ? "\033[K" : "\n");
+    fprintf(stderr, "%s%s [%s] %zu/%zu %s%s  elapsed %s  ETA %s%s%s", p->tty ? "\r" : "", p->label, bar, done, total,
+            p->unit, rates, elapsed, eta, fails, p->tty ? "\033[K" : "\n");
     fflush(stderr);
 }
 

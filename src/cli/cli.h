@@ -9,7 +9,10 @@
 
 #include "core/error.h"
 
-typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_FLAG, OPT_LIST } cli_opt_kind;
+/* OPT_INT: any integer that fits a long (seeds); OPT_COUNT: a count or size,
+ * 0..INT_MAX, so "--max-steps -3" and "--max-new-tokens 99999999999" are
+ * refused instead of wrapping. Both store a long. */
+typedef enum { OPT_STR, OPT_INT, OPT_COUNT, OPT_FLOAT, OPT_FLAG, OPT_LIST } cli_opt_kind;
 
 /* Values of a repeatable option (OPT_LIST): "--loss-type a --loss-type b"
  * or "--loss-type a,b". Values from a config file are replaced, not
@@ -28,6 +31,11 @@ typedef struct cli_opt {
     const char *metavar;   /* "DIR" */
     const char *help;
 } cli_opt;
+
+/* Parses v as the integer value of o (OPT_INT or OPT_COUNT) into *out.
+ * Returns NULL, or what is wrong ("an integer", "at most 2147483647",
+ * "at least 0") for the caller's message. */
+const char *cli_parse_int(const cli_opt *o, const char *v, long *out);
 
 typedef struct cli_command {
     const char *name;
@@ -65,6 +73,12 @@ typedef struct cli_progress {
     int tty;
     int last_decile;
     size_t failures;   /* shown when non-zero (set by the caller) */
+    /* the first report: rates count from it (work reused from a store or
+     * a checkpoint arrives at once and is no rate) */
+    int seen;
+    size_t base_done;
+    int64_t base_tokens;
+    double base_time;
 } cli_progress;
 void cli_progress_init(cli_progress *p, const char *label, const char *unit);
 /* anc_progress_fn-compatible callback; ctx is a cli_progress. */

@@ -59,11 +59,12 @@ static int set_scalar(const cli_opt *o, const char *v, const char *path, size_t 
     char *end = NULL;
     switch (o->kind) {
     case OPT_STR: *(const char **)o->dest = keep(v); return 0;
-    case OPT_INT: {
-        long x = strtol(v, &end, 10);
-        if (!*v || *end) break;
-        *(long *)o->dest = x;
-        return 0;
+    case OPT_INT:
+    case OPT_COUNT: {
+        const char *why = cli_parse_int(o, v, (long *)o->dest);
+        if (!why) return 0;
+        fprintf(stderr, "anchor %s: %s:%zu: key '%s': expected %s, got '%s'\n", cmd, path, line, o->name, why, v);
+        return 2;
     }
     case OPT_FLOAT: {
         double x = strtod(v, &end);

@@ -147,12 +147,12 @@ int cmd_ab(int argc, char **argv) {
         {"template", OPT_STR, &template_path, "FILE", "judge prompt with {prompt}, {response_a}, {response_b} and a 'Verdict: A|B|tie' line"},
         {"out", OPT_STR, &out, "FILE", "per-prompt records (JSONL); the run store defaults to OUT.store.db"},
         {"json", OPT_FLAG, &as_json, NULL, "print the summary as JSON instead of a table"},
-        {"resamples", OPT_INT, &resamples, "N", "bootstrap resamples (default 10000)"},
+        {"resamples", OPT_COUNT, &resamples, "N", "bootstrap resamples (default 10000)"},
         {"bootstrap-seed", OPT_INT, &boot_seed, "S", "bootstrap seed (default 0)"},
-        {"max-new-tokens", OPT_INT, &max_new, "N", "generation: tokens per response at most (default 256)"},
+        {"max-new-tokens", OPT_COUNT, &max_new, "N", "generation: tokens per response at most (default 256)"},
         {"gen-temperature", OPT_FLOAT, &gen_temperature, "T", "generation: sampling temperature (default 0 = greedy)"},
         {"gen-seed", OPT_INT, &gen_seed, "S", "generation: random seed (default 0)"},
-        {"parallel", OPT_INT, &parallel, "N", "generation: sequences decoded together (default 8)"},
+        {"parallel", OPT_COUNT, &parallel, "N", "generation: sequences decoded together (default 8)"},
         {"model-chat-template", OPT_STR, &model_chat_template, "NAME|FILE", "generation: chat template for message prompts"},
     };
     memcpy(opts, head, sizeof head);

@@ -27,11 +27,11 @@ static int demo_init(int argc, char **argv) {
     long hidden = 128, layers = 4, heads = 4, kv_heads = 2, inter = 384, seed = 1;
     cli_opt opts[] = {
         {"out", OPT_STR, &out, "DIR", "model folder to create"},
-        {"hidden", OPT_INT, &hidden, "N", "hidden size (default 128)"},
-        {"layers", OPT_INT, &layers, "N", "layers (default 4)"},
-        {"heads", OPT_INT, &heads, "N", "attention heads (default 4)"},
-        {"kv-heads", OPT_INT, &kv_heads, "N", "key/value heads (default 2)"},
-        {"intermediate", OPT_INT, &inter, "N", "MLP size (default 384)"},
+        {"hidden", OPT_COUNT, &hidden, "N", "hidden size (default 128)"},
+        {"layers", OPT_COUNT, &layers, "N", "layers (default 4)"},
+        {"heads", OPT_COUNT, &heads, "N", "attention heads (default 4)"},
+        {"kv-heads", OPT_COUNT, &kv_heads, "N", "key/value heads (default 2)"},
+        {"intermediate", OPT_COUNT, &inter, "N", "MLP size (default 384)"},
         {"seed", OPT_INT, &seed, "S", "initialisation seed (default 1)"},
         {0},
     };
@@ -138,14 +138,14 @@ static int demo_data(int argc, char **argv) {
     double mistakes = 0.35, habit = 0.0;
     cli_opt opts[] = {
         {"kind", OPT_STR, &kind, "KIND", "sft (demonstrations with injected mistakes) or prompts (prompt + reference)"},
-        {"n", OPT_INT, &n, "N", "rows (default 100)"},
+        {"n", OPT_COUNT, &n, "N", "rows (default 100)"},
         {"seed", OPT_INT, &seed, "S", "task seed (default 1); use different seeds for train and held-out sets"},
         {"mistake-rate", OPT_FLOAT, &mistakes, "R", "share of demonstrations with one mistake (default 0.35)"},
         {"habit-rate", OPT_FLOAT, &habit, "R", "share of tasks selecting 3+ numbers whose sum leaves out the last number, a habit (default 0)"},
-        {"min-numbers", OPT_INT, &min_n, "N", "numbers per task, at least (default 4)"},
-        {"max-numbers", OPT_INT, &max_n, "N", "numbers per task, at most (default 8)"},
-        {"max-value", OPT_INT, &max_value, "N", "numbers drawn from 1..N (default 99)"},
-        {"conditions", OPT_INT, &n_conds, "N", "conditions used: 2 = odd/even, 4 = also above/below K (default 4)"},
+        {"min-numbers", OPT_COUNT, &min_n, "N", "numbers per task, at least (default 4)"},
+        {"max-numbers", OPT_COUNT, &max_n, "N", "numbers per task, at most (default 8)"},
+        {"max-value", OPT_COUNT, &max_value, "N", "numbers drawn from 1..N (default 99)"},
+        {"conditions", OPT_COUNT, &n_conds, "N", "conditions used: 2 = odd/even, 4 = also above/below K (default 4)"},
         {"exclude", OPT_STR, &exclude, "FILE", "skip tasks whose prompt is a prompt of FILE (e.g. the held-out set)"},
         {"out", OPT_STR, &out, "FILE", "JSONL to write"},
         {0},

@@ -582,8 +582,8 @@ int demo_run(int argc, char **argv) {
     cli_opt opts[] = {
         {"out", OPT_STR, &out, "DIR", "run directory (default demo-run, or demo-quick with --quick)"},
         {"quick", OPT_FLAG, &quick, NULL, "a smaller model, fewer prompts, one seed: the pipeline end to end in ~20 s"},
-        {"seeds", OPT_INT, &seeds, "N", "seeds per grid cell (default 3; 1 with --quick)"},
-        {"jobs", OPT_INT, &jobs, "N", "grid cells trained at once (default: 2 on 2+ cores, each on one BLAS thread)"},
+        {"seeds", OPT_COUNT, &seeds, "N", "seeds per grid cell (default 3; 1 with --quick)"},
+        {"jobs", OPT_COUNT, &jobs, "N", "grid cells trained at once (default: 2 on 2+ cores, each on one BLAS thread)"},
         {"fresh", OPT_FLAG, &fresh, NULL, "start over: ignore the steps a previous run in DIR finished"},
         {0},
     };

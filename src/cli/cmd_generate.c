@@ -42,12 +42,12 @@ int cmd_generate(int argc, char **argv) {
         {"out", OPT_STR, &out, "FILE", "output JSONL: the row's prompt and id, completion, sample_index, finish_reason, token counts"},
         {"temperature", OPT_FLOAT, &temperature, "T", "sampling temperature; 0 = greedy (default 0.7)"},
         {"top-p", OPT_FLOAT, &top_p, "P", "nucleus sampling (default 1 = off)"},
-        {"top-k", OPT_INT, &top_k, "K", "top-k sampling (default 0 = off)"},
-        {"max-new-tokens", OPT_INT, &max_new, "N", "tokens per completion at most (default 256)"},
-        {"samples-per-prompt", OPT_INT, &samples, "N", "completions per prompt (default 1; 2 for judge pairs)"},
+        {"top-k", OPT_COUNT, &top_k, "K", "top-k sampling (default 0 = off)"},
+        {"max-new-tokens", OPT_COUNT, &max_new, "N", "tokens per completion at most (default 256)"},
+        {"samples-per-prompt", OPT_COUNT, &samples, "N", "completions per prompt (default 1; 2 for judge pairs)"},
         {"seed", OPT_INT, &seed, "S", "random seed (default 0); results do not depend on --parallel"},
         {"stop", OPT_LIST, &stops, "STR", "stop when this text appears (repeatable); EOS always stops"},
-        {"parallel", OPT_INT, &parallel, "N", "sequences decoded together (default 8)"},
+        {"parallel", OPT_COUNT, &parallel, "N", "sequences decoded together (default 8)"},
         {"chat-template", OPT_STR, &chat_template, "NAME|FILE", "override the tokenizer's chat template"},
         {0},
     };
@@ -123,6 +123,14 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     cli_progress_done(&prog);
+    {
+        size_t capped = 0;
+        for (size_t q = 0; q < n_req; q++) capped += res[q].capped != 0;
+        if (capped)
+            fprintf(stderr, "anchor generate: note: %zu of %zu completions stopped at the model's context of %d positions "
+                            "(max_position_embeddings), before --max-new-tokens %ld\n",
+                    capped, n_req, m->cfg.max_position_embeddings, max_new);
+    }
     f = fopen(out, "w");
     if (!f) {
         anc_error_set(&err, ANC_ERR_IO, "%s: cannot write", out);

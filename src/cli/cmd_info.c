@@ -21,7 +21,7 @@ int cmd_info(int argc, char **argv) {
     long tokens = 1024;
     cli_opt opts[] = {
         {"model", OPT_STR, &model, "DIR", "Hugging Face model folder (config.json + safetensors)"},
-        {"tokens", OPT_INT, &tokens, "N", "tokens per micro-batch for the memory estimate (default 1024)"},
+        {"tokens", OPT_COUNT, &tokens, "N", "tokens per micro-batch for the memory estimate (default 1024)"},
         {0},
     };
     int rc = cli_parse(argc, argv, opts, "info", "--model DIR", "Prints the architecture, parameter count, tensor dtypes and memory needs of a model.", NULL, NULL);

@@ -14,7 +14,7 @@ int cmd_report(int argc, char **argv) {
     long examples = 3;
     cli_opt opts[] = {
         {"out", OPT_STR, &out, "FILE", "where to write the page (default RUN_DIR/report.html)"},
-        {"examples", OPT_INT, &examples, "N", "example pairs with word diffs per dataset (default 3; 0: none)"},
+        {"examples", OPT_COUNT, &examples, "N", "example pairs with word diffs per dataset (default 3; 0: none)"},
         {"title", OPT_STR, &title, "TEXT", "page title (default \"anchor report: RUN_DIR\")"},
         {0},
     };

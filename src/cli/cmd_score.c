@@ -57,8 +57,8 @@ int cmd_score(int argc, char **argv) {
         {"beta", OPT_FLOAT, &beta, "B", "reward scale (default 0.1)"},
         {"out", OPT_STR, &out, "FILE", "write JSONL here (default: stdout)"},
         {"chat-template", OPT_STR, &chat_template, "NAME|FILE", "override the tokenizer's chat template for conversational rows"},
-        {"max-length", OPT_INT, &max_length, "N", "truncate rows to N tokens (dropped rows are counted)"},
-        {"batch-tokens", OPT_INT, &batch_tokens, "N", "tokens per micro-batch (default 4096; a pair is never split)"},
+        {"max-length", OPT_COUNT, &max_length, "N", "truncate rows to N tokens (dropped rows are counted)"},
+        {"batch-tokens", OPT_COUNT, &batch_tokens, "N", "tokens per micro-batch (default 4096; a pair is never split)"},
         {0},
     };
     int rc = cli_parse(argc, argv, opts, "score", "--model DIR --data FILE [--ref DIR] [--beta 0.1] [--out FILE]",
@@ -70,7 +70,10 @@ int cmd_score(int argc, char **argv) {
 
     anc_error err = {0};
     anc_rows rows;
-    if (anc_rows_load(&rows, data, &err)) return cli_fail("score", &err);
+    /* a pair is never split: longer than a micro-batch it cannot be scored */
+    anc_dataset_opts dopt = {max_length, 0, ANC_TRUNC_KEEP_END, 0,
+                             anc_dataset_byte_limit(max_length > 0 ? max_length : batch_tokens)};
+    if (anc_rows_load_limited(&rows, data, anc_dataset_line_limit(&dopt), &err)) return cli_fail("score", &err);
     anc_pairset ps;
     memset(&ps, 0, sizeof ps);
     anc_tokenizer *tok = NULL;
@@ -81,12 +84,12 @@ int cmd_score(int argc, char **argv) {
         if (tj && anc_path_exists(tj)) st = anc_tokenizer_load_dir(&tok, model, &err);
         free(tj);
         if (!st) st = anc_chat_template_resolve(tok, chat_template, &tmpl, &err);
-        anc_dataset_opts dopt = {max_length, 0, ANC_TRUNC_KEEP_END, 0};
         anc_dataset_stats dst;
         if (!st) st = anc_dataset_build(tok, tmpl, &rows, data, &dopt, 0, &ps, NULL, &dst, &err);
         if (!st && dst.dropped)
-            fprintf(stderr, "anchor score: %zu of %zu rows dropped (longer than --max-length %ld); first at line %zu\n", dst.dropped,
-                    dst.rows, max_length, dst.first_dropped_line);
+            fprintf(stderr, "anchor score: %zu of %zu rows dropped (longer than %s %ld tokens%s); first at line %zu\n",
+                    dst.dropped, dst.rows, max_length > 0 ? "--max-length" : "--batch-tokens", max_length > 0 ? max_length : batch_tokens,
+                    dst.dropped_bytes ? ", or so long in bytes that they cannot fit and were not tokenized" : "", dst.first_dropped_line);
         anc_tokenizer_free(tok);
         anc_template_free(tmpl);
         if (st) {

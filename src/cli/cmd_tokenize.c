@@ -60,7 +60,7 @@ int cmd_tokenize(int argc, char **argv) {
         {"ids", OPT_FLAG, &ids_only, NULL, "print only the JSON array of ids (the default prints ids and tokens)"},
         {"decode", OPT_STR, &decode, "ID,ID,...", "decode these ids instead of encoding"},
         {"data", OPT_STR, &data, "FILE", "show how the rows of a dataset are tokenised"},
-        {"show", OPT_INT, &show, "N", "rows to show with --data (default 3)"},
+        {"show", OPT_COUNT, &show, "N", "rows to show with --data (default 3)"},
         {"chat-template", OPT_STR, &chat_template, "NAME|FILE", "override the chat template for --data"},
         {0},
     };

@@ -17,7 +17,7 @@ typedef struct train_progress {
 static void report(void *ctx, const anc_train_status *s) {
     train_progress *p = ctx;
     if (strcmp(s->phase, "data") == 0) {
-        fprintf(stderr, "anchor train: %zu of %zu rows dropped: longer than --max-length even with the prompt truncated\n",
+        fprintf(stderr, "anchor train: %zu of %zu rows dropped: longer than --max-length (or --max-tokens) even with the prompt truncated\n",
                 s->done, s->total);
         return;
     }
@@ -87,22 +87,22 @@ int cmd_train(int argc, char **argv) {
         {"lr-scheduler", OPT_STR, &sched, "NAME", "constant, linear (default) or cosine"},
         {"lr-scheduler-type", OPT_STR, &sched, "NAME", "alias of --lr-scheduler"},
         {"warmup-ratio", OPT_FLOAT, &warmup_ratio, "R", "share of steps spent warming up (default 0)"},
-        {"warmup-steps", OPT_INT, &warmup_steps, "N", "warm-up steps (overrides --warmup-ratio)"},
-        {"per-device-train-batch-size", OPT_INT, &batch, "N", "pairs per micro-step (default 8)"},
-        {"gradient-accumulation-steps", OPT_INT, &accum, "N", "micro-steps per optimiser step (default 1)"},
+        {"warmup-steps", OPT_COUNT, &warmup_steps, "N", "warm-up steps (overrides --warmup-ratio)"},
+        {"per-device-train-batch-size", OPT_COUNT, &batch, "N", "pairs per micro-step (default 8)"},
+        {"gradient-accumulation-steps", OPT_COUNT, &accum, "N", "micro-steps per optimiser step (default 1)"},
         {"max-grad-norm", OPT_FLOAT, &max_grad_norm, "N", "clip the gradient norm (default 1.0; 0 disables)"},
         {"num-train-epochs", OPT_FLOAT, &epochs, "E", "epochs (default 1)"},
-        {"max-steps", OPT_INT, &max_steps, "N", "optimiser steps (overrides epochs)"},
+        {"max-steps", OPT_COUNT, &max_steps, "N", "optimiser steps (overrides epochs)"},
         {"seed", OPT_INT, &seed, "S", "fixes the data order (default 42)"},
-        {"logging-steps", OPT_INT, &logging, "N", "metrics.jsonl line every N steps (default 10)"},
-        {"save-steps", OPT_INT, &save, "N", "checkpoint every N steps (default: none)"},
+        {"logging-steps", OPT_COUNT, &logging, "N", "metrics.jsonl line every N steps (default 10)"},
+        {"save-steps", OPT_COUNT, &save, "N", "checkpoint every N steps (default: none)"},
         {"eval-data", OPT_STR, &eval, "FILE", "evaluation rows (eval_ metrics)"},
         {"eval-on-start", OPT_FLAG, &eval_on_start, NULL, "evaluate once before training (logged as step 0)"},
-        {"eval-steps", OPT_INT, &eval_steps, "N", "evaluate every N steps (default: at the end)"},
-        {"max-tokens", OPT_INT, &max_tokens, "N", "tokens per forward/backward chunk (memory bound; default 8192)"},
+        {"eval-steps", OPT_COUNT, &eval_steps, "N", "evaluate every N steps (default: at the end)"},
+        {"max-tokens", OPT_COUNT, &max_tokens, "N", "tokens per forward/backward chunk (memory bound; default 8192)"},
         {"chat-template", OPT_STR, &chat_template, "NAME|FILE", "override the tokenizer's chat template (chatml, llama3, llama2, zephyr, mistral, or a Jinja file)"},
-        {"max-length", OPT_INT, &max_length, "N", "prompt + completion tokens; longer rows are truncated, or dropped (counted) when they cannot fit"},
-        {"max-prompt-length", OPT_INT, &max_prompt_length, "N", "prompt tokens kept"},
+        {"max-length", OPT_COUNT, &max_length, "N", "prompt + completion tokens; longer rows are truncated, or dropped (counted) when they cannot fit"},
+        {"max-prompt-length", OPT_COUNT, &max_prompt_length, "N", "prompt tokens kept"},
         {"truncation-mode", OPT_STR, &trunc, "MODE", "keep_end (default, as TRL) or keep_start: which end of a long prompt survives"},
         {"resume", OPT_FLAG, &resume, NULL, "continue from the newest complete checkpoint in --output-dir"},
         {"save-dtype", OPT_STR, &save_dtype, "T", "dtype of the final model: f32, bf16, f16 (default: the input's)"},

@@ -181,6 +181,30 @@ static int truncate_row(anc_pair *p, const anc_dataset_opts *o, int *truncated) 
     return 0;
 }
 
+int64_t anc_dataset_byte_limit(int64_t tokens) {
+    return tokens > 0 && tokens < INT64_MAX / ANC_MAX_BYTES_PER_TOKEN ? tokens * ANC_MAX_BYTES_PER_TOKEN : 0;
+}
+
+size_t anc_dataset_line_limit(const anc_dataset_opts *o) {
+    int64_t b = o->max_row_bytes;
+    return b > 0 && (uint64_t)b < SIZE_MAX / ANC_MAX_LINE_BYTES_PER_TEXT_BYTE ? (size_t)b * ANC_MAX_LINE_BYTES_PER_TEXT_BYTE : 0;
+}
+
+/* Bytes of all the strings in v (a row's text, message contents included). */
+static size_t text_bytes(const json_t *v, int depth) {
+    if (json_is_string(v)) return json_string_length(v);
+    size_t n = 0;
+    if (depth > 8) return n;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) n += text_bytes(json_array_get(v, i), depth + 1);
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) n += text_bytes(x, depth + 1);
+    }
+    return n;
+}
+
 /* ---- one row ------------------------------------------------------------- */
 
 static const char *field_text(const json_t *v) { return json_is_string(v) ? json_string_value(v) : NULL; }
@@ -298,10 +322,19 @@ anc_status anc_dataset_build(anc_tokenizer *tok, const anc_template *tmpl, const
         return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     }
     anc_status st = ANC_OK;
+    /* lines the reader left unparsed for their length are dropped rows too */
+    stt->rows = stt->dropped = stt->dropped_bytes = rows->n_too_long;
+    stt->first_dropped_line = rows->first_too_long_line;
     for (size_t i = 0; i < rows->n && !st; i++) {
         anc_pair p;
         uint8_t l = 0;
         stt->rows++;
+        if (o->max_row_bytes > 0 && text_bytes(rows->rows[i], 0) > (size_t)o->max_row_bytes) {
+            stt->dropped++;
+            stt->dropped_bytes++;
+            if (!stt->first_dropped_line || rows->lines[i] < stt->first_dropped_line) stt->first_dropped_line = rows->lines[i];
+            continue;
+        }
         st = build_row(tok, tmpl, rows->rows[i], label, rows->lines[i], o, vocab, &p, &l, stt, err);
         if (!st && (p.n_prompt == 0 || p.n_chosen == 0 || (!o->unpaired && p.n_rejected == 0)))
             st = anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: prompt and completions must each give at least one token", label, rows->lines[i]);

@@ -30,11 +30,27 @@ typedef struct anc_dataset_opts {
     int64_t max_prompt_length;  /* 0 = no limit */
     anc_trunc_mode truncation;  /* which end of the prompt survives */
     int unpaired;               /* rows are prompt/completion/label */
+    int64_t max_row_bytes;      /* rows with more text are dropped before tokenizing; 0 = no limit */
 } anc_dataset_opts;
+
+/* No real tokenizer packs more than this many bytes of text into a token on
+ * average over a row: a row longer than this times the token limit cannot
+ * fit it, and is dropped without being tokenized (a 50M-character row would
+ * otherwise take seconds and a gigabyte before failing). */
+#define ANC_MAX_BYTES_PER_TOKEN 64
+/* A JSONL line holds at most this many bytes per byte of its text (the
+ * \u0001 escape is 6 bytes for 1; keys and punctuation add a little): longer
+ * lines than this times max_row_bytes need not be parsed to be dropped. */
+#define ANC_MAX_LINE_BYTES_PER_TEXT_BYTE 8
+/* max_row_bytes for a token limit (0: no limit). */
+int64_t anc_dataset_byte_limit(int64_t tokens);
+/* The max_line_bytes for anc_rows_load_limited that goes with o (0: none). */
+size_t anc_dataset_line_limit(const anc_dataset_opts *o);
 
 typedef struct anc_dataset_stats {
     size_t rows, kept;
     size_t dropped;             /* rows that cannot fit max_length even truncated */
+    size_t dropped_bytes;       /* of dropped: longer than max_row_bytes, not tokenized */
     size_t truncated;           /* rows kept after truncation */
     size_t conversational, standard, pretokenised, implicit_prompt;
     size_t first_dropped_line;  /* 0 when none */

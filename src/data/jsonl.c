@@ -30,9 +30,15 @@ static anc_status push_row(anc_rows *r, size_t *cap, json_t *row, size_t line, a
     return ANC_OK;
 }
 
-anc_status anc_rows_parse(anc_rows *out, const char *text, size_t len, const char *label, anc_error *err) {
+static anc_status parse_rows(anc_rows *out, const char *text, size_t len, const char *label, size_t max_line,
+                             anc_error *err) {
     memset(out, 0, sizeof *out);
     size_t cap = 0, i = 0;
+    /* a UTF-8 byte order mark (as some editors save) is not part of the data */
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+        text += 3;
+        len -= 3;
+    }
     while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) i++;
     if (i < len && text[i] == '[') {
         json_error_t je;
@@ -65,7 +71,10 @@ anc_status anc_rows_parse(anc_rows *out, const char *text, size_t len, const cha
         size_t s = start, e = end;
         while (s < e && (text[s] == ' ' || text[s] == '\t' || text[s] == '\r')) s++;
         while (e > s && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) e--;
-        if (e > s) {
+        if (max_line && e - s > max_line) {
+            out->n_too_long++;
+            if (!out->first_too_long_line) out->first_too_long_line = line;
+        } else if (e > s) {
             json_error_t je;
             json_t *row = json_loadb(text + s, e - s, JSON_REJECT_DUPLICATES, &je);
             if (!row) {
@@ -90,15 +99,23 @@ anc_status anc_rows_parse(anc_rows *out, const char *text, size_t len, const cha
     return ANC_OK;
 }
 
-anc_status anc_rows_load(anc_rows *out, const char *path, anc_error *err) {
+anc_status anc_rows_parse(anc_rows *out, const char *text, size_t len, const char *label, anc_error *err) {
+    return parse_rows(out, text, len, label, 0, err);
+}
+
+anc_status anc_rows_load_limited(anc_rows *out, const char *path, size_t max_line_bytes, anc_error *err) {
     char *text = NULL;
     size_t len = 0;
     memset(out, 0, sizeof *out);
     anc_status st = anc_read_file(path, (size_t)8 << 30, &text, &len, err);
     if (st) return st;
-    st = anc_rows_parse(out, text, len, path, err);
+    st = parse_rows(out, text, len, path, max_line_bytes, err);
     free(text);
     return st;
+}
+
+anc_status anc_rows_load(anc_rows *out, const char *path, anc_error *err) {
+    return anc_rows_load_limited(out, path, 0, err);
 }
 
 anc_status anc_row_ids(const json_t *row, const char *key, int optional, int vocab, int32_t **ids, size_t *n,

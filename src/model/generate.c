@@ -1,7 +1,9 @@
 #include "model/generate.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct slot_state {
     int req;          /* request index, -1 when free */
@@ -26,18 +28,45 @@ static int is_stop(const anc_gen_config *c, int32_t id) {
     return 0;
 }
 
+size_t anc_kv_bytes_for(const anc_config *cfg, int64_t slots, int64_t max_len) {
+    long double b = 2.0L * 4.0L * (long double)cfg->num_layers * (long double)cfg->num_kv_heads * (long double)cfg->head_dim *
+                    (long double)slots * (long double)max_len;
+    return b >= (long double)SIZE_MAX ? SIZE_MAX : (size_t)b;
+}
+
+/* Tokens request r may add: max_new_tokens, less where the context ends. */
+static int token_budget(const anc_model *m, const anc_gen_request *r, const anc_gen_config *cfg) {
+    int64_t room = (int64_t)m->cfg.max_position_embeddings - r->n_prompt;
+    if (room < 0) room = 0;
+    return room < cfg->max_new_tokens ? (int)room : cfg->max_new_tokens;
+}
+
+/* Physical memory of this machine in bytes (0 when unknown). */
+static double physical_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page : 0.0;
+}
+
 anc_status anc_generate(const anc_model *m, const anc_gen_request *reqs, int n, const anc_gen_config *cfg,
                         anc_gen_result *out, anc_progress_fn progress, void *ctx, anc_error *err) {
     memset(out, 0, sizeof(*out) * (size_t)(n > 0 ? n : 0));
     if (n <= 0) return ANC_OK;
     if (cfg->max_new_tokens < 1) return anc_error_set(err, ANC_ERR_INVALID, "generate: max_new_tokens must be >= 1");
-    int max_len = 0;
+    int max_len = 1;
     for (int i = 0; i < n; i++) {
         if (reqs[i].n_prompt < 1) return anc_error_set(err, ANC_ERR_INVALID, "generate: request %d has an empty prompt", i);
-        if (reqs[i].n_prompt + cfg->max_new_tokens > max_len) max_len = reqs[i].n_prompt + cfg->max_new_tokens;
+        int budget = token_budget(m, &reqs[i], cfg);
+        if (budget > 0 && reqs[i].n_prompt + budget > max_len) max_len = reqs[i].n_prompt + budget;
     }
     int P = cfg->parallel < 1 ? 1 : cfg->parallel;
     if (P > n) P = n;
+    size_t kv_bytes = anc_kv_bytes_for(&m->cfg, P, max_len);
+    double mem = physical_memory();
+    if (mem > 0 && (double)kv_bytes > 0.8 * mem)
+        return anc_error_set(err, ANC_ERR_NOMEM,
+                             "generate: %d sequences decoded together of up to %d tokens need a %.1f GB KV cache, more than "
+                             "this machine's %.1f GB allows; lower the parallel sequences (--parallel) or max-new-tokens",
+                             P, max_len, (double)kv_bytes / 1e9, mem / 1e9);
     anc_kv_cache *kv = NULL;
     anc_status st = anc_kv_create(&kv, m, P, max_len, err);
     if (st) return st;
@@ -56,11 +85,20 @@ anc_status anc_generate(const anc_model *m, const anc_gen_request *reqs, int n, 
     while (finished < n) {
         /* give free slots the next requests */
         for (int s = 0; s < P; s++) {
-            if (ss[s].req >= 0 || next_req >= n) continue;
+            if (ss[s].req >= 0) continue;
+            /* a prompt that fills the context ends at once, without a slot */
+            while (next_req < n && token_budget(m, &reqs[next_req], cfg) < 1) {
+                out[next_req].finish = ANC_FINISH_LENGTH;
+                out[next_req].capped = 1;
+                next_req++;
+                finished++;
+                if (progress) progress(ctx, (size_t)finished, (size_t)n, generated);
+            }
+            if (next_req >= n) continue;
             ss[s].req = next_req++;
             ss[s].fresh = 1;
             ss[s].n = 0;
-            ss[s].cap = cfg->max_new_tokens;
+            ss[s].cap = token_budget(m, &reqs[ss[s].req], cfg);
             free(ss[s].ids);
             ss[s].ids = malloc(sizeof(int32_t) * (size_t)ss[s].cap);
             if (!ss[s].ids) {
@@ -71,6 +109,7 @@ anc_status anc_generate(const anc_model *m, const anc_gen_request *reqs, int n, 
             anc_kv_reset(kv, s);
         }
         int k = 0;
+        if (finished >= n) break;
         for (int s = 0; s < P; s++) {
             if (ss[s].req < 0) continue;
             slots[k] = s;
@@ -96,17 +135,18 @@ anc_status anc_generate(const anc_model *m, const anc_gen_request *reqs, int n, 
                 generated++;
                 if (cfg->stop && cfg->stop(cfg->stop_ctx, sl->req, sl->ids, sl->n)) stop = 1;
             }
-            if (stop || sl->n >= cfg->max_new_tokens) {
+            if (stop || sl->n >= sl->cap) {
                 anc_gen_result *r = &out[sl->req];
                 r->ids = sl->ids;
                 r->n = sl->n;
                 r->finish = stop ? ANC_FINISH_STOP : ANC_FINISH_LENGTH;
+                r->capped = !stop && sl->cap < cfg->max_new_tokens;
                 sl->ids = NULL;
                 sl->req = -1;
                 finished++;
-                if (progress) progress(ctx, (size_t)finished, (size_t)n, generated);
             }
         }
+        if (progress) progress(ctx, (size_t)finished, (size_t)n, generated);
     }
 done:
     if (ss)

@@ -22,6 +22,7 @@ typedef struct anc_gen_result {
     int32_t *ids;            /* generated ids (malloc'd; stop token excluded) */
     int n;
     anc_finish_reason finish;
+    int capped;              /* 1: the model's context (max_position_embeddings) ended it, not max_new_tokens */
 } anc_gen_result;
 
 /* Returns 1 when generation of request `req` should stop after ids[0..n)
@@ -40,10 +41,19 @@ typedef struct anc_gen_config {
 } anc_gen_config;
 
 /* Generates for reqs[0..n) into out[0..n) (caller frees out[i].ids with
- * anc_gen_results_free). progress (may be NULL) counts finished requests
- * and generated tokens. */
+ * anc_gen_results_free). A sequence never runs past the model's
+ * max_position_embeddings: it ends there with finish LENGTH and capped set
+ * (a prompt that already fills the context gets no tokens). The KV cache
+ * (parallel x the longest sequence) is checked against the machine's
+ * memory before it is allocated. progress (may be NULL) is called after
+ * every decoding step with finished requests and generated tokens. */
 anc_status anc_generate(const anc_model *m, const anc_gen_request *reqs, int n, const anc_gen_config *cfg,
                         anc_gen_result *out, anc_progress_fn progress, void *ctx, anc_error *err);
 void anc_gen_results_free(anc_gen_result *out, int n);
+
+/* Bytes of a KV cache for slots sequences of max_len tokens of cfg's model
+ * (keys and values, fp32), computed without overflow (saturates at
+ * SIZE_MAX). */
+size_t anc_kv_bytes_for(const anc_config *cfg, int64_t slots, int64_t max_len);
 
 #endif

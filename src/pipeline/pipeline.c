@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "core/fileutil.h"
+#include "core/paths.h"
 #include "core/yaml_load.h"
 #include "pipeline/steps.h"
 
@@ -56,8 +57,10 @@ static int is_null(const yaml_node_t *n) {
     return v && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && (!*v || !strcmp(v, "~") || !strcmp(v, "null"));
 }
 
+/* A step name becomes a file or folder name in the run directory: a plain
+ * path component, so not ".", ".." or hidden, and no option look-alike. */
 static int name_ok(const char *s) {
-    if (!*s) return 0;
+    if (!*s || s[0] == '.' || s[0] == '-') return 0;
     for (const char *c = s; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
               *c == '-' || *c == '.'))
@@ -353,6 +356,14 @@ static anc_status parse_step(parse_ctx *c, size_t idx, yaml_node_t *m) {
         if (!strcmp(p->steps[j].out, s->out))
             return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: step '%s': writes %s, which step '%s' writes too",
                                  p->path, s->line, s->name, s->out_rel, p->steps[j].name);
+    {
+        /* the run directory holds the pipeline's state and every output */
+        anc_path_rel rel;
+        if ((st = anc_path_relation(s->out, p->run_dir, &rel, c->err))) return st;
+        if (rel == ANC_PATH_SAME || rel == ANC_PATH_B_IN_A)
+            return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: step '%s': writes %s, which %s the run directory %s",
+                                 p->path, s->line, s->name, s->out_rel, rel == ANC_PATH_SAME ? "is" : "holds", p->run_dir);
+    }
     /* the report reads the whole run directory: everything above it */
     if (s->kind == ANC_STEP_REPORT)
         for (size_t j = 0; j < idx; j++)
@@ -409,7 +420,7 @@ static anc_status parse_heads(parse_ctx *c, yaml_node_t *seq) {
         if (!name)
             return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key 'name': missing in this step", p->path, s->line);
         if (!name_ok(name))
-            return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key 'name': '%s' is not a valid step name (letters, digits, '_', '-', '.')",
+            return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key 'name': '%s' is not a valid step name (letters, digits, '_', '-', '.'; not starting with '.' or '-')",
                                  p->path, s->line, name);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(p->steps[j].name, name))

@@ -86,3 +86,84 @@ anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *pa
     free(b.p);
     return st;
 }
+
+anc_status anc_train_signature(const anc_train_config *c, uint64_t data_hash, char **out, anc_error *err) {
+    *out = NULL;
+    sbuf b = {0};
+    sb_str(&b, "model", c->model_dir);
+    sb_str(&b, "ref_model", c->ref_model_dir);
+    sb_printf(&b, "data: %016llx\n", (unsigned long long)data_hash);
+    sb_printf(&b, "loss_type:");
+    for (int i = 0; i < c->n_losses; i++) sb_printf(&b, "%s%s", i ? "," : " ", anc_loss_name(c->losses[i]));
+    sb_printf(&b, "\nloss_weights:");
+    for (int i = 0; i < c->n_losses; i++) sb_printf(&b, "%s%.17g", i ? "," : " ", c->loss_weights[i]);
+    sb_printf(&b, "\nbeta: %.17g\nlabel_smoothing: %.17g\nsimpo_gamma: %.17g\ncpo_alpha: %.17g\n", c->loss.beta,
+              c->loss.label_smoothing, c->loss.simpo_gamma, c->loss.cpo_alpha);
+    sb_printf(&b, "desirable_weight: %.17g\nundesirable_weight: %.17g\n", c->loss.desirable_weight, c->loss.undesirable_weight);
+    sb_printf(&b, "optimizer: %s\nlearning_rate: %.17g\nadam_beta1: %.17g\nadam_beta2: %.17g\nadam_epsilon: %.17g\nweight_decay: %.17g\n",
+              c->opt.type == ANC_OPT_SGD ? "sgd" : "adamw", c->opt.lr, c->opt.beta1, c->opt.beta2, c->opt.eps, c->opt.weight_decay);
+    sb_printf(&b, "lr_scheduler: %s\nwarmup_ratio: %.17g\nwarmup_steps: %lld\n", sched_name(c->scheduler), c->warmup_ratio,
+              (long long)c->warmup_steps);
+    sb_printf(&b, "per_device_train_batch_size: %lld\ngradient_accumulation_steps: %lld\n", (long long)c->batch_size,
+              (long long)c->grad_accum);
+    sb_printf(&b, "num_train_epochs: %.17g\nmax_steps: %lld\nmax_grad_norm: %.17g\nseed: %llu\nmax_tokens: %lld\n", c->epochs,
+              (long long)c->max_steps, c->max_grad_norm, (unsigned long long)c->seed, (long long)c->max_tokens);
+    sb_printf(&b, "no_precompute_ref: %s\n", c->precompute_ref ? "false" : "true");
+    sb_str(&b, "chat_template", c->chat_template);
+    sb_printf(&b, "max_length: %lld\nmax_prompt_length: %lld\ntruncation_mode: %s\n", (long long)c->max_length,
+              (long long)c->max_prompt_length, c->truncation_keep_start ? "keep_start" : "keep_end");
+    if (b.oom) {
+        free(b.p);
+        return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    }
+    *out = b.p;
+    return ANC_OK;
+}
+
+/* The value of key in a signature text, as a pointer to the line's value
+ * and its length; NULL when absent. */
+static const char *sig_value(const char *text, const char *key, size_t klen, size_t *vlen) {
+    for (const char *l = text; l && *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        if (n > klen + 1 && !strncmp(l, key, klen) && l[klen] == ':' && l[klen + 1] == ' ') {
+            *vlen = n - klen - 2;
+            return l + klen + 2;
+        }
+        l = e ? e + 1 : NULL;
+    }
+    return NULL;
+}
+
+anc_status anc_train_signature_check(const char *then, const char *now, const char *ckpt_path, anc_error *err) {
+    sbuf b = {0};
+    int n_diff = 0;
+    for (const char *l = now; l && *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        const char *colon = memchr(l, ':', n);
+        if (colon && colon + 1 < l + n && colon[1] == ' ') {
+            size_t klen = (size_t)(colon - l), nv = n - klen - 2, ov = 0;
+            const char *v = colon + 2;
+            const char *old = sig_value(then, l, klen, &ov);
+            if (!old) {
+                old = "(not recorded)";
+                ov = strlen(old);
+            }
+            if (ov != nv || memcmp(old, v, nv)) {
+                sb_printf(&b, "%s%.*s %.*s -> %.*s", n_diff ? "; " : "", (int)klen, l, (int)ov, old, (int)nv, v);
+                n_diff++;
+            }
+        }
+        l = e ? e + 1 : NULL;
+    }
+    anc_status st = ANC_OK;
+    if (b.oom) st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    else if (n_diff)
+        st = anc_error_set(err, ANC_ERR_INVALID,
+                           "train: %s was made with other settings (%s); resume with the same settings, drop --resume to "
+                           "start over (the finished files stay until the new run completes), or choose another --output-dir",
+                           ckpt_path, b.p);
+    free(b.p);
+    return st;
+}

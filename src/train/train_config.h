@@ -4,9 +4,24 @@
 #ifndef ANCHOR_TRAIN_TRAIN_CONFIG_H
 #define ANCHOR_TRAIN_TRAIN_CONFIG_H
 
+#include <stdint.h>
+
 #include "train/trainer.h"
 
 /* Writes c to path atomically. */
 anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *path, anc_error *err);
+
+/* What decides a run's trajectory, one "key: value" line per option (the
+ * data as the hash of its tokenised rows; paths of models and templates as
+ * given), in a fixed order: a checkpoint keeps it as train_signature.yaml
+ * and `--resume` compares it. Logging, saving and evaluation cadence, the
+ * output folder and the save dtype are left out: they may change on resume.
+ * *out is malloc'd (caller frees). */
+anc_status anc_train_signature(const anc_train_config *c, uint64_t data_hash, char **out, anc_error *err);
+
+/* Compares the signature kept in a checkpoint (then, from ckpt_path) with
+ * the current one (now). Equal: ANC_OK. Otherwise ANC_ERR_INVALID with a
+ * message naming each differing option as "key old -> new" and the ways out. */
+anc_status anc_train_signature_check(const char *then, const char *now, const char *ckpt_path, anc_error *err);
 
 #endif

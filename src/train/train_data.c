@@ -42,9 +42,9 @@ anc_status anc_train_data_load(anc_train_data *d, const char *path, int64_t chun
                                anc_error *err) {
     memset(d, 0, sizeof *d);
     anc_rows rows;
-    anc_status st = anc_rows_load(&rows, path, err);
+    anc_status st = anc_rows_load_limited(&rows, path, anc_dataset_line_limit(o), err);
     if (st) return st;
-    if (rows.n == 0) {
+    if (rows.n == 0 && !rows.n_too_long) {
         anc_rows_free(&rows);
         return anc_error_set(err, ANC_ERR_FORMAT, "%s: no rows", path);
     }

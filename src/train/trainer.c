@@ -8,6 +8,7 @@
  * log-probs) and then re-run with backward. */
 #include "train/trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,10 @@
 #include <time.h>
 
 #include "core/fileutil.h"
+#include "core/paths.h"
 #include "core/rng.h"
 #include "train/checkpoint.h"
+#include "train/run_dir.h"
 #include "train/train_config.h"
 #include "train/trainer_internal.h"
 
@@ -51,27 +54,38 @@ static double now_s(void) {
 }
 
 
-static const char *const tokenizer_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                                              "generation_config.json", "chat_template.jinja", NULL};
-
-/* Pairs of (source path, name) for the tokenizer files of model_dir;
- * NULL-terminated, malloc'd strings. */
-static char **tokenizer_copy_list(const char *model_dir) {
-    size_t n = 0;
-    while (tokenizer_files[n]) n++;
-    char **list = calloc(2 * n + 1, sizeof(char *));
-    if (!list) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        list[2 * i] = anc_path_join(model_dir, tokenizer_files[i]);
-        list[2 * i + 1] = (char *)tokenizer_files[i];
-    }
-    return list;
-}
+#define SIGNATURE_NAME "train_signature.yaml"
 
 static void free_copy_list(char **list) {
     if (!list) return;
     for (size_t i = 0; list[2 * i]; i++) free(list[2 * i]);
     free(list);
+}
+
+static const char *const tokenizer_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                              "generation_config.json", "chat_template.jinja", NULL};
+
+/* Pairs of (source path, name) for the tokenizer files of model_dir;
+ * NULL-terminated, malloc'd strings. */
+static char **tokenizer_copy_list(const char *model_dir, const char *work_dir) {
+    size_t n = 0;
+    while (tokenizer_files[n]) n++;
+    char **list = calloc(2 * n + 3, sizeof(char *));
+    if (!list) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        list[2 * i] = anc_path_join(model_dir, tokenizer_files[i]);
+        list[2 * i + 1] = (char *)tokenizer_files[i];
+    }
+    /* checkpoints also keep the run's signature (the last pair) */
+    list[2 * n] = anc_path_join(work_dir, SIGNATURE_NAME);
+    list[2 * n + 1] = SIGNATURE_NAME;
+    for (size_t i = 0; i <= n; i++)
+        if (!list[2 * i]) {
+            for (size_t j = 0; j <= n; j++) free(list[2 * j]);
+            free(list);
+            return NULL;
+        }
+    return list;
 }
 
 static anc_status validate(const anc_train_config *c, anc_error *err) {
@@ -105,7 +119,52 @@ static anc_status validate(const anc_train_config *c, anc_error *err) {
     if (!(c->warmup_ratio >= 0 && c->warmup_ratio <= 1))
         return anc_error_set(err, ANC_ERR_INVALID, "train: warmup-ratio must lie in [0, 1]");
     if (c->max_tokens < 2) return anc_error_set(err, ANC_ERR_INVALID, "train: max-tokens must be >= 2");
+    /* The output folder must not be, hold or lie inside a model it reads:
+     * the final save would replace the weights it started from. */
+    const char *inputs[2] = {c->model_dir, c->ref_model_dir};
+    const char *what[2] = {"--model", "--ref-model"};
+    for (int i = 0; i < 2; i++) {
+        if (!inputs[i]) continue;
+        anc_path_rel rel;
+        anc_status st = anc_path_relation(c->output_dir, inputs[i], &rel, err);
+        if (st) return st;
+        static const char *const said[] = {"", "is", "lies inside", "contains"};
+        if (rel != ANC_PATH_APART)
+            return anc_error_set(err, ANC_ERR_INVALID,
+                                 "train: --output-dir %s %s the %s folder %s, which the run would overwrite; choose another --output-dir",
+                                 c->output_dir, said[rel], what[i], inputs[i]);
+    }
     return ANC_OK;
+}
+
+/* The run's signature (train_config.h), model paths made absolute so a
+ * resume from another working directory compares equal. */
+static anc_status run_signature(const anc_train_config *c, const anc_train_data *d, char **out, anc_error *err) {
+    anc_train_config cc = *c;
+    char *m = anc_path_canonical(c->model_dir, err), *r = NULL;
+    anc_status st = m ? ANC_OK : err->code;
+    if (!st && c->ref_model_dir && !(r = anc_path_canonical(c->ref_model_dir, err))) st = err->code;
+    if (!st) {
+        cc.model_dir = m;
+        cc.ref_model_dir = r;
+        st = anc_train_signature(&cc, anc_train_data_hash(d), out, err);
+    }
+    free(m);
+    free(r);
+    return st;
+}
+
+/* Refuses a resume from a checkpoint made with other settings or data
+ * (checkpoints from before signatures were kept are accepted). */
+static anc_status check_resume(const char *ckpt_path, const char *now, anc_error *err) {
+    char *p = anc_path_join(ckpt_path, SIGNATURE_NAME), *then = NULL;
+    if (!p) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    anc_status st = ANC_OK;
+    if (anc_path_exists(p) && !(st = anc_read_file(p, (size_t)1 << 20, &then, NULL, err)))
+        st = anc_train_signature_check(then, now, ckpt_path, err);
+    free(p);
+    free(then);
+    return st;
 }
 
 /* Reports progress of the reference pass through the caller's callback. */
@@ -176,7 +235,8 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     FILE *mf = NULL;
     anc_tokenizer *tok = NULL;
     anc_template *tmpl = NULL;
-    char *metrics_path = NULL, *ckpt_path = NULL, **copy = NULL;
+    char *metrics_path = NULL, *ckpt_path = NULL, **copy = NULL, *signature = NULL;
+    anc_run_dir rd = {0};
     size_t *perm = NULL, *idx = NULL;
     int unpaired = anc_loss_is_unpaired(c->losses[0]);
     for (int i = 0; i < c->n_losses; i++) {
@@ -189,7 +249,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         t.orpo |= c->losses[i] == ANC_LOSS_ORPO;
     }
 
-    if ((st = anc_mkdirs(c->output_dir, err))) goto done;
+    if ((st = anc_run_dir_open(&rd, c->output_dir, c->resume, err))) goto done;
     if ((st = anc_model_load_hf(&t.policy, c->model_dir, err))) goto done;
     const int vocab = t.policy->cfg.vocab_size;
     {
@@ -200,7 +260,8 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         if (st) goto done;
         if ((st = anc_chat_template_resolve(tok, c->chat_template, &tmpl, err))) goto done;
         anc_dataset_opts dopt = {c->max_length, c->max_prompt_length,
-                                 c->truncation_keep_start ? ANC_TRUNC_KEEP_START : ANC_TRUNC_KEEP_END, unpaired};
+                                 c->truncation_keep_start ? ANC_TRUNC_KEEP_START : ANC_TRUNC_KEEP_END, unpaired,
+                                 anc_dataset_byte_limit(c->max_length > 0 ? c->max_length : c->max_tokens)};
         if ((st = anc_train_data_load(&t.data, c->data_path, c->batch_size, vocab, tok, tmpl, &dopt, &t.data_stats, err))) goto done;
         if (c->eval_data_path &&
             (st = anc_train_data_load(&t.eval, c->eval_data_path, c->batch_size, vocab, tok, tmpl, &dopt, NULL, err)))
@@ -229,21 +290,29 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     anc_ckpt_state s;
     memset(&s, 0, sizeof s);
     s.seed = c->seed;
-    metrics_path = anc_path_join(c->output_dir, "metrics.jsonl");
-    copy = tokenizer_copy_list(c->model_dir);
+    metrics_path = anc_path_join(rd.work, "metrics.jsonl");
+    copy = tokenizer_copy_list(c->model_dir, rd.work);
     if (!metrics_path || !copy) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
-    if (c->resume && anc_train_latest_checkpoint(c->output_dir, &ckpt_path) > 0) {
+    if ((st = run_signature(c, &t.data, &signature, err))) goto done;
+    if (c->resume && anc_train_latest_checkpoint(rd.work, &ckpt_path) > 0) {
         if ((st = anc_ckpt_load(ckpt_path, t.policy, &t.opt, &s, err))) goto done;
         if (s.seed != c->seed) {
             st = anc_error_set(err, ANC_ERR_INVALID, "train: %s was made with --seed %llu, not %llu; resume with the same seed",
                                ckpt_path, (unsigned long long)s.seed, (unsigned long long)c->seed);
             goto done;
         }
+        if ((st = check_resume(ckpt_path, signature, err))) goto done;
         t.loss_state = s.loss_state;
         if ((st = tr_truncate_metrics(metrics_path, s.step, err))) goto done;
     } else {
         FILE *f = fopen(metrics_path, "w");
         if (f) fclose(f);
+    }
+    {
+        char *sp = anc_path_join(rd.work, SIGNATURE_NAME);
+        st = sp ? anc_write_file_atomic(sp, signature, strlen(signature), err) : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+        free(sp);
+        if (st) goto done;
     }
     mf = fopen(metrics_path, "a");
     if (!mf) { st = anc_error_set(err, ANC_ERR_IO, "%s: cannot open for writing", metrics_path); goto done; }
@@ -315,26 +384,37 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
             (st = tr_run_eval(&t, step, epoch_f, mf, report, ctx, err)))
             goto done;
         if (c->save_steps > 0 && step % c->save_steps == 0 &&
-            (st = anc_ckpt_save(c->output_dir, t.policy, &t.opt, &s, (const char *const *)copy, err)))
+            (st = anc_ckpt_save(rd.work, t.policy, &t.opt, &s, (const char *const *)copy, err)))
             goto done;
         if (report) report(ctx, &rs);
     }
     {
         anc_dtype dt = c->save_dtype != ANC_DT_INVALID ? c->save_dtype : t.policy->source_dtype;
-        if ((st = anc_model_save_hf(t.policy, c->output_dir, dt, err))) goto done;
+        if ((st = anc_model_save_hf(t.policy, rd.work, dt, err))) goto done;
         for (size_t i = 0; copy[2 * i]; i++) {
-            if (!anc_path_exists(copy[2 * i])) continue;
-            char *dst = anc_path_join(c->output_dir, copy[2 * i + 1]);
+            if (!strcmp(copy[2 * i + 1], SIGNATURE_NAME) || !anc_path_exists(copy[2 * i])) continue;
+            char *dst = anc_path_join(rd.work, copy[2 * i + 1]);
             st = anc_copy_file(copy[2 * i], dst, err);
             free(dst);
             if (st) goto done;
         }
-        char *yaml = anc_path_join(c->output_dir, "train_config.yaml");
-        st = anc_train_config_write_yaml(c, yaml, err);
+        char *yaml = anc_path_join(rd.work, "train_config.yaml");
+        st = yaml ? anc_train_config_write_yaml(c, yaml, err) : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
         free(yaml);
+        if (st) goto done;
+        /* the metrics file is complete: close it before it moves */
+        if (fclose(mf) != 0) {
+            mf = NULL;
+            st = anc_error_set(err, ANC_ERR_IO, "%s: cannot write: %s", metrics_path, strerror(errno));
+            goto done;
+        }
+        mf = NULL;
+        st = anc_run_dir_commit(&rd, err);
     }
 done:
     if (mf) fclose(mf);
+    free(signature);
+    anc_run_dir_free(&rd);
     anc_tokenizer_free(tok);
     anc_template_free(tmpl);
     free(metrics_path);
