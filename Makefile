@@ -1,7 +1,8 @@
 # anchor — top-level driver around CMake.
 #   make          release build, CLI at build/anchor
 #   make demo     the offline demonstration (anchor demo): tables printed, report in demo-run/
-#   make test     release + ASan/UBSan builds, CTest suite on both
+#   make test     release + ASan/UBSan builds, CTest suite on both; the threaded
+#                 tests again under ThreadSanitizer (test-tsan)
 #   make bench    benchmarks (see docs/performance.md)
 #   make fuzz     libFuzzer targets (clang), run briefly (FUZZ_SECONDS=30 each)
 #   make reference  regenerate the PyTorch fixtures
@@ -12,7 +13,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DANCHOR_WERROR=ON
 endif
 
-.PHONY: all deps build asan test test-release test-asan bench fuzz clean reference demo
+.PHONY: all deps build asan tsan test test-release test-asan test-tsan bench fuzz clean reference demo
 
 all: build
 
@@ -39,7 +40,20 @@ test-release: build
 test-asan: asan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
-test: test-release test-asan
+# ThreadSanitizer: the tests whose code starts threads (llm/batch.c workers,
+# the store shared between processes, the test HTTP servers) and the CLI they
+# run. die_after_fork=0: some tests fork a child that then starts threads.
+TSAN_TESTS = test_llm_exec test_llm_http test_store test_store_shared test_revise test_ab
+TSAN_TOOLS = $(basename $(notdir $(wildcard tests/tool_*.c)))
+tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DANCHOR_TSAN=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target anchor_cli $(TSAN_TOOLS) $(TSAN_TESTS)
+
+test-tsan: tsan
+	cd build-tsan && TSAN_OPTIONS=die_after_fork=0:halt_on_error=1 ctest --output-on-failure -j $(JOBS) \
+	  -R '^($(shell echo $(TSAN_TESTS) | tr ' ' '|'))$$'
+
+test: test-release test-asan test-tsan
 
 bench: build
 	@ANCHOR_WITH_TORCH=1 scripts/install-deps.sh --check >/dev/null 2>&1 || echo "bench: python3-torch not installed; PyTorch peer skipped (ANCHOR_WITH_TORCH=1 scripts/install-deps.sh)"
@@ -57,4 +71,4 @@ reference:
 	/usr/bin/python3 scripts/make_loss_reference.py tests/fixtures/loss
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz

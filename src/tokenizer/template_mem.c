@@ -319,7 +319,7 @@ void anc_tpl_fmt_float(double x, char *out, size_t cap) {
         return;
     }
     char digits[32];
-    int e;
+    int e = 0;
     const char *sign = x < 0 ? "-" : "";
     shortest_digits(fabs(x), digits, sizeof digits, &e);
     size_t nd = strlen(digits);
