@@ -309,11 +309,58 @@ static void test_generation_capped_at_context(void **state) {
     free(tok);
 }
 
+/* kill -9 during generate keeps the finished completions in OUT.partial; the
+ * rerun continues with the rest and writes the file an uninterrupted run
+ * writes. */
+static void test_generate_killed_continues(void **state) {
+    (void)state;
+    char *bin = tu_shared_fixture("llama2c/stories260K.bin"), *tok = tu_shared_fixture("llama2c/tok512.bin");
+    if (!bin || !tok) {
+        free(bin);
+        free(tok);
+        skip();
+    }
+    char *d = tu_tmpdir();
+    assert_int_equal(tu_system("cd '%s' && '%s' convert --from llama2c '%s' --tokenizer '%s' --out model >/dev/null 2>&1", d, tu_cli(),
+                               bin, tok), 0);
+    assert_int_equal(tu_system("cd '%s' && for i in $(seq 1 40); do echo \"{\\\"prompt\\\": \\\"Once upon a time $i\\\"}\"; done > p.jsonl", d), 0);
+    const char *gen = "generate --model model --prompts p.jsonl --max-new-tokens 400 --temperature 1 --seed 5";
+    assert_int_equal(tu_system("cd '%s' && ('%s' %s --out o.jsonl --parallel 1 >/dev/null 2>&1 & p=$!; i=0; while [ $i -lt 2000 ]; do "
+                               "n=$(cat o.jsonl.partial 2>/dev/null | wc -l); [ \"$n\" -ge 4 ] && break; sleep 0.01; i=$((i+1)); done; "
+                               "kill -9 $p; wait $p; exit 0)", d, tu_cli(), gen), 0);
+    char *part = tu_path(d, "o.jsonl.partial"), *o = tu_path(d, "o.jsonl");
+    int kept = tu_count_lines(part) - 1;
+    assert_true(kept >= 3);
+    assert_true(kept < 40);
+    assert_false(tu_system("test -e '%s'", o) == 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' %s --out o.jsonl --parallel 1 >/dev/null 2>g.err", d, tu_cli(), gen), 0);
+    char *ep = tu_path(d, "g.err");
+    char *e = tu_read_file(ep, NULL);
+    if (!strstr(e, "continuing: ") || !strstr(e, "of 40 completions kept")) fail_msg("unexpected: %s", e);
+    free(e);
+    assert_false(tu_system("test -e '%s'", part) == 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' %s --out ref.jsonl --parallel 1 >/dev/null 2>&1 && cmp o.jsonl ref.jsonl", d, tu_cli(), gen), 0);
+    /* a partial file of other settings is not continued */
+    assert_int_equal(tu_system("cd '%s' && printf '{\"anchor_generate\": \"0000000000000001\"}\\n' > x.jsonl.partial && "
+                               "'%s' %s --out x.jsonl --parallel 1 >/dev/null 2>g.err && cmp x.jsonl ref.jsonl", d, tu_cli(), gen), 0);
+    e = tu_read_file(ep, NULL);
+    if (!strstr(e, "other settings; starting over")) fail_msg("unexpected: %s", e);
+    free(e);
+    free(ep);
+    free(part);
+    free(o);
+    tu_rmtree(d);
+    free(d);
+    free(bin);
+    free(tok);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_matches_forward),
         cmocka_unit_test(test_greedy_stories260k),
         cmocka_unit_test(test_generation_capped_at_context),
+        cmocka_unit_test(test_generate_killed_continues),
         cmocka_unit_test(test_parallel_equals_sequential),
         cmocka_unit_test(test_sampling_rules),
     };

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/gen_partial.h"
 #include "core/fileutil.h"
+#include "core/hash.h"
 #include "data/dataset.h"
 #include "model/chat.h"
 #include "model/generate.h"
@@ -31,6 +33,24 @@ static int stop_on_string(void *ctx, int req, const int32_t *ids, int n) {
     return hit;
 }
 
+/* The settings that decide the completions, hashed: a partial file of other
+ * settings is not continued. */
+static uint64_t settings_hash(const char *model, const char *prompts_text, size_t prompts_len, const char *opts) {
+    uint64_t h = anc_hash_bytes(ANC_HASH_INIT, model, strlen(model) + 1);
+    h = anc_hash_bytes(h, prompts_text, prompts_len);
+    return anc_hash_bytes(h, opts, strlen(opts));
+}
+
+typedef struct done_ctx {
+    gen_partial *gp;
+    const size_t *map;   /* sub-request -> request */
+} done_ctx;
+
+static void on_done(void *ctx, int req, const anc_gen_result *r) {
+    done_ctx *dc = ctx;
+    gen_partial_add(dc->gp, dc->map[req], r);
+}
+
 int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompts = NULL, *out = NULL, *chat_template = NULL;
     double temperature = 0.7, top_p = 1.0;
@@ -45,7 +65,7 @@ int cmd_generate(int argc, char **argv) {
         {"top-k", OPT_COUNT, &top_k, "K", "top-k sampling (default 0 = off)"},
         {"max-new-tokens", OPT_COUNT, &max_new, "N", "tokens per completion at most (default 256)"},
         {"samples-per-prompt", OPT_COUNT, &samples, "N", "completions per prompt (default 1; 2 for judge pairs)"},
-        {"seed", OPT_INT, &seed, "S", "random seed (default 0); results do not depend on --parallel"},
+        {"seed", OPT_INT, &seed, "S", "random seed (default 0); each completion has its own stream, so --parallel changes only float rounding (rarely a near-tie token)"},
         {"stop", OPT_LIST, &stops, "STR", "stop when this text appears (repeatable); EOS always stops"},
         {"parallel", OPT_COUNT, &parallel, "N", "sequences decoded together (default 8)"},
         {"chat-template", OPT_STR, &chat_template, "NAME|FILE", "override the tokenizer's chat template"},
@@ -67,8 +87,13 @@ int cmd_generate(int argc, char **argv) {
     anc_gen_request *reqs = NULL;
     anc_gen_result *res = NULL;
     int32_t **pids = NULL;
-    size_t n_req = 0;
+    size_t n_req = 0, n_sub = 0, *map = NULL;
     FILE *f = NULL;
+    unsigned char *done = NULL;
+    anc_gen_request *sub = NULL;
+    anc_gen_result *sub_res = NULL;
+    gen_partial gp = {0};
+    int partial_open = 0;
     if (anc_model_load_hf(&m, model, &err) || anc_tokenizer_load_dir(&tok, model, &err) ||
         anc_chat_template_resolve(tok, chat_template, &tmpl, &err) || anc_rows_load(&rows, prompts, &err)) {
         code = cli_fail("generate", &err);
@@ -116,13 +141,62 @@ int cmd_generate(int argc, char **argv) {
     gc.parallel = (int)parallel;
     gc.stop = stops.n ? stop_on_string : NULL;
     gc.stop_ctx = &sc;
+    if (n_req > (size_t)INT32_MAX) {
+        anc_error_set(&err, ANC_ERR_INVALID, "%zu prompts x --samples-per-prompt %ld is more than %d completions", rows.n, samples, INT32_MAX);
+        code = cli_fail("generate", &err);
+        goto done;
+    }
+    {
+        /* completions already finished by an interrupted run with the same settings */
+        char *ptext = NULL;
+        size_t plen = 0;
+        if (anc_read_file(prompts, (size_t)8 << 30, &ptext, &plen, &err)) {
+            code = cli_fail("generate", &err);
+            goto done;
+        }
+        char opts_s[512];
+        snprintf(opts_s, sizeof opts_s, "t=%.17g p=%.17g k=%ld n=%ld s=%ld seed=%ld tmpl=%s", temperature, top_p, top_k, max_new,
+                 samples, seed, chat_template ? chat_template : "");
+        uint64_t sig = settings_hash(model, ptext, plen, opts_s);
+        for (int k = 0; k < stops.n; k++) sig = anc_hash_bytes(sig, stops.v[k], strlen(stops.v[k]) + 1);
+        free(ptext);
+        done = calloc(n_req ? n_req : 1, 1);
+        map = calloc(n_req ? n_req : 1, sizeof *map);
+        sub = calloc(n_req ? n_req : 1, sizeof *sub);
+        sub_res = calloc(n_req ? n_req : 1, sizeof *sub_res);
+        size_t kept = 0;
+        int other = 0;
+        if (!done || !map || !sub || !sub_res) anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
+        if (!done || !map || !sub || !sub_res ||
+            gen_partial_open(&gp, out, sig, n_req, (int)max_new, m->cfg.vocab_size, res, done, &kept, &other, &err)) {
+            code = cli_fail("generate", &err);
+            goto done;
+        }
+        partial_open = 1;
+        if (other) fprintf(stderr, "anchor generate: %s was left by a run with other settings; starting over\n", gp.path);
+        if (kept)
+            fprintf(stderr, "anchor generate: continuing: %zu of %zu completions kept from an interrupted run (%s)\n", kept, n_req,
+                    gp.path);
+        for (size_t q = 0; q < n_req; q++)
+            if (!done[q]) {
+                map[n_sub] = q;
+                sub[n_sub++] = reqs[q];
+            }
+    }
+    done_ctx dctx = {&gp, map};
+    gc.done = on_done;
+    gc.done_ctx = &dctx;
     cli_progress prog;
     cli_progress_init(&prog, "generate", "completions");
-    if (anc_generate(m, reqs, (int)n_req, &gc, res, cli_progress_cb, &prog, &err)) {
+    if (anc_generate(m, sub, (int)n_sub, &gc, sub_res, cli_progress_cb, &prog, &err)) {
         code = cli_fail("generate", &err);
         goto done;
     }
     cli_progress_done(&prog);
+    for (size_t j = 0; j < n_sub; j++) {
+        res[map[j]] = sub_res[j];
+        sub_res[j].ids = NULL;
+    }
     {
         size_t capped = 0;
         for (size_t q = 0; q < n_req; q++) capped += res[q].capped != 0;
@@ -180,9 +254,17 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     f = NULL;
+    gen_partial_close(&gp, 1);
+    partial_open = 0;
     fprintf(stderr, "anchor generate: %zu completions, %ld tokens -> %s\n", n_req, total, out);
 done:
     if (f) fclose(f);
+    if (partial_open) gen_partial_close(&gp, 0);
+    if (sub_res) anc_gen_results_free(sub_res, (int)n_sub);
+    free(sub_res);
+    free(sub);
+    free(map);
+    free(done);
     if (res) anc_gen_results_free(res, (int)n_req);
     free(res);
     free(reqs);

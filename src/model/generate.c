@@ -90,6 +90,7 @@ anc_status anc_generate(const anc_model *m, const anc_gen_request *reqs, int n, 
             while (next_req < n && token_budget(m, &reqs[next_req], cfg) < 1) {
                 out[next_req].finish = ANC_FINISH_LENGTH;
                 out[next_req].capped = 1;
+                if (cfg->done) cfg->done(cfg->done_ctx, next_req, &out[next_req]);
                 next_req++;
                 finished++;
                 if (progress) progress(ctx, (size_t)finished, (size_t)n, generated);
@@ -141,6 +142,7 @@ anc_status anc_generate(const anc_model *m, const anc_gen_request *reqs, int n, 
                 r->n = sl->n;
                 r->finish = stop ? ANC_FINISH_STOP : ANC_FINISH_LENGTH;
                 r->capped = !stop && sl->cap < cfg->max_new_tokens;
+                if (cfg->done) cfg->done(cfg->done_ctx, sl->req, r);
                 sl->ids = NULL;
                 sl->req = -1;
                 finished++;

@@ -1,7 +1,9 @@
 /* Text generation over token ids: several requests decoded together with a
  * KV cache (continuous batching: a finished sequence's slot takes the next
  * request at once). Each request has its own random stream derived from the
- * seed and its index, so results do not depend on the batch size. */
+ * seed and its index, so the batch size changes results only through
+ * floating-point rounding (the GEMM of k rows sums in another order than
+ * k GEMVs), which can flip a sampled near-tie in a long completion. */
 #ifndef ANCHOR_MODEL_GENERATE_H
 #define ANCHOR_MODEL_GENERATE_H
 
@@ -29,6 +31,10 @@ typedef struct anc_gen_result {
  * (e.g. a stop string appeared in the decoded text). */
 typedef int (*anc_stop_fn)(void *ctx, int req, const int32_t *ids, int n);
 
+/* Called once per request as soon as out[req] is final (ids still owned by
+ * out), e.g. to write it out so a killed run keeps what it finished. */
+typedef void (*anc_gen_done_fn)(void *ctx, int req, const anc_gen_result *r);
+
 typedef struct anc_gen_config {
     int max_new_tokens;
     anc_sampling sampling;
@@ -38,6 +44,8 @@ typedef struct anc_gen_config {
     int parallel;              /* sequences decoded together (>= 1) */
     anc_stop_fn stop;          /* may be NULL */
     void *stop_ctx;
+    anc_gen_done_fn done;      /* may be NULL */
+    void *done_ctx;
 } anc_gen_config;
 
 /* Generates for reqs[0..n) into out[0..n) (caller frees out[i].ids with
