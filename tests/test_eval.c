@@ -208,6 +208,16 @@ static void test_mc_ids_and_perplexity(void **state) {
     double got = json_real_value(json_object_get(j, "perplexity"));
     assert_true(fabs(got - want) < 1e-4 * want);
     json_decref(j);
+    /* a row far longer than any batch is dropped unparsed and counted; the rest is the same */
+    f = fopen(ppath, "a");
+    fprintf(f, "{\"text\": \"");
+    for (int k = 0; k < 3 << 20; k++) fputc('a', f);
+    fprintf(f, "\"}\n");
+    fclose(f);
+    j = run_eval_json(d, model, "ppl.jsonl");
+    assert_int_equal(json_integer_value(json_object_get(j, "dropped")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "tokens_scored")), (json_int_t)count);
+    json_decref(j);
     /* a row without the expected fields names file:line */
     f = fopen(ppath, "a");
     fprintf(f, "{\"txt\": \"oops\"}\n");
@@ -215,7 +225,7 @@ static void test_mc_ids_and_perplexity(void **state) {
     assert_int_equal(tu_system("cd '%s' && '%s' eval --model '%s' --data ppl.jsonl >/dev/null 2>err.txt", d, tu_cli(), model), 1);
     char *ep = tu_path(d, "err.txt");
     char *et = tu_read_file(ep, NULL);
-    assert_non_null(strstr(et, "ppl.jsonl:6"));
+    assert_non_null(strstr(et, "ppl.jsonl:7"));
     free(et);
     free(ep);
     free(ppath);

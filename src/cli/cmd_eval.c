@@ -114,9 +114,25 @@ int cmd_eval(int argc, char **argv) {
     char *obuf = NULL;
     size_t olen = 0, ocap = 0;
     json_t *res = json_object();
-    if (anc_rows_load(&rows, data, &err) || anc_model_load_hf(&m, model, &err)) {
+    if (anc_model_load_hf(&m, model, &err)) {
         code = cli_fail("eval", &err);
         goto done;
+    }
+    {
+        /* a row longer than the model's context (or a forward batch) cannot
+         * be evaluated: lines too long for that are dropped unparsed, counted */
+        int64_t limit = batch_tokens > m->cfg.max_position_embeddings ? batch_tokens : m->cfg.max_position_embeddings;
+        anc_dataset_opts lo = {0};
+        lo.max_row_bytes = anc_dataset_byte_limit(limit);
+        if (anc_rows_load_limited(&rows, data, anc_dataset_line_limit(&lo), &err)) {
+            code = cli_fail("eval", &err);
+            goto done;
+        }
+        if (rows.n_too_long) {
+            fprintf(stderr, "anchor eval: %zu rows dropped, not evaluated: too long for %lld tokens; first at line %zu\n",
+                    rows.n_too_long, (long long)limit, rows.first_too_long_line);
+            json_object_set_new(res, "dropped", json_integer((json_int_t)rows.n_too_long));
+        }
     }
     if (!rows.n) {
         anc_error_set(&err, ANC_ERR_FORMAT, "%s: no rows", data);
