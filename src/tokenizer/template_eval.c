@@ -612,8 +612,9 @@ static int eval_call(tpl_rs *r, const tpl_node *n, tv *out) {
 static int eval_node(tpl_rs *r, const tpl_node *n, tv *out);
 
 int anc_tpl_eval(tpl_rs *r, const tpl_node *n, tv *out) {
-    if (r->nesting >= TPL_MAX_RENDER_NESTING)
-        return anc_tpl_fail(r, n, ANC_ERR_INVALID, "evaluation nested more than %d deep", TPL_MAX_RENDER_NESTING);
+    if (anc_tpl_too_deep(r))
+        return anc_tpl_fail(r, n, ANC_ERR_INVALID, "evaluation nested more than %d deep (or past %d KiB of stack)",
+                            TPL_MAX_RENDER_NESTING, (int)(TPL_MAX_STACK_BYTES >> 10));
     r->nesting++;
     int rc = eval_node(r, n, out);
     r->nesting--;

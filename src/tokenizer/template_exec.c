@@ -167,8 +167,9 @@ static int exec_if(tpl_rs *r, const tpl_node *n) {
 static int exec_node(tpl_rs *r, const tpl_node *n);
 
 static int exec_stmt(tpl_rs *r, const tpl_node *n) {
-    if (r->nesting >= TPL_MAX_RENDER_NESTING)
-        return anc_tpl_fail(r, n, ANC_ERR_INVALID, "statements nested more than %d deep", TPL_MAX_RENDER_NESTING);
+    if (anc_tpl_too_deep(r))
+        return anc_tpl_fail(r, n, ANC_ERR_INVALID, "statements nested more than %d deep (or past %d KiB of stack)",
+                            TPL_MAX_RENDER_NESTING, (int)(TPL_MAX_STACK_BYTES >> 10));
     r->nesting++;
     int rc = exec_node(r, n);
     r->nesting--;
@@ -335,6 +336,7 @@ anc_status anc_template_render(const anc_template *t, const json_t *context, con
     memset(&r, 0, sizeof r);
     r.t = t;
     r.err = err;
+    r.stack_base = (uintptr_t)__builtin_frame_address(0);
     anc_tpl_arena_init(&r.arena, o.max_memory ? o.max_memory : TPL_DEFAULT_MAX_MEMORY);
     r.max_steps = o.max_steps ? o.max_steps : TPL_DEFAULT_MAX_STEPS;
     r.now = o.has_now ? o.now_utc : (int64_t)time(NULL);

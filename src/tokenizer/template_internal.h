@@ -42,6 +42,11 @@
  * full 1500 levels fit in 1 MiB of stack in a release build and in 4 MiB
  * under ASan (threads get 8 MiB by default). */
 #define TPL_MAX_RENDER_NESTING 1500
+/* ...and the C stack itself, measured from where the render started: frame
+ * sizes vary (an unoptimised clang ASan build overflowed an 8 MiB stack
+ * within 1500 levels), so the byte count is the bound that holds for every
+ * build; 1 MiB leaves room in a 2 MiB thread stack. */
+#define TPL_MAX_STACK_BYTES ((uintptr_t)1 << 20)
 #define TPL_MAX_MACRO_DEPTH 64      /* nested macro calls at render time */
 #define TPL_MAX_VALUE_DEPTH 256     /* nesting of values walked by repr/tojson/== */
 #define TPL_MAX_RANGE 100000        /* items range() may produce (jinja2's MAX_RANGE) */
@@ -338,11 +343,18 @@ typedef struct tpl_rs {
     int failed;       /* an error is recorded in err */
     int macro_depth;
     int nesting;  /* evaluations + statements on the C stack (TPL_MAX_RENDER_NESTING) */
+    uintptr_t stack_base; /* frame address where the render started (TPL_MAX_STACK_BYTES) */
     int loop_ctl; /* 1: break, 2: continue pending */
     uint64_t steps, max_steps;
     int64_t now;
     tv block_value; /* N_BLOCKVAL (filter blocks, set blocks) */
 } tpl_rs;
+
+/* 1 when one more nested evaluation or statement is not allowed. */
+static inline int anc_tpl_too_deep(const tpl_rs *r) {
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    return r->nesting >= TPL_MAX_RENDER_NESTING || (r->stack_base > here && r->stack_base - here > TPL_MAX_STACK_BYTES);
+}
 
 /* Error helpers: set r->err to "label:line:col: msg" and return -1. */
 int anc_tpl_fail(tpl_rs *r, const tpl_node *at, anc_status code, const char *fmt, ...)
