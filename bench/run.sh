@@ -13,6 +13,9 @@ echo "== machine"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 echo "memory: $(free -g | awk '/Mem:/ {print $2}') GiB"
 
+echo "== GEMM peaks: fp32 (OpenBLAS) and bf16 operands with fp32 accumulation (oneDNN), OPENBLAS_CORETYPE/L2_SIZE unset"
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$B/bench_gemm" --reps "$REPS" | tee "$OUT/gemm_anchor.txt"
+
 echo "== engine: SmolLM2-135M-shaped random model, 2 x 512 tokens (forward = scoring, train = forward+backward)"
 "$B/bench_engine" --reps "$REPS" | tee "$OUT/engine_anchor.txt"
 

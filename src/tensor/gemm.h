@@ -1,0 +1,52 @@
+/* The engine's matrix products behind one interface, in two precisions:
+ *   fp32: C = alpha * op(A) op(B) + beta * C through OpenBLAS sgemm;
+ *   bf16: the same with A and B in bfloat16 (uint16_t bit patterns) and the
+ *         products accumulated and C kept in fp32 (what PyTorch's bf16
+ *         autocast does on CPU), through oneDNN's matmul primitive, which
+ *         uses AVX512-BF16 (vdpbf16ps) where the CPU has it.
+ * Matrices are row-major; op(X) is X or its transpose (trans_x); lda, ldb,
+ * ldc are row strides in elements. oneDNN primitives are built once per
+ * shape and kept in the caller's anc_gemm context (no global state), so a
+ * training step of repeated shapes pays the set-up once.
+ *
+ * Threading: OpenBLAS runs on its own pthreads; Debian's oneDNN runs on
+ * OpenMP (libgomp). Both use every core for one product at a time and never
+ * run at once (calls are sequential), see docs/performance.md. */
+#ifndef ANCHOR_TENSOR_GEMM_H
+#define ANCHOR_TENSOR_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct anc_gemm anc_gemm;
+
+/* A context for bf16 products (oneDNN engine, stream, primitive cache).
+ * Errors: ANC_ERR_UNSUPPORTED when oneDNN has no CPU engine. Release with
+ * anc_gemm_free. One context is used by one thread at a time. */
+anc_status anc_gemm_create(anc_gemm **out, anc_error *err);
+void anc_gemm_free(anc_gemm *g);
+
+/* fp32 product (OpenBLAS). Never fails. */
+void anc_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* bf16 operands, fp32 accumulation and output. Errors: ANC_ERR_UNSUPPORTED
+ * when this CPU has no bf16 matmul implementation in oneDNN (the caller
+ * falls back to fp32), ANC_ERR_INVALID for bad shapes, ANC_ERR_NOMEM. */
+anc_status anc_gemm_bf16(anc_gemm *g, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                         const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                         anc_error *err);
+
+/* The oneDNN implementation the last bf16 product used (e.g.
+ * "brg:avx512_core_bf16"), or "none" before the first. Owned by g. */
+const char *anc_gemm_bf16_kernel(const anc_gemm *g);
+
+/* Number of primitives built so far (each distinct shape builds one). */
+size_t anc_gemm_primitives_built(const anc_gemm *g);
+
+/* Rounds n floats to bf16 (nearest even) into dst. */
+void anc_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n);
+
+#endif
