@@ -25,14 +25,20 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     anc_blas_select_core(argv);
-    int layers = 30, steps = 3, prompt = 128, resp = 384;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--layers")) layers = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
+    int layers = 30, steps = 3, prompt = 128, resp = 384, bf16 = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--bf16")) bf16 = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--layers")) layers = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--steps")) steps = atoi(argv[++i]);
     }
     if (steps < 1 || steps > 50) steps = 3;
     anc_model *m = bench_smollm2_model(layers, 1);
     if (!m) return 1;
+    {
+        anc_error e0 = {0};
+        if (bf16 && anc_model_set_bf16(m, 1, &e0)) { fprintf(stderr, "%s\n", e0.message); return 1; }
+        if (bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
+    }
     const anc_config cfg = m->cfg;
     anc_error err = {0};
     anc_rng r;
@@ -81,6 +87,7 @@ int main(int argc, char **argv) {
         if (anc_model_backward(m, a, &b, dtok, grads, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
         anc_clip_grad_norm(grads, m->n_params, 1.0);
         anc_optim_step(&opt, m->params, grads, 1e-6);
+        anc_model_sync_bf16(m);
         if (s > 0) t_step += now() - t0;
     }
     t_step /= steps;
@@ -90,6 +97,7 @@ int main(int argc, char **argv) {
     /* peak SGEMM rate measured by bench_engine is the MFU denominator; here
      * report FLOP/s so run.sh can divide. */
     printf("impl anchor\n");
+    printf("precision %s\n", bf16 ? "bf16 (oneDNN products, fp32 master weights)" : "fp32");
     printf("blas_core %s\n", anc_blas_corename());
     printf("params %.0f\n", P);
     printf("tokens_per_step %lld\n", (long long)N);

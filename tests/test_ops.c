@@ -156,13 +156,13 @@ static void linear_case(int64_t N, int I, int O, uint64_t seed) {
     double fe = 0;
     /* forward with and without bias */
     for (int with_bias = 0; with_bias < 2; with_bias++) {
-        anc_linear_forward(out, inp, W, with_bias ? b : NULL, N, I, O);
+        anc_linear_forward(NULL, out, inp, W, with_bias ? b : NULL, N, I, O);
         ref_linear(c.out, c.inp, c.W, with_bias ? c.b : NULL, N, I, O);
         double e = check_fwd("linear fwd", out, c.out, no, FWD_TOL, 1e-3);
         fe = e > fe ? e : fe;
     }
     float *dinp = falloc(ni), *dW = falloc(nw), *db = falloc(O);
-    anc_linear_backward(dinp, dW, db, g, inp, W, N, I, O);
+    anc_linear_backward(NULL, dinp, dW, db, g, inp, W, N, I, O);
     double ge = 0, e;
     e = fd_check("linear dinp", linear_obj, &c, c.inp, ni, dinp, 12, &rng), ge = fmax(ge, e);
     e = fd_check("linear dW", linear_obj, &c, c.W, nw, dW, 12, &rng), ge = fmax(ge, e);
@@ -172,12 +172,12 @@ static void linear_case(int64_t N, int I, int O, uint64_t seed) {
     memcpy(dinp2, dinp, ni * sizeof(float));
     memcpy(dW2, dW, nw * sizeof(float));
     memcpy(db2, db, O * sizeof(float));
-    anc_linear_backward(dinp2, dW2, db2, g, inp, W, N, I, O);
+    anc_linear_backward(NULL, dinp2, dW2, db2, g, inp, W, N, I, O);
     check_doubled("linear dinp", dinp, dinp2, ni);
     check_doubled("linear dW", dW, dW2, nw);
     check_doubled("linear dbias", db, db2, O);
     memset(dinp2, 0, ni * sizeof(float));
-    anc_linear_backward(dinp2, NULL, NULL, g, inp, W, N, I, O);
+    anc_linear_backward(NULL, dinp2, NULL, NULL, g, inp, W, N, I, O);
     assert_memory_equal(dinp2, dinp, ni * sizeof(float));
     print_message("linear N=%lld I=%d O=%d: fwd rel err %.2g, grad rel err %.2g\n", (long long)N,
                   I, O, fe, ge);
@@ -603,7 +603,7 @@ static void test_logprob(void **state) {
     float *scratch = malloc(nsf * sizeof(float));
     assert_non_null(scratch);
     float *logp = falloc(R), *lse = falloc(R), *lsum = falloc(R);
-    anc_logprob_forward(logp, lse, lsum, h, W, t, R, C, V, scratch);
+    anc_logprob_forward(NULL, logp, lse, lsum, h, W, t, R, C, V, scratch);
     lp_ctx c = {to_double(h, (size_t)R * C), to_double(W, (size_t)V * C), to_double(dlogp, R),
                 dalloc(R), dalloc(R), dalloc(R), dalloc(V), t, R, -1, C, V};
     for (int64_t r = 0; r < R; r++) ref_logprob_row(&c, r);
@@ -611,11 +611,11 @@ static void test_logprob(void **state) {
     fe = fmax(fe, check_fwd("logprob lse", lse, c.lse, R, FWD_TOL, 1.0));
     fe = fmax(fe, check_fwd("logprob logit_sum", lsum, c.lsum, R, FWD_TOL, 1.0));
     float *logp2 = falloc(R), *lse2 = falloc(R);
-    anc_logprob_forward(logp2, lse2, NULL, h, W, t, R, C, V, scratch); /* NULL logit_sum */
+    anc_logprob_forward(NULL, logp2, lse2, NULL, h, W, t, R, C, V, scratch); /* NULL logit_sum */
     assert_memory_equal(logp2, logp, R * sizeof(float));
 
     float *dh = falloc((size_t)R * C), *dW = falloc((size_t)V * C);
-    anc_logprob_backward(dh, dW, dlogp, h, W, t, lse, R, C, V, scratch);
+    anc_logprob_backward(NULL, dh, dW, dlogp, h, W, t, lse, R, C, V, scratch);
     double ge = 0, dh_scale = max_abs_f(dh, (size_t)R * C), dW_scale = max_abs_f(dW, (size_t)V * C);
     for (int64_t r = 0; r < R; r++) {
         if (dlogp[r] == 0) { /* masked rows: untouched */
@@ -639,11 +639,11 @@ static void test_logprob(void **state) {
     float *dh2 = falloc((size_t)R * C), *dW2 = falloc((size_t)V * C);
     memcpy(dh2, dh, (size_t)R * C * sizeof(float));
     memcpy(dW2, dW, (size_t)V * C * sizeof(float));
-    anc_logprob_backward(dh2, dW2, dlogp, h, W, t, lse, R, C, V, scratch);
+    anc_logprob_backward(NULL, dh2, dW2, dlogp, h, W, t, lse, R, C, V, scratch);
     check_doubled("logprob dh", dh, dh2, (size_t)R * C);
     check_doubled("logprob dW", dW, dW2, (size_t)V * C);
     memset(dh2, 0, (size_t)R * C * sizeof(float));
-    anc_logprob_backward(dh2, NULL, dlogp, h, W, t, lse, R, C, V, scratch);
+    anc_logprob_backward(NULL, dh2, NULL, dlogp, h, W, t, lse, R, C, V, scratch);
     assert_memory_equal(dh2, dh, (size_t)R * C * sizeof(float));
     print_message("logprob R=%lld V=%d: fwd rel err %.2g, grad rel err %.2g, scratch %zu floats\n",
                   (long long)R, V, fe, ge, nsf);
@@ -663,7 +663,7 @@ static void test_logprob_small_peaked(void **state) {
     int32_t t[3] = {0, 3, 6};
     float scratch[64], logp[3], lse[3], lsum[3];
     assert_true(anc_logprob_scratch_floats(R, V) <= 64);
-    anc_logprob_forward(logp, lse, lsum, h, W, t, R, C, V, scratch);
+    anc_logprob_forward(NULL, logp, lse, lsum, h, W, t, R, C, V, scratch);
     lp_ctx c = {to_double(h, R * C), to_double(W, V * C), dalloc(R), dalloc(R), dalloc(R),
                 dalloc(R), dalloc(V), t, R, -1, C, V};
     for (int64_t r = 0; r < R; r++) ref_logprob_row(&c, r);
@@ -718,12 +718,12 @@ static void test_large_sweeps_match_serial(void **state) {
     assert_memory_equal(c, d, bytes);
 
     /* linear: bias pre-fill (I = 1 keeps the product cheap) and dbias */
-    anc_linear_forward(a, x, w, y, N, 1, C);
-    for (int64_t r = 0; r < N; r++) anc_linear_forward(b + r * C, x + r, w, y, 1, 1, C);
+    anc_linear_forward(NULL, a, x, w, y, N, 1, C);
+    for (int64_t r = 0; r < N; r++) anc_linear_forward(NULL, b + r * C, x + r, w, y, 1, 1, C);
     assert_memory_equal(a, b, bytes);
     memset(w1, 0, C * sizeof(float)), memset(w2, 0, C * sizeof(float));
-    anc_linear_backward(NULL, NULL, w1, g, x, w, N, 1, C);
-    for (int64_t r = 0; r < N; r++) anc_linear_backward(NULL, NULL, w2, g + r * C, x, w, 1, 1, C);
+    anc_linear_backward(NULL, NULL, NULL, w1, g, x, w, N, 1, C);
+    for (int64_t r = 0; r < N; r++) anc_linear_backward(NULL, NULL, NULL, w2, g + r * C, x, w, 1, 1, C);
     assert_memory_equal(w1, w2, C * sizeof(float));
 
     /* rope: N tokens x 8 heads x 64 */

@@ -399,6 +399,63 @@ static void test_outputs_never_clobber(void **state) {
     free(d);
 }
 
+/* --bf16 (TRL's bf16: products in bf16, fp32 master weights): the reference
+ * log-probs come from the same bf16 products as the policy's, so at the
+ * first step every reward is exactly 0 and the losses start exactly at
+ * their initial values (1 for apo_zero, log 2 for sigmoid); and apo_zero
+ * in bf16 shows the paper's picture as in fp32. */
+static void test_bf16_training(void **state) {
+    (void)state;
+    char *d = tu_tmpdir();
+    char *data = tu_path(d, "pairs.jsonl");
+    write_pairs(data, 32, 2, 11);
+    const char *losses[] = {"apo_zero", "sigmoid"};
+    const double start[] = {1.0, log(2.0)};
+    for (int i = 0; i < 2; i++) {
+        char args[512];
+        snprintf(args, sizeof args, "--bf16 --data pairs.jsonl --loss-type %s --max-steps 2 --logging-steps 1 "
+                 "--per-device-train-batch-size 4 --output-dir b%d", losses[i], i);
+        assert_int_equal(run_train(d, args), 0);
+        char rel[64];
+        snprintf(rel, sizeof rel, "b%d/metrics.jsonl", i);
+        char *p = tu_path(d, rel);
+        char *text = tu_read_file(p, NULL);
+        *strchr(text, '\n') = '\0';
+        json_error_t je;
+        json_t *o = json_loads(text, 0, &je);
+        assert_non_null(o);
+        double loss = json_number_value(json_object_get(o, "loss"));
+        double rc = json_number_value(json_object_get(o, "rewards/chosen"));
+        double rr = json_number_value(json_object_get(o, "rewards/rejected"));
+        printf("  bf16 %s step 1: loss %.17g (start %.17g), rewards %g %g\n", losses[i], loss, start[i], rc, rr);
+        assert_true(rc == 0.0 && rr == 0.0);
+        assert_true(fabs(loss - start[i]) <= 1e-9); /* metrics.jsonl prints 9 digits */
+        json_decref(o);
+        free(text);
+        snprintf(rel, sizeof rel, "b%d/train_config.yaml", i);
+        char *cp = tu_path(d, rel);
+        char *cfg = tu_read_file(cp, NULL);
+        assert_non_null(strstr(cfg, "bf16: true"));
+        free(cfg);
+        free(cp);
+        free(p);
+    }
+    assert_int_equal(run_train(d, "--bf16 --data pairs.jsonl --eval-data pairs.jsonl --eval-on-start --eval-steps 1000 "
+                                  "--loss-type apo_zero --learning-rate 2e-3 --per-device-train-batch-size 8 --num-train-epochs 6 "
+                                  "--logging-steps 4 --lr-scheduler constant --output-dir dyn"), 0);
+    char *p = tu_path(d, "dyn/metrics.jsonl");
+    dyn a = read_metrics_line(p, 0), b = read_metrics_line(p, 1);
+    printf("  bf16 apo_zero logps/chosen %8.3f -> %8.3f   logps/rejected %8.3f -> %8.3f   accuracy %.2f -> %.2f\n", a.lpc, b.lpc,
+           a.lpr, b.lpr, a.acc, b.acc);
+    assert_true(b.acc > a.acc);
+    assert_true(b.lpc > a.lpc);
+    assert_true(b.lpr < a.lpr);
+    free(p);
+    free(data);
+    tu_rmtree(d);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_after_kill_is_exact),
@@ -407,6 +464,7 @@ int main(void) {
         cmocka_unit_test(test_config_file_and_errors),
         cmocka_unit_test(test_identical_sides_packed_once),
         cmocka_unit_test(test_outputs_never_clobber),
+        cmocka_unit_test(test_bf16_training),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

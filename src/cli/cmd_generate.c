@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/blas.h"
 #include "cli/gen_partial.h"
 #include "core/fileutil.h"
 #include "core/hash.h"
@@ -55,6 +56,7 @@ int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompts = NULL, *out = NULL, *chat_template = NULL;
     double temperature = 0.7, top_p = 1.0;
     long top_k = 0, max_new = 256, samples = 1, seed = 0, parallel = 8;
+    int bf16 = 0;
     cli_list stops = {{0}, 0, 0};
     cli_opt opts[] = {
         {"model", OPT_STR, &model, "DIR", "model folder (weights + tokenizer)"},
@@ -69,6 +71,7 @@ int cmd_generate(int argc, char **argv) {
         {"stop", OPT_LIST, &stops, "STR", "stop when this text appears (repeatable); EOS always stops"},
         {"parallel", OPT_COUNT, &parallel, "N", "sequences decoded together (default 8)"},
         {"chat-template", OPT_STR, &chat_template, "NAME|FILE", "override the tokenizer's chat template"},
+        {"bf16", OPT_FLAG, &bf16, NULL, "matrix products in bf16 with fp32 accumulation (bf16 weight copy beside the fp32 one)"},
         {0},
     };
     int rc = cli_parse(argc, argv, opts, "generate", "--model DIR --prompts FILE --out FILE [options]",
@@ -94,8 +97,10 @@ int cmd_generate(int argc, char **argv) {
     anc_gen_result *sub_res = NULL;
     gen_partial gp = {0};
     int partial_open = 0;
+    if (bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
     if (anc_model_load_hf(&m, model, &err) || anc_tokenizer_load_dir(&tok, model, &err) ||
-        anc_chat_template_resolve(tok, chat_template, &tmpl, &err) || anc_rows_load(&rows, prompts, &err)) {
+        anc_chat_template_resolve(tok, chat_template, &tmpl, &err) || anc_rows_load(&rows, prompts, &err) ||
+        (bf16 && anc_model_set_bf16(m, 1, &err))) {
         code = cli_fail("generate", &err);
         goto done;
     }
@@ -155,8 +160,8 @@ int cmd_generate(int argc, char **argv) {
             goto done;
         }
         char opts_s[512];
-        snprintf(opts_s, sizeof opts_s, "t=%.17g p=%.17g k=%ld n=%ld s=%ld seed=%ld tmpl=%s", temperature, top_p, top_k, max_new,
-                 samples, seed, chat_template ? chat_template : "");
+        snprintf(opts_s, sizeof opts_s, "t=%.17g p=%.17g k=%ld n=%ld s=%ld seed=%ld tmpl=%s bf16=%d", temperature, top_p, top_k,
+                 max_new, samples, seed, chat_template ? chat_template : "", bf16);
         uint64_t sig = settings_hash(model, ptext, plen, opts_s);
         for (int k = 0; k < stops.n; k++) sig = anc_hash_bytes(sig, stops.v[k], strlen(stops.v[k]) + 1);
         free(ptext);

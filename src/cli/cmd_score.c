@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/blas.h"
 #include "data/jsonl.h"
 #include "core/fileutil.h"
 #include "data/dataset.h"
@@ -14,11 +15,15 @@
 #include "model/model.h"
 #include "train/score.h"
 
-static anc_status score_with(const char *dir, const anc_pairset *ps, long batch_tokens, float *c, float *r,
+static anc_status score_with(const char *dir, const anc_pairset *ps, long batch_tokens, int bf16, float *c, float *r,
                              const char *label, double *secs, anc_error *err) {
     anc_model *m = NULL;
     anc_status st = anc_model_load_hf(&m, dir, err);
     if (st) return st;
+    if (bf16 && (st = anc_model_set_bf16(m, 1, err))) {
+        anc_model_free(m);
+        return st;
+    }
     for (size_t i = 0; i < ps->n; i++) {
         const anc_pair *p = &ps->pairs[i];
         for (size_t k = 0; k < p->n_prompt + p->n_chosen + p->n_rejected; k++) {
@@ -50,6 +55,7 @@ int cmd_score(int argc, char **argv) {
     double beta = 0.1;
     long batch_tokens = 4096, max_length = 0;
     const char *chat_template = NULL;
+    int bf16 = 0;
     cli_opt opts[] = {
         {"model", OPT_STR, &model, "DIR", "policy model (Hugging Face folder)"},
         {"data", OPT_STR, &data, "FILE", "pairs (JSONL/JSON): TRL standard or conversational rows, implicit prompts, or pre-tokenised *_ids"},
@@ -59,6 +65,7 @@ int cmd_score(int argc, char **argv) {
         {"chat-template", OPT_STR, &chat_template, "NAME|FILE", "override the tokenizer's chat template for conversational rows"},
         {"max-length", OPT_COUNT, &max_length, "N", "truncate rows to N tokens (dropped rows are counted)"},
         {"batch-tokens", OPT_COUNT, &batch_tokens, "N", "tokens per micro-batch (default 4096; a pair is never split)"},
+        {"bf16", OPT_FLAG, &bf16, NULL, "matrix products in bf16 with fp32 accumulation (as train --bf16)"},
         {0},
     };
     int rc = cli_parse(argc, argv, opts, "score", "--model DIR --data FILE [--ref DIR] [--beta 0.1] [--out FILE]",
@@ -102,8 +109,9 @@ int cmd_score(int argc, char **argv) {
     float *rc_ = calloc(n + 1, sizeof *rc_), *rr = calloc(n + 1, sizeof *rr);
     double secs = 0, ref_secs = 0;
     int code = 0;
-    if (score_with(model, &ps, batch_tokens, c, r, "score", &secs, &err) ||
-        (ref && score_with(ref, &ps, batch_tokens, rc_, rr, "ref  ", &ref_secs, &err))) {
+    if (bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
+    if (score_with(model, &ps, batch_tokens, bf16, c, r, "score", &secs, &err) ||
+        (ref && score_with(ref, &ps, batch_tokens, bf16, rc_, rr, "ref  ", &ref_secs, &err))) {
         code = cli_fail("score", &err);
         goto done;
     }

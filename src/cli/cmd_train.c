@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/blas.h"
 #include "train/trainer.h"
 
 typedef struct train_progress {
@@ -62,7 +63,7 @@ int cmd_train(int argc, char **argv) {
     double warmup_ratio = 0, max_grad_norm = c.max_grad_norm, epochs = c.epochs;
     long warmup_steps = 0, batch = c.batch_size, accum = c.grad_accum, max_steps = 0, seed = 42;
     long logging = c.logging_steps, save = 0, eval_steps = 0, max_tokens = c.max_tokens;
-    int no_precompute = 0, resume = 0, eval_on_start = 0;
+    int no_precompute = 0, resume = 0, eval_on_start = 0, bf16 = 0;
     cli_opt opts[] = {
         {"model", OPT_STR, &model, "DIR", "starting model (Hugging Face folder)"},
         {"data", OPT_STR, &data, "FILE", "training rows (JSONL/JSON): TRL standard or conversational pairs, implicit prompts, unpaired rows with label, or pre-tokenised *_ids"},
@@ -78,6 +79,7 @@ int cmd_train(int argc, char **argv) {
         {"undesirable-weight", OPT_FLOAT, &uw, "W", "KTO weight of undesirable rows (default 1)"},
         {"ref-model", OPT_STR, &ref, "DIR", "reference model (default: the starting model)"},
         {"no-precompute-ref", OPT_FLAG, &no_precompute, NULL, "keep the reference model in memory instead of caching its log-probs"},
+        {"bf16", OPT_FLAG, &bf16, NULL, "mixed precision as TRL's bf16: matrix products in bf16 (fp32 accumulation), fp32 master weights and AdamW"},
         {"optimizer", OPT_STR, &optimizer, "NAME", "adamw (default) or sgd"},
         {"learning-rate", OPT_FLOAT, &lr, "LR", "peak learning rate (default 1e-6)"},
         {"adam-beta1", OPT_FLOAT, &b1, "B1", "default 0.9"},
@@ -172,6 +174,8 @@ int cmd_train(int argc, char **argv) {
     c.eval_on_start = eval_on_start;
     c.max_tokens = max_tokens;
     c.precompute_ref = !no_precompute;
+    c.bf16 = bf16;
+    if (bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
     c.resume = resume;
     if (save_dtype) {
         c.save_dtype = anc_dtype_from_user(save_dtype);

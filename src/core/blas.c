@@ -17,6 +17,8 @@ const char *anc_blas_config(void) {
 
 int anc_blas_threads(void) { return openblas_get_num_threads(); }
 
+void anc_blas_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+
 const char *anc_blas_preferred_core(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))

@@ -13,6 +13,14 @@ const char *anc_blas_config(void);
 /* Threads BLAS uses. */
 int anc_blas_threads(void);
 
+/* For programs (not the library): one parallel runtime per process. With
+ * bf16 products the large GEMMs run in oneDNN's OpenMP pool; OpenBLAS's own
+ * threads (left with attention's small products) would spin against that
+ * pool on the same cores (measured on 2 cores: an APO step 4.85 s with both
+ * pools, 3.74 s with OpenBLAS on one thread). Sets OpenBLAS's thread count
+ * for the whole process. */
+void anc_blas_set_threads(int n);
+
 /* The OPENBLAS_CORETYPE this CPU should use ("SkylakeX" with AVX-512,
  * "Haswell" with AVX2+FMA), or NULL when OpenBLAS's own choice is fine. */
 const char *anc_blas_preferred_core(void);

@@ -20,6 +20,7 @@ struct anc_kv_cache {
     float *x, *ln, *q, *kn, *vn, *att, *h, *gate, *up, *act, *rstd, *cos_t, *sin_t, *scores, *last;
     int32_t *pos;
     size_t cap_scores;
+    anc_mm mm;           /* bf16 products when the model is in bf16 */
 };
 
 anc_status anc_kv_create(anc_kv_cache **out, const anc_model *m, int n_slots, int max_len, anc_error *err) {
@@ -52,6 +53,7 @@ void anc_kv_free(anc_kv_cache *kv) {
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(fs[i]);
     free(kv->pos);
     free(kv->len);
+    anc_mm_release(&kv->mm);
     free(kv);
 }
 
@@ -142,6 +144,15 @@ anc_status anc_decode_step(const anc_model *m, anc_kv_cache *kv, const int *slot
     }
     anc_status st = ensure(kv, c, T, n, err);
     if (st) return st;
+    anc_mm *mm = NULL;
+    if (m->params16) {
+        if (!kv->mm.g && (st = anc_gemm_create(&kv->mm.g, err))) return st;
+        kv->mm.slab = m->params;
+        kv->mm.slab16 = m->params16;
+        kv->mm.slab_n = m->n_params;
+        kv->mm.status = ANC_OK;
+        mm = &kv->mm;
+    }
     int64_t t = 0;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n_tokens[i]; j++, t++) {
@@ -153,9 +164,9 @@ anc_status anc_decode_step(const anc_model *m, anc_kv_cache *kv, const int *slot
     for (int l = 0; l < c->num_layers; l++) {
         const anc_layer_view *w = &m->w.layers[l];
         anc_rmsnorm_forward(kv->ln, kv->rstd, kv->x, w->attn_norm, T, C, c->rms_norm_eps);
-        anc_linear_forward(kv->q, kv->ln, w->wq, w->bq, T, C, QD);
-        anc_linear_forward(kv->kn, kv->ln, w->wk, w->bk, T, C, KD);
-        anc_linear_forward(kv->vn, kv->ln, w->wv, w->bv, T, C, KD);
+        anc_linear_forward(mm, kv->q, kv->ln, w->wq, w->bq, T, C, QD);
+        anc_linear_forward(mm, kv->kn, kv->ln, w->wk, w->bk, T, C, KD);
+        anc_linear_forward(mm, kv->vn, kv->ln, w->wv, w->bv, T, C, KD);
         anc_rope_forward(kv->q, kv->cos_t, kv->sin_t, T, H, D);
         anc_rope_forward(kv->kn, kv->cos_t, kv->sin_t, T, KVH, D);
         t = 0;
@@ -168,13 +179,13 @@ anc_status anc_decode_step(const anc_model *m, anc_kv_cache *kv, const int *slot
             attend_slot(kv->att + (size_t)t * QD, kv->q + (size_t)t * QD, K, Vc, p0, n_tokens[i], H, KVH, D, kv->scores);
             t += n_tokens[i];
         }
-        anc_linear_forward(kv->h, kv->att, w->wo, NULL, T, QD, C);
+        anc_linear_forward(mm, kv->h, kv->att, w->wo, NULL, T, QD, C);
         for (size_t e = 0; e < (size_t)T * C; e++) kv->h[e] += kv->x[e];
         anc_rmsnorm_forward(kv->ln, kv->rstd, kv->h, w->mlp_norm, T, C, c->rms_norm_eps);
-        anc_linear_forward(kv->gate, kv->ln, w->w_gate, NULL, T, C, F);
-        anc_linear_forward(kv->up, kv->ln, w->w_up, NULL, T, C, F);
+        anc_linear_forward(mm, kv->gate, kv->ln, w->w_gate, NULL, T, C, F);
+        anc_linear_forward(mm, kv->up, kv->ln, w->w_up, NULL, T, C, F);
         anc_swiglu_forward(kv->act, kv->gate, kv->up, T * F);
-        anc_linear_forward(kv->x, kv->act, w->w_down, NULL, T, F, C);
+        anc_linear_forward(mm, kv->x, kv->act, w->w_down, NULL, T, F, C);
         for (size_t e = 0; e < (size_t)T * C; e++) kv->x[e] += kv->h[e];
     }
     /* final norm and vocabulary projection of each slot's last new token */
@@ -185,7 +196,8 @@ anc_status anc_decode_step(const anc_model *m, anc_kv_cache *kv, const int *slot
         kv->len[slots[i]] += n_tokens[i];
     }
     anc_rmsnorm_forward(kv->ln, kv->rstd, kv->last, m->w.final_norm, n, C, c->rms_norm_eps);
-    anc_linear_forward(logits, kv->ln, m->w.lm_head, NULL, n, C, V);
+    anc_linear_forward(mm, logits, kv->ln, m->w.lm_head, NULL, n, C, V);
+    if (mm && mm->status) return anc_error_set(err, mm->status, "bf16 matrix product: %s", mm->message);
     return ANC_OK;
 }
 

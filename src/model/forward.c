@@ -44,6 +44,7 @@ struct anc_acts {
     float *dk, *dv;             /* [N, KD] */
     float *dgate, *dup, *dact;  /* [N, F] */
     float *dhrows;              /* [R, C] */
+    anc_mm mm;                  /* bf16 products (model in bf16): oneDNN context + conversion buffers */
     size_t bytes;
 };
 
@@ -59,7 +60,31 @@ void anc_acts_free(anc_acts *a) {
     free(a->pos);
     free(a->rows);
     free(a->targets);
+    anc_mm_release(&a->mm);
     free(a);
+}
+
+/* The product context for a pass of m: NULL (fp32) unless m is in bf16,
+ * then a->mm bound to m's weight slab (the oneDNN context made once). */
+static anc_status bind_mm(const anc_model *m, anc_acts *a, anc_mm **mm, anc_error *err) {
+    *mm = NULL;
+    if (!m->params16) return ANC_OK;
+    if (!a->mm.g) {
+        anc_status st = anc_gemm_create(&a->mm.g, err);
+        if (st) return st;
+    }
+    a->mm.slab = m->params;
+    a->mm.slab16 = m->params16;
+    a->mm.slab_n = m->n_params;
+    a->mm.status = ANC_OK;
+    *mm = &a->mm;
+    return ANC_OK;
+}
+
+/* The error a bf16 product recorded during the pass, if any. */
+static anc_status mm_result(const anc_mm *mm, anc_error *err) {
+    if (!mm || !mm->status) return ANC_OK;
+    return anc_error_set(err, mm->status, "bf16 matrix product: %s", mm->message);
 }
 
 size_t anc_acts_bytes(const anc_acts *a) { return a ? a->bytes : 0; }
@@ -197,6 +222,8 @@ anc_status anc_model_forward(const anc_model *m, anc_acts *a, const anc_batch *b
         for (int64_t t = 0; t < N; t++) R += b->score_mask[t] != 0;
     if ((st = ensure_tokens(m, a, N, max_len, err))) return st;
     if ((st = ensure_rows(m, a, R, err))) return st;
+    anc_mm *mm;
+    if ((st = bind_mm(m, a, &mm, err))) return st;
 
     const int C = c->hidden_size, F = c->intermediate_size, H = c->num_heads, KVH = c->num_kv_heads, D = c->head_dim;
     const int QD = H * D, KD = KVH * D, L = c->num_layers, V = c->vocab_size;
@@ -218,20 +245,20 @@ anc_status anc_model_forward(const anc_model *m, anc_acts *a, const anc_batch *b
         float *gate = a->gate + (size_t)l * N * F, *up = a->up + (size_t)l * N * F;
 
         anc_rmsnorm_forward(ln1, a->rstd1 + (size_t)l * N, xl, w->attn_norm, N, C, c->rms_norm_eps);
-        anc_linear_forward(q, ln1, w->wq, w->bq, N, C, QD);
-        anc_linear_forward(k, ln1, w->wk, w->bk, N, C, KD);
-        anc_linear_forward(v, ln1, w->wv, w->bv, N, C, KD);
+        anc_linear_forward(mm, q, ln1, w->wq, w->bq, N, C, QD);
+        anc_linear_forward(mm, k, ln1, w->wk, w->bk, N, C, KD);
+        anc_linear_forward(mm, v, ln1, w->wv, w->bv, N, C, KD);
         anc_rope_forward(q, a->cos_t, a->sin_t, N, H, D);
         anc_rope_forward(k, a->cos_t, a->sin_t, N, KVH, D);
         anc_attention_forward(att, lse, q, k, v, b->seq_offsets, b->n_seqs, H, KVH, D, a->scratch);
-        anc_linear_forward(hl, att, w->wo, NULL, N, QD, C);
+        anc_linear_forward(mm, hl, att, w->wo, NULL, N, QD, C);
         add_inplace(hl, xl, NC);
 
         anc_rmsnorm_forward(ln2, a->rstd2 + (size_t)l * N, hl, w->mlp_norm, N, C, c->rms_norm_eps);
-        anc_linear_forward(gate, ln2, w->w_gate, NULL, N, C, F);
-        anc_linear_forward(up, ln2, w->w_up, NULL, N, C, F);
+        anc_linear_forward(mm, gate, ln2, w->w_gate, NULL, N, C, F);
+        anc_linear_forward(mm, up, ln2, w->w_up, NULL, N, C, F);
         anc_swiglu_forward(a->act, gate, up, (int64_t)N * F);
-        anc_linear_forward(xn, a->act, w->w_down, NULL, N, F, C);
+        anc_linear_forward(mm, xn, a->act, w->w_down, NULL, N, F, C);
         add_inplace(xn, hl, NC);
     }
     anc_rmsnorm_forward(a->lnf, a->rstdf, a->x + (size_t)L * NC, m->w.final_norm, N, C, c->rms_norm_eps);
@@ -249,8 +276,9 @@ anc_status anc_model_forward(const anc_model *m, anc_acts *a, const anc_batch *b
     a->n_rows = R;
     a->n_tokens = N;
     if (R > 0)
-        anc_logprob_forward(a->row_logp, a->row_lse, a->row_lsum, a->hrows, m->w.lm_head, a->targets, R, C, V, a->scratch);
+        anc_logprob_forward(mm, a->row_logp, a->row_lse, a->row_lsum, a->hrows, m->w.lm_head, a->targets, R, C, V, a->scratch);
 
+    if ((st = mm_result(mm, err))) return st;
     if (token_logp) memset(token_logp, 0, sizeof(float) * (size_t)N);
     if (seq_logp) memset(seq_logp, 0, sizeof(float) * (size_t)b->n_seqs);
     if (logit_sum_seq) memset(logit_sum_seq, 0, sizeof(float) * (size_t)b->n_seqs);
@@ -275,6 +303,8 @@ anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *
         return anc_error_set(err, ANC_ERR_INVALID, "backward: call anc_model_forward on this batch first");
     anc_status st = ensure_backward(a, err);
     if (st) return st;
+    anc_mm *mm;
+    if ((st = bind_mm(m, a, &mm, err))) return st;
     anc_param_view g;
     if ((st = anc_param_view_init(&g, c, grads, err))) return st;
 
@@ -286,7 +316,7 @@ anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *
     for (int64_t r = 0; r < R; r++) a->drow[r] = d_token_logp[a->rows[r] + 1];
     memset(a->dhrows, 0, sizeof(float) * (size_t)R * C);
     if (R > 0)
-        anc_logprob_backward(a->dhrows, g.lm_head, a->drow, a->hrows, m->w.lm_head, a->targets, a->row_lse, R, C, V,
+        anc_logprob_backward(mm, a->dhrows, g.lm_head, a->drow, a->hrows, m->w.lm_head, a->targets, a->row_lse, R, C, V,
                              a->scratch);
     memset(a->dln, 0, sizeof(float) * NC);
     for (int64_t r = 0; r < R; r++) {
@@ -309,24 +339,24 @@ anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *
         /* MLP: x[l+1] = h + down(silu(gate) * up) */
         anc_swiglu_forward(a->act, gate, up, (int64_t)N * F);
         memset(a->dact, 0, sizeof(float) * (size_t)N * F);
-        anc_linear_backward(a->dact, gw->w_down, NULL, a->dx, a->act, w->w_down, N, F, C);
+        anc_linear_backward(mm, a->dact, gw->w_down, NULL, a->dx, a->act, w->w_down, N, F, C);
         anc_swiglu_backward(a->dgate, a->dup, a->dact, gate, up, (int64_t)N * F);
         memset(a->dln, 0, sizeof(float) * NC);
-        anc_linear_backward(a->dln, gw->w_gate, NULL, a->dgate, ln2, w->w_gate, N, C, F);
-        anc_linear_backward(a->dln, gw->w_up, NULL, a->dup, ln2, w->w_up, N, C, F);
+        anc_linear_backward(mm, a->dln, gw->w_gate, NULL, a->dgate, ln2, w->w_gate, N, C, F);
+        anc_linear_backward(mm, a->dln, gw->w_up, NULL, a->dup, ln2, w->w_up, N, C, F);
         anc_rmsnorm_backward(a->dx, gw->mlp_norm, a->dln, hl, w->mlp_norm, a->rstd2 + (size_t)l * N, N, C);
 
         /* Attention: h = x[l] + o(att(rope(q), rope(k), v)) */
         memset(a->datt, 0, sizeof(float) * (size_t)N * QD);
-        anc_linear_backward(a->datt, gw->wo, NULL, a->dx, att, w->wo, N, QD, C);
+        anc_linear_backward(mm, a->datt, gw->wo, NULL, a->dx, att, w->wo, N, QD, C);
         anc_attention_backward(a->dq, a->dk, a->dv, a->datt, att, lse, q, k, v, b->seq_offsets, b->n_seqs, H, KVH, D,
                                a->scratch);
         anc_rope_backward(a->dq, a->cos_t, a->sin_t, N, H, D);
         anc_rope_backward(a->dk, a->cos_t, a->sin_t, N, KVH, D);
         memset(a->dln, 0, sizeof(float) * NC);
-        anc_linear_backward(a->dln, gw->wq, gw->bq, a->dq, ln1, w->wq, N, C, QD);
-        anc_linear_backward(a->dln, gw->wk, gw->bk, a->dk, ln1, w->wk, N, C, KD);
-        anc_linear_backward(a->dln, gw->wv, gw->bv, a->dv, ln1, w->wv, N, C, KD);
+        anc_linear_backward(mm, a->dln, gw->wq, gw->bq, a->dq, ln1, w->wq, N, C, QD);
+        anc_linear_backward(mm, a->dln, gw->wk, gw->bk, a->dk, ln1, w->wk, N, C, KD);
+        anc_linear_backward(mm, a->dln, gw->wv, gw->bv, a->dv, ln1, w->wv, N, C, KD);
         anc_rmsnorm_backward(a->dx, gw->attn_norm, a->dln, xl, w->attn_norm, a->rstd1 + (size_t)l * N, N, C);
     }
     for (int64_t t = 0; t < N; t++) {
@@ -335,13 +365,16 @@ anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *
         for (int i = 0; i < C; i++) dst[i] += src[i];
     }
     anc_param_view_free(&g);
-    return ANC_OK;
+    return mm_result(mm, err);
 }
 
 anc_status anc_model_logits_rows(const anc_model *m, anc_acts *a, const int64_t *rows, int64_t n_rows, float *logits,
                                  anc_error *err) {
     const int C = m->cfg.hidden_size, V = m->cfg.vocab_size;
     if (!a->lnf) return anc_error_set(err, ANC_ERR_INVALID, "logits: call anc_model_forward first");
+    anc_mm *mm;
+    anc_status st = bind_mm(m, a, &mm, err);
+    if (st) return st;
     /* Small chunks keep the gathered hidden states bounded. */
     enum { CHUNK = 64 };
     float *buf = malloc(sizeof(float) * CHUNK * (size_t)C);
@@ -356,10 +389,10 @@ anc_status anc_model_logits_rows(const anc_model *m, anc_acts *a, const int64_t 
             }
             memcpy(buf + i * C, a->lnf + (size_t)row * C, sizeof(float) * C);
         }
-        anc_linear_forward(logits + (size_t)r0 * V, buf, m->w.lm_head, NULL, n, C, V);
+        anc_linear_forward(mm, logits + (size_t)r0 * V, buf, m->w.lm_head, NULL, n, C, V);
     }
     free(buf);
-    return ANC_OK;
+    return mm_result(mm, err);
 }
 
 size_t anc_model_act_bytes_per_token(const anc_config *c) {

@@ -9,6 +9,7 @@
 
 #include "core/fileutil.h"
 #include "io/safetensors.h"
+#include "tensor/gemm.h"
 
 anc_status anc_model_create(anc_model **out, const anc_config *cfg, anc_error *err) {
     *out = NULL;
@@ -39,8 +40,25 @@ fail:
     return st;
 }
 
+anc_status anc_model_set_bf16(anc_model *m, int on, anc_error *err) {
+    if (!on) {
+        free(m->params16);
+        m->params16 = NULL;
+        return ANC_OK;
+    }
+    if (!m->params16 && !(m->params16 = malloc(sizeof(uint16_t) * (m->n_params ? m->n_params : 1))))
+        return anc_error_set(err, ANC_ERR_NOMEM, "cannot allocate the bf16 weights (%.1f MB)", m->n_params * 2.0 / 1e6);
+    anc_model_sync_bf16(m);
+    return ANC_OK;
+}
+
+void anc_model_sync_bf16(anc_model *m) {
+    if (m->params16) anc_f32_to_bf16_n(m->params16, m->params, m->n_params);
+}
+
 void anc_model_free(anc_model *m) {
     if (!m) return;
+    free(m->params16);
     anc_param_view_free(&m->w);
     free(m->params);
     free(m->specs);

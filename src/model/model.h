@@ -28,6 +28,7 @@ typedef struct anc_model {
     anc_param_view w;           /* named views into params */
     anc_dtype source_dtype;     /* dtype of the loaded weights (F32 for a new model) */
     float *inv_freq;            /* [head_dim/2] rotary inverse frequencies */
+    uint16_t *params16;         /* NULL: fp32 products; else the slab in bf16 (anc_model_set_bf16), owned */
 } anc_model;
 
 /* A packed micro-batch: n_seqs sequences concatenated into n_tokens ids.
@@ -51,6 +52,16 @@ typedef struct anc_acts anc_acts;
 anc_status anc_model_create(anc_model **out, const anc_config *cfg, anc_error *err);
 /* Releases a model (NULL is a no-op). */
 void anc_model_free(anc_model *m);
+
+/* Mixed precision as TRL's bf16 = True: on: the matrix products of linear
+ * layers and the vocabulary projection take bf16 operands (weights from a
+ * bf16 copy of the slab, activations and gradients rounded per product)
+ * and accumulate in fp32; norms, softmax, attention, losses and the fp32
+ * master weights are untouched. off: back to fp32 everywhere. */
+anc_status anc_model_set_bf16(anc_model *m, int on, anc_error *err);
+/* Refreshes the bf16 copy from the fp32 slab (after an optimiser step);
+ * no-op in fp32. */
+void anc_model_sync_bf16(anc_model *m);
 
 /* Loads a Hugging Face model directory: config.json plus model.safetensors,
  * or shards listed in model.safetensors.index.json. Tensors may be F32, F16

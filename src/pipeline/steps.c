@@ -18,7 +18,7 @@ static const anc_optdef generate_opts[] = {
     {"temperature", PT_FLOAT, PR_NONE, 0}, {"top-p", PT_FLOAT, PR_NONE, 0}, {"top-k", PT_INT, PR_NONE, 0},
     {"max-new-tokens", PT_INT, PR_NONE, 0}, {"samples-per-prompt", PT_INT, PR_NONE, 0},
     {"seed", PT_INT, PR_NONE, 0}, {"stop", PT_LIST, PR_NONE, 0}, {"parallel", PT_INT, PR_NONE, 0},
-    {"chat-template", PT_STR, PR_MAYBE_PATH, 0}, {0}};
+    {"chat-template", PT_STR, PR_MAYBE_PATH, 0}, {"bf16", PT_FLAG, PR_NONE, 0}, {0}};
 
 static const anc_optdef revise_opts[] = {
     {"input", PT_STR, PR_IN_FILE, 1}, {"out", PT_STR, PR_OUT, 0}, {"template", PT_STR, PR_IN_FILE, 0},
@@ -47,7 +47,7 @@ static const anc_optdef train_opts[] = {
     {"label-smoothing", PT_FLOAT, PR_NONE, 0}, {"simpo-gamma", PT_FLOAT, PR_NONE, 0},
     {"cpo-alpha", PT_FLOAT, PR_NONE, 0}, {"desirable-weight", PT_FLOAT, PR_NONE, 0},
     {"undesirable-weight", PT_FLOAT, PR_NONE, 0}, {"ref-model", PT_STR, PR_IN_DIR, 0},
-    {"no-precompute-ref", PT_FLAG, PR_NONE, 0}, {"optimizer", PT_STR, PR_NONE, 0},
+    {"no-precompute-ref", PT_FLAG, PR_NONE, 0}, {"bf16", PT_FLAG, PR_NONE, 0}, {"optimizer", PT_STR, PR_NONE, 0},
     {"learning-rate", PT_FLOAT, PR_NONE, 0}, {"adam-beta1", PT_FLOAT, PR_NONE, 0},
     {"adam-beta2", PT_FLOAT, PR_NONE, 0}, {"adam-epsilon", PT_FLOAT, PR_NONE, 0},
     {"weight-decay", PT_FLOAT, PR_NONE, 0}, {"lr-scheduler", PT_STR, PR_NONE, 0},

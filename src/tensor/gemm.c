@@ -1,7 +1,9 @@
 #include "tensor/gemm.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <dnnl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,6 +184,82 @@ const char *anc_gemm_bf16_kernel(const anc_gemm *g) { return g->last_impl; }
 
 size_t anc_gemm_primitives_built(const anc_gemm *g) { return g->built; }
 
+/* vcvtneps2bf16: round to nearest even as anc_f32_to_bf16, except that
+ * denormal inputs become zero (no real weight or activation is one). */
+__attribute__((target("avx512f,avx512bf16,avx512vl"))) static void f32_to_bf16_avx512(uint16_t *dst, const float *src,
+                                                                                        size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256bh r = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i));
+        _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)r);
+    }
+    for (; i < n; i++) dst[i] = anc_f32_to_bf16(src[i]);
+}
+
 void anc_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n) {
+    if (n >= 16 && __builtin_cpu_supports("avx512bf16")) {
+        f32_to_bf16_avx512(dst, src, n);
+        return;
+    }
     for (size_t i = 0; i < n; i++) dst[i] = anc_f32_to_bf16(src[i]);
+}
+
+/* The bf16 form of a stored rows x cols operand with row stride ld: its
+ * slice of the registered slab's copy, or a dense conversion into buffer
+ * `which` (then *ld_out = cols). NULL when out of memory. */
+static const uint16_t *as_bf16(anc_mm *mm, int which, const float *X, int64_t rows, int64_t cols, int64_t ld,
+                               int64_t *ld_out) {
+    if (mm->slab16 && X >= mm->slab && X + (size_t)((rows - 1) * ld + cols) <= mm->slab + mm->slab_n) {
+        *ld_out = ld;
+        return mm->slab16 + (X - mm->slab);
+    }
+    size_t n = (size_t)(rows * cols);
+    if (n > mm->cap[which]) {
+        uint16_t *nb = realloc(mm->buf[which], sizeof(uint16_t) * n);
+        if (!nb) return NULL;
+        mm->buf[which] = nb;
+        mm->cap[which] = n;
+    }
+    uint16_t *dst = mm->buf[which];
+    for (int64_t r = 0; r < rows; r++) anc_f32_to_bf16_n(dst + r * cols, X + r * ld, (size_t)cols);
+    *ld_out = cols;
+    return dst;
+}
+
+static void mm_fail(anc_mm *mm, anc_status st, const char *msg) {
+    if (mm->status) return;
+    mm->status = st;
+    size_t n = strlen(msg);
+    if (n >= sizeof mm->message) n = sizeof mm->message - 1;
+    memcpy(mm->message, msg, n);
+    mm->message[n] = '\0';
+}
+
+void anc_mm_gemm(anc_mm *mm, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (!mm || !mm->g || K <= 0) {
+        anc_gemm_f32(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int64_t la = 0, lb = 0;
+    const uint16_t *a16 = as_bf16(mm, 0, A, trans_a ? K : M, trans_a ? M : K, lda, &la);
+    const uint16_t *b16 = a16 ? as_bf16(mm, 1, B, trans_b ? N : K, trans_b ? K : N, ldb, &lb) : NULL;
+    anc_error err = {0};
+    if (!a16 || !b16) {
+        mm_fail(mm, ANC_ERR_NOMEM, "out of memory converting a matrix to bf16");
+    } else if (anc_gemm_bf16(mm->g, trans_a, trans_b, M, N, K, alpha, a16, la, b16, lb, beta, C, ldc, &err) == ANC_OK) {
+        return;
+    } else {
+        mm_fail(mm, err.code, err.message);
+    }
+    anc_gemm_f32(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void anc_mm_release(anc_mm *mm) {
+    if (!mm) return;
+    anc_gemm_free(mm->g);
+    free(mm->buf[0]);
+    free(mm->buf[1]);
+    memset(mm, 0, sizeof *mm);
 }

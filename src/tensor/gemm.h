@@ -46,7 +46,34 @@ const char *anc_gemm_bf16_kernel(const anc_gemm *g);
 /* Number of primitives built so far (each distinct shape builds one). */
 size_t anc_gemm_primitives_built(const anc_gemm *g);
 
-/* Rounds n floats to bf16 (nearest even) into dst. */
+/* Rounds n floats to bf16 (nearest even) into dst; with AVX512-BF16 (chosen
+ * at run time) 16 at a time, denormal inputs then becoming zero. */
 void anc_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n);
+
+/* The matrix-product context the engine's ops take (tensor/ops.h): with
+ * g NULL every product is fp32 (OpenBLAS); with g set, both operands are
+ * rounded to bf16 and multiplied by oneDNN with fp32 accumulation, as
+ * PyTorch's bf16 autocast does. An operand lying inside the registered
+ * weight slab [slab, slab + slab_n) is read from its bf16 copy slab16 (same
+ * offsets) instead of being converted on every call; other operands are
+ * converted into the context's buffers. Ops return nothing, so the first
+ * failure is kept in status/message (that product is then done in fp32)
+ * for the caller to report. Zero-initialise, then set the fields; release
+ * with anc_mm_release (frees g and the buffers). */
+typedef struct anc_mm {
+    anc_gemm *g;
+    const float *slab;
+    const uint16_t *slab16;
+    size_t slab_n;
+    uint16_t *buf[2];
+    size_t cap[2];
+    anc_status status;
+    char message[256];
+} anc_mm;
+
+/* C[M,N] = alpha op(A) op(B) + beta C through mm (NULL: fp32). */
+void anc_mm_gemm(anc_mm *mm, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+void anc_mm_release(anc_mm *mm);
 
 #endif

@@ -1,14 +1,10 @@
-/* Linear layer (PyTorch nn.Linear layout) on top of cblas_sgemm. */
+/* Linear layer (PyTorch nn.Linear layout) on top of anc_mm_gemm. */
 
 #include "tensor/ops.h"
 #include "tensor/ops_internal.h"
 
-#include <cblas.h>
-/* <cblas.h> includes <complex.h>, whose macro I would clobber the
- * parameter name I of ops.h. */
-#undef I
 
-void anc_linear_forward(float *out, const float *inp, const float *W, const float *bias,
+void anc_linear_forward(anc_mm *mm, float *out, const float *inp, const float *W, const float *bias,
                         int64_t N, int I, int O) {
     if (N <= 0 || O <= 0) return;
     /* With a bias, pre-fill out with it and let sgemm accumulate (beta = 1):
@@ -25,22 +21,19 @@ void anc_linear_forward(float *out, const float *inp, const float *W, const floa
     for (int64_t n0 = 0; n0 < N; n0 += ANC_BLAS_MAX_ROWS) {
         int64_t nb = N - n0 < ANC_BLAS_MAX_ROWS ? N - n0 : ANC_BLAS_MAX_ROWS;
         /* out[nb,O] = inp[nb,I] · W[O,I]^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, O, I, 1.0f, inp + n0 * I, I,
-                    W, I, beta, out + n0 * O, O);
+        anc_mm_gemm(mm, 0, 1, nb, O, I, 1.0f, inp + n0 * I, I, W, I, beta, out + n0 * O, O);
     }
 }
 
-void anc_linear_backward(float *dinp, float *dW, float *dbias, const float *dout,
+void anc_linear_backward(anc_mm *mm, float *dinp, float *dW, float *dbias, const float *dout,
                          const float *inp, const float *W, int64_t N, int I, int O) {
     if (N <= 0 || O <= 0) return;
     for (int64_t n0 = 0; n0 < N; n0 += ANC_BLAS_MAX_ROWS) {
         int64_t nb = N - n0 < ANC_BLAS_MAX_ROWS ? N - n0 : ANC_BLAS_MAX_ROWS;
         if (dinp && I > 0) /* dinp[nb,I] += dout[nb,O] · W[O,I] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, I, O, 1.0f,
-                        dout + n0 * O, O, W, I, 1.0f, dinp + n0 * I, I);
+            anc_mm_gemm(mm, 0, 0, nb, I, O, 1.0f, dout + n0 * O, O, W, I, 1.0f, dinp + n0 * I, I);
         if (dW && I > 0) /* dW[O,I] += dout[nb,O]^T · inp[nb,I] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, (int)nb, 1.0f,
-                        dout + n0 * O, O, inp + n0 * I, I, 1.0f, dW, I);
+            anc_mm_gemm(mm, 1, 0, O, I, nb, 1.0f, dout + n0 * O, O, inp + n0 * I, I, 1.0f, dW, I);
     }
     if (dbias) {
         /* Column sums. Threads own disjoint column ranges (no reduction

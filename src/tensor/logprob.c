@@ -18,10 +18,6 @@
 #include "tensor/ops.h"
 #include "tensor/ops_internal.h"
 
-#include <cblas.h>
-/* <cblas.h> includes <complex.h>, whose macro I would clobber the
- * parameter name I of ops.h. */
-#undef I
 
 #ifndef LP_ROWS
 #define LP_ROWS 256  /* rows per chunk */
@@ -44,7 +40,7 @@ size_t anc_logprob_scratch_floats(int64_t R, int V) {
     return (size_t)(lp_rows(R) * lp_cols(V) + lp_rows(R));
 }
 
-void anc_logprob_forward(float *logp, float *lse, float *logit_sum, const float *h,
+void anc_logprob_forward(anc_mm *mm, float *logp, float *lse, float *logit_sum, const float *h,
                          const float *W, const int32_t *targets, int64_t R, int C, int V,
                          float *scratch) {
     if (R <= 0 || V <= 0) return;
@@ -63,8 +59,7 @@ void anc_logprob_forward(float *logp, float *lse, float *logit_sum, const float 
         for (int v0 = 0; v0 < V; v0 += LP_COLS) {
             int nv = V - v0 < LP_COLS ? V - v0 : LP_COLS;
             /* logits[nr, nv] = h[r0:r0+nr] · W[v0:v0+nv]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, nv, C, 1.0f,
-                        h + r0 * C, C, W + (int64_t)v0 * C, C, 0.0f, logits, nv);
+            anc_mm_gemm(mm, 0, 1, nr, nv, C, 1.0f, h + r0 * C, C, W + (int64_t)v0 * C, C, 0.0f, logits, nv);
             for (int64_t i = 0; i < nr; i++) {
                 int64_t r = r0 + i;
                 float *row = logits + i * nv;
@@ -112,7 +107,7 @@ static int next_piece(const float *dlogp, int64_t R, int64_t from, int64_t *a, i
     return 1;
 }
 
-void anc_logprob_backward(float *dh, float *dW, const float *dlogp, const float *h,
+void anc_logprob_backward(anc_mm *mm, float *dh, float *dW, const float *dlogp, const float *h,
                           const float *W, const int32_t *targets, const float *lse, int64_t R,
                           int C, int V, float *scratch) {
     if (R <= 0 || V <= 0) return;
@@ -124,8 +119,7 @@ void anc_logprob_backward(float *dh, float *dW, const float *dlogp, const float 
             int nv = V - v0 < LP_COLS ? V - v0 : LP_COLS;
             const float *Wc = W + (int64_t)v0 * C;
             /* recompute logits[nr, nv] = h[a:b] · Wc^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, nv, C, 1.0f, h + a * C,
-                        C, Wc, C, 0.0f, dlogits, nv);
+            anc_mm_gemm(mm, 0, 1, nr, nv, C, 1.0f, h + a * C, C, Wc, C, 0.0f, dlogits, nv);
             /* d logp_r / d logit_rj = onehot(t_r)_j − softmax_rj */
             for (int64_t i = 0; i < nr; i++) {
                 int64_t r = a + i;
@@ -140,12 +134,10 @@ void anc_logprob_backward(float *dh, float *dW, const float *dlogp, const float 
                 if (t >= v0 && t < v0 + nv) row[t - v0] += d;
             }
             /* dh[a:b] += dlogits · Wc */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, C, nv, 1.0f, dlogits,
-                        nv, Wc, C, 1.0f, dh + a * C, C);
+            anc_mm_gemm(mm, 0, 0, nr, C, nv, 1.0f, dlogits, nv, Wc, C, 1.0f, dh + a * C, C);
             /* dW[v0:v0+nv] += dlogits^T · h[a:b] */
             if (dW)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nv, C, (int)nr, 1.0f,
-                            dlogits, nv, h + a * C, C, 1.0f, dW + (int64_t)v0 * C, C);
+                anc_mm_gemm(mm, 1, 0, nv, C, nr, 1.0f, dlogits, nv, h + a * C, C, 1.0f, dW + (int64_t)v0 * C, C);
         }
     }
 }

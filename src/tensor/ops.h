@@ -1,6 +1,8 @@
 /* CPU kernels of the Llama-family transformer, llm.c style: every op is a
  * forward/backward pair on raw row-major fp32 pointers, shapes in comments.
- * Matrix products go through BLAS (cblas_sgemm). Unless stated otherwise,
+ * Matrix products of linear layers and the vocabulary projection go through
+ * the anc_mm context of tensor/gemm.h (NULL: fp32 OpenBLAS; else bf16
+ * operands with fp32 accumulation); attention's stay fp32. Unless stated otherwise,
  * backward functions ACCUMULATE (+=) into their gradient outputs, so callers
  * zero gradients once per step. Pointers marked "may be NULL" skip that
  * output. No function allocates; scratch buffers are supplied by the caller. */
@@ -10,13 +12,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tensor/gemm.h"
+
 /* ---- linear: out[N,O] = inp[N,I] · W[O,I]^T + bias[O] ------------------
  * (I = in_dim, O = out_dim.) W is in PyTorch nn.Linear layout [out, in]. bias may be NULL. Overwrites out. */
-void anc_linear_forward(float *out, const float *inp, const float *W, const float *bias,
+void anc_linear_forward(anc_mm *mm, float *out, const float *inp, const float *W, const float *bias,
                         int64_t N, int in_dim, int out_dim);
 /* dinp[N,I] += dout·W (dinp may be NULL); dW[O,I] += dout^T·inp (may be NULL);
  * dbias[O] += column sums of dout (may be NULL). */
-void anc_linear_backward(float *dinp, float *dW, float *dbias, const float *dout,
+void anc_linear_backward(anc_mm *mm, float *dinp, float *dW, float *dbias, const float *dout,
                          const float *inp, const float *W, int64_t N, int in_dim, int out_dim);
 
 /* ---- RMSNorm: out[n,:] = inp[n,:] * rstd[n] * weight, rstd = 1/sqrt(mean(x²)+eps)
@@ -84,12 +88,12 @@ void anc_swiglu_backward(float *dgate, float *dup, const float *dout, const floa
  * scratch holds anc_logprob_scratch_floats(R, V) floats. Targets must lie in
  * [0, V). */
 size_t anc_logprob_scratch_floats(int64_t R, int V);
-void anc_logprob_forward(float *logp, float *lse, float *logit_sum, const float *h,
+void anc_logprob_forward(anc_mm *mm, float *logp, float *lse, float *logit_sum, const float *h,
                          const float *W, const int32_t *targets, int64_t R, int C, int V,
                          float *scratch);
 /* Given dlogp[R]: dh[R, C] += ..., dW[V, C] += ... (dW may be NULL).
  * Rows with dlogp[r] == 0 contribute nothing. */
-void anc_logprob_backward(float *dh, float *dW, const float *dlogp, const float *h,
+void anc_logprob_backward(anc_mm *mm, float *dh, float *dW, const float *dlogp, const float *h,
                           const float *W, const int32_t *targets, const float *lse, int64_t R,
                           int C, int V, float *scratch);
 

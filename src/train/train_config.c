@@ -71,9 +71,9 @@ anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *pa
               (long long)c->grad_accum);
     sb_printf(&b, "num_train_epochs: %.17g\nmax_steps: %lld\nmax_grad_norm: %.17g\nseed: %llu\n", c->epochs,
               (long long)c->max_steps, c->max_grad_norm, (unsigned long long)c->seed);
-    sb_printf(&b, "logging_steps: %lld\nsave_steps: %lld\neval_steps: %lld\nmax_tokens: %lld\nno_precompute_ref: %s\n",
+    sb_printf(&b, "logging_steps: %lld\nsave_steps: %lld\neval_steps: %lld\nmax_tokens: %lld\nno_precompute_ref: %s\nbf16: %s\n",
               (long long)c->logging_steps, (long long)c->save_steps, (long long)c->eval_steps, (long long)c->max_tokens,
-              c->precompute_ref ? "false" : "true");
+              c->precompute_ref ? "false" : "true", c->bf16 ? "true" : "false");
     sb_str(&b, "chat_template", c->chat_template);
     sb_printf(&b, "max_length: %lld\nmax_prompt_length: %lld\ntruncation_mode: %s\n", (long long)c->max_length,
               (long long)c->max_prompt_length, c->truncation_keep_start ? "keep_start" : "keep_end");
@@ -108,7 +108,7 @@ anc_status anc_train_signature(const anc_train_config *c, uint64_t data_hash, ch
               (long long)c->grad_accum);
     sb_printf(&b, "num_train_epochs: %.17g\nmax_steps: %lld\nmax_grad_norm: %.17g\nseed: %llu\nmax_tokens: %lld\n", c->epochs,
               (long long)c->max_steps, c->max_grad_norm, (unsigned long long)c->seed, (long long)c->max_tokens);
-    sb_printf(&b, "no_precompute_ref: %s\n", c->precompute_ref ? "false" : "true");
+    sb_printf(&b, "no_precompute_ref: %s\nbf16: %s\n", c->precompute_ref ? "false" : "true", c->bf16 ? "true" : "false");
     sb_str(&b, "chat_template", c->chat_template);
     sb_printf(&b, "max_length: %lld\nmax_prompt_length: %lld\ntruncation_mode: %s\n", (long long)c->max_length,
               (long long)c->max_prompt_length, c->truncation_keep_start ? "keep_start" : "keep_end");

@@ -80,6 +80,7 @@ anc_status anc_ref_logps_cached(const anc_model *ref, const anc_train_data *d, c
     uint64_t h = anc_hash_bytes(ANC_HASH_INIT, ref->params, sizeof(float) * ref->n_params);
     h = anc_hash_bytes(h, &ref->cfg, sizeof ref->cfg);
     h = anc_hash_u64(h, anc_train_data_hash(d));
+    if (ref->params16) h = anc_hash_u64(h, 16); /* bf16 log-probs differ from fp32 ones */
     char name[96];
     snprintf(name, sizeof name, "ref_logps-%s-%016llx.safetensors", tag, (unsigned long long)h);
     char *path = anc_path_join(dir, name);

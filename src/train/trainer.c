@@ -190,6 +190,7 @@ static anc_status setup_reference(trainer *t, anc_train_report_fn report, void *
     anc_status st;
     if (!c->precompute_ref) {
         if ((st = anc_model_load_hf(&t->ref, c->ref_model_dir ? c->ref_model_dir : c->model_dir, err))) return st;
+        if (c->bf16 && (st = anc_model_set_bf16(t->ref, 1, err))) return st;
         if (t->ref->cfg.vocab_size != t->policy->cfg.vocab_size)
             return anc_error_set(err, ANC_ERR_INVALID, "train: the reference model's vocabulary (%d) differs from the policy's (%d)",
                                  t->ref->cfg.vocab_size, t->policy->cfg.vocab_size);
@@ -201,6 +202,10 @@ static anc_status setup_reference(trainer *t, anc_train_report_fn report, void *
     anc_model *ref = t->policy;
     if (c->ref_model_dir) {
         if ((st = anc_model_load_hf(&ref, c->ref_model_dir, err))) return st;
+        if (c->bf16 && (st = anc_model_set_bf16(ref, 1, err))) {
+            anc_model_free(ref);
+            return st;
+        }
         if (ref->cfg.vocab_size != t->policy->cfg.vocab_size) {
             anc_model_free(ref);
             return anc_error_set(err, ANC_ERR_INVALID, "train: the reference model's vocabulary differs from the policy's");
@@ -251,6 +256,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
 
     if ((st = anc_run_dir_open(&rd, c->output_dir, c->resume, err))) goto done;
     if ((st = anc_model_load_hf(&t.policy, c->model_dir, err))) goto done;
+    if (c->bf16 && (st = anc_model_set_bf16(t.policy, 1, err))) goto done;
     const int vocab = t.policy->cfg.vocab_size;
     {
         /* Text rows need the model's tokenizer (pre-tokenised rows do not). */
@@ -296,6 +302,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     if ((st = run_signature(c, &t.data, &signature, err))) goto done;
     if (c->resume && anc_train_latest_checkpoint(rd.work, &ckpt_path) > 0) {
         if ((st = anc_ckpt_load(ckpt_path, t.policy, &t.opt, &s, err))) goto done;
+        anc_model_sync_bf16(t.policy);
         if (s.seed != c->seed) {
             st = anc_error_set(err, ANC_ERR_INVALID, "train: %s was made with --seed %llu, not %llu; resume with the same seed",
                                ckpt_path, (unsigned long long)s.seed, (unsigned long long)c->seed);
@@ -355,6 +362,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         }
         s.last_grad_norm = norm;
         anc_optim_step(&t.opt, t.policy->params, t.grads, anc_schedule_lr(c->scheduler, c->opt.lr, step - 1, warmup, total));
+        anc_model_sync_bf16(t.policy);
         s.step = step;
         s.loss_state = t.loss_state;
         double epoch_f = (double)(step * (int64_t)GA) / (double)micro_per_epoch;

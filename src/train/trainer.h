@@ -40,6 +40,7 @@ typedef struct anc_train_config {
     int eval_on_start;          /* evaluate before the first step (logged as step 0) */
     int64_t max_tokens;         /* token budget of one forward/backward chunk */
     int precompute_ref;         /* 1: reference log-probs once, cached; 0: reference model kept in memory */
+    int bf16;                   /* TRL's bf16: matrix products in bf16 for policy and reference, fp32 master weights */
     int resume;                 /* continue from the newest complete checkpoint */
     anc_dtype save_dtype;       /* ANC_DT_INVALID: the input model's dtype */
     const char *chat_template;  /* NULL: the tokenizer's; else a built-in name or a file */
