@@ -75,6 +75,15 @@ static void free_case(ref_case *rc) {
     free(rc->coef);
 }
 
+/* d L / d token_logp for L = sum_s coef[s] * seq_logp[s] (caller frees). */
+static float *coef_dlogp(const ref_case *rc) {
+    float *dtok = calloc((size_t)rc->N, sizeof(float));
+    for (int s = 0; s < rc->S; s++)
+        for (int64_t t = rc->offsets[s]; t < rc->offsets[s + 1]; t++)
+            if (rc->mask[t]) dtok[t] = rc->coef[s];
+    return dtok;
+}
+
 static void check_reference(const char *name) {
     ref_case rc;
     load_case(&rc, name);
@@ -105,10 +114,7 @@ static void check_reference(const char *name) {
     tu_assert_close("seq_logp", seq, exp_seq, (size_t)rc.S, REL_TOL, 0);
 
     /* backward of L = sum_s coef[s] * seq_logp[s] */
-    float *dtok = calloc((size_t)rc.N, sizeof(float));
-    for (int s = 0; s < rc.S; s++)
-        for (int64_t t = rc.offsets[s]; t < rc.offsets[s + 1]; t++)
-            if (rc.mask[t]) dtok[t] = rc.coef[s];
+    float *dtok = coef_dlogp(&rc);
     float *grads = calloc(m->n_params, sizeof(float));
     TU_CHECK(anc_model_backward(m, a, &b, dtok, grads, &err), &err);
     for (size_t i = 0; i < m->n_specs; i++) {
@@ -154,10 +160,7 @@ static void check_bf16(const char *name) {
     double worst_lp = 0;
     for (int64_t t = 0; t < rc.N; t++)
         if (rc.mask[t] && fabs(tok[t] - exp_tok[t]) > worst_lp) worst_lp = fabs(tok[t] - exp_tok[t]);
-    float *dtok = calloc((size_t)rc.N, sizeof(float));
-    for (int s = 0; s < rc.S; s++)
-        for (int64_t t = rc.offsets[s]; t < rc.offsets[s + 1]; t++)
-            if (rc.mask[t]) dtok[t] = rc.coef[s];
+    float *dtok = coef_dlogp(&rc);
     float *grads = calloc(m->n_params, sizeof(float));
     TU_CHECK(anc_model_backward(m, a, &b, dtok, grads, &err), &err);
     double worst_g = 0;
