@@ -20,15 +20,21 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     anc_blas_select_core(argv);
-    int layers = 30, n_new = 64;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--layers")) layers = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--new")) n_new = atoi(argv[i + 1]);
+    int layers = 30, n_new = 64, bf16 = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--bf16")) bf16 = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--layers")) layers = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--new")) n_new = atoi(argv[++i]);
     }
     anc_model *m = bench_smollm2_model(layers, 3);
     if (!m) return 1;
     const anc_config cfg = m->cfg;
     anc_error err = {0};
+    if (bf16) {
+        if (anc_model_set_bf16(m, 1, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+        anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
+    }
+    printf("precision %s\n", bf16 ? "bf16" : "fp32");
     anc_rng r;
     anc_rng_seed(&r, 4);
     enum { NP = 8, PL = 64 };

@@ -43,6 +43,12 @@ fi
 
 echo "== training step: APO-zero, one pair of 2 x 512 tokens (128 prompt + 384 response), AdamW, clip 1.0"
 "$B/bench_train" --steps "$REPS" | tee "$OUT/train_anchor.txt"
+"$B/bench_train" --steps "$REPS" --bf16 > "$OUT/train_anchor_bf16.txt"
+echo "-- anchor --bf16"
+cat "$OUT/train_anchor_bf16.txt"
+awk -v a="$(get step_s "$OUT/train_anchor.txt")" -v b="$(get step_s "$OUT/train_anchor_bf16.txt")" \
+    -v g="$(get train_gflops "$OUT/train_anchor_bf16.txt")" -v p="$(get bf16_peak_gflops "$OUT/gemm_anchor.txt")" \
+    'BEGIN { printf "anchor --bf16 step %.2fx faster than fp32, %.3f of the %.1f GFLOP/s bf16 GEMM peak\n", a/b, g/p, p }'
 peak=$(get sgemm_peak_gflops "$OUT/engine_anchor.txt")
 awk -v g="$(get train_gflops "$OUT/train_anchor.txt")" -v p="$peak" 'BEGIN { printf "anchor train MFU %.3f (of the %.1f GFLOP/s SGEMM peak)\n", g/p, p }'
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
@@ -57,6 +63,9 @@ fi
 
 echo "== drafting: KV-cache generation, 8 prompts x 64 tokens, 64 new tokens each (temperature 1)"
 "$B/bench_generate" | tee "$OUT/generate_anchor.txt"
+"$B/bench_generate" --bf16 | tee "$OUT/generate_anchor_bf16.txt"
+awk -v a="$(get parallel_1_tok_s "$OUT/generate_anchor.txt")" -v b="$(get parallel_1_tok_s "$OUT/generate_anchor_bf16.txt")" \
+    'BEGIN { printf "anchor --bf16 decoding (one sequence) %.2fx the fp32 rate\n", b/a }' 
 
 echo "== tokenizer: encoding throughput, 10 MB of real mixed text (the shared fixtures' chat/preference/code text and llama.cpp's cases, cycled), one document at a time"
 if "$B/bench_tokenizer" > "$OUT/tokenizer_anchor.txt"; then

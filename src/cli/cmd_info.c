@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "core/blas.h"
+#include "tensor/gemm.h"
 #include "core/fileutil.h"
 #include "io/safetensors.h"
 #include "model/model.h"
@@ -78,5 +79,20 @@ int cmd_info(int argc, char **argv) {
     printf("memory (fp32)   weights %s; scoring %s; training with AdamW %s (%ld tokens per micro-batch, activations %s)\n",
            b1, b2, b3, tokens, b4);
     printf("blas            OpenBLAS kernel %s, %d threads\n", anc_blas_corename(), anc_blas_threads());
+    {
+        /* the bf16 kernel oneDNN picks on this CPU, from one small product */
+        anc_gemm *g = NULL;
+        anc_error gerr = {0};
+        uint16_t a[16 * 16] = {0};
+        float c[16 * 16];
+        const char *kernel = "unavailable";
+        if (anc_gemm_create(&g, &gerr) == ANC_OK &&
+            anc_gemm_bf16(g, 0, 1, 16, 16, 16, 1.0f, a, 16, a, 16, 0.0f, c, 16, &gerr) == ANC_OK)
+            kernel = anc_gemm_bf16_kernel(g);
+        human(b1, sizeof b1, 2.0 * n_params);
+        printf("precision       fp32 (default); --bf16: products through oneDNN %s, AVX512-BF16 %s, bf16 weight copy %s\n",
+               kernel, __builtin_cpu_supports("avx512bf16") ? "yes" : "no", b1);
+        anc_gemm_free(g);
+    }
     return 0;
 }
