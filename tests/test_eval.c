@@ -208,6 +208,23 @@ static void test_mc_ids_and_perplexity(void **state) {
     double got = json_real_value(json_object_get(j, "perplexity"));
     assert_true(fabs(got - want) < 1e-4 * want);
     json_decref(j);
+    /* --bf16: the same tokens scored, perplexity within the bf16 bound of
+     * tests/test_model.c (log-probs within 0.025 x max|logit| per token;
+     * this model's logits stay below 6, so mean NLL within 0.15 nats) */
+    assert_int_equal(tu_system("cd '%s' && '%s' eval --model '%s' --data ppl.jsonl --json --batch-tokens 64 --bf16 >res16.json 2>err.txt",
+                               d, tu_cli(), model), 0);
+    {
+        char *p16 = tu_path(d, "res16.json");
+        json_error_t je16;
+        json_t *j16 = json_load_file(p16, 0, &je16);
+        assert_non_null(j16);
+        double got16 = json_real_value(json_object_get(j16, "perplexity"));
+        printf("  perplexity fp32 %.5f, bf16 %.5f\n", got, got16);
+        assert_int_equal(json_integer_value(json_object_get(j16, "tokens_scored")), (json_int_t)count);
+        assert_true(fabs(log(got16) - log(got)) < 0.15);
+        json_decref(j16);
+        free(p16);
+    }
     /* a row far longer than any batch is dropped unparsed and counted; the rest is the same */
     f = fopen(ppath, "a");
     fprintf(f, "{\"text\": \"");

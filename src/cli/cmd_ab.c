@@ -21,6 +21,7 @@
 
 #include "clair/judge.h"
 #include "cli/cli.h"
+#include "core/blas.h"
 #include "cli/cli_llm.h"
 #include "cli/cli_pairs_out.h"
 #include "core/fileutil.h"
@@ -102,11 +103,12 @@ static void item_key(const json_t *row, char *buf, size_t cap) {
 
 /* Generates one response per prompt with the model in dir. */
 static anc_status generate_side(const char *dir, const char *chat_template, const json_t *const *prompts, size_t n,
-                                const anc_eval_gen_opts *go, const char *label, char ***texts, anc_error *err) {
+                                const anc_eval_gen_opts *go, int bf16, const char *label, char ***texts, anc_error *err) {
     anc_model *m = NULL;
     anc_tokenizer *tok = NULL;
     anc_template *tmpl = NULL;
     anc_status st = anc_model_load_hf(&m, dir, err);
+    if (!st && bf16) st = anc_model_set_bf16(m, 1, err);
     if (!st) st = anc_tokenizer_load_dir(&tok, dir, err);
     if (!st) st = anc_chat_template_resolve(tok, chat_template, &tmpl, err);
     if (!st) {
@@ -128,10 +130,11 @@ int cmd_ab(int argc, char **argv) {
     const char *template_path = NULL, *model_chat_template = NULL;
     double tolerance = 1e-6, gen_temperature = 0;
     long resamples = 10000, boot_seed = 0, max_new = 256, gen_seed = 0, parallel = 8;
+    int bf16 = 0;
     int as_json = 0;
     cli_llm_args la;
     cli_llm_args_init(&la, 0.0, 1024);
-    enum { NHEAD = 20 };
+    enum { NHEAD = 21 };
     cli_opt opts[NHEAD + CLI_LLM_N_OPTS + 1];
     cli_opt head[NHEAD] = {
         {"a", OPT_STR, &fa, "FILE", "responses of system A: rows with \"prompt\" (or \"messages\"), the response field, optional \"id\""},
@@ -153,6 +156,7 @@ int cmd_ab(int argc, char **argv) {
         {"gen-temperature", OPT_FLOAT, &gen_temperature, "T", "generation: sampling temperature (default 0 = greedy)"},
         {"gen-seed", OPT_INT, &gen_seed, "S", "generation: random seed (default 0)"},
         {"parallel", OPT_COUNT, &parallel, "N", "generation: sequences decoded together (default 8)"},
+        {"bf16", OPT_FLAG, &bf16, NULL, "generation: matrix products in bf16 with fp32 accumulation"},
         {"model-chat-template", OPT_STR, &model_chat_template, "NAME|FILE", "generation: chat template for message prompts"},
     };
     memcpy(opts, head, sizeof head);
@@ -282,8 +286,9 @@ int cmd_ab(int argc, char **argv) {
         go.temperature = gen_temperature;
         go.seed = (uint64_t)gen_seed;
         go.parallel = (int)parallel;
-        anc_status gs = generate_side(model_a, model_chat_template, pv, rp.n, &go, "model A", &gen_a, &err);
-        if (!gs) gs = generate_side(model_b, model_chat_template, pv, rp.n, &go, "model B", &gen_b, &err);
+        if (bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
+        anc_status gs = generate_side(model_a, model_chat_template, pv, rp.n, &go, bf16, "model A", &gen_a, &err);
+        if (!gs) gs = generate_side(model_b, model_chat_template, pv, rp.n, &go, bf16, "model B", &gen_b, &err);
         free(pv);
         if (gs) {
             code = cli_fail("ab", &err);

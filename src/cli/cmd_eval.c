@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/blas.h"
 #include "cli/cli_pairs_out.h"
 #include "core/fileutil.h"
 #include "data/dataset.h"
@@ -81,7 +82,7 @@ int cmd_eval(int argc, char **argv) {
     const char *chat_template = NULL;
     double tolerance = 1e-6;
     long max_new = 256, parallel = 8, batch_tokens = 4096;
-    int as_json = 0;
+    int as_json = 0, bf16 = 0;
     cli_opt opts[] = {
         {"model", OPT_STR, &model, "DIR", "model folder (weights; a tokenizer for text rows)"},
         {"data", OPT_STR, &data, "FILE", "JSONL rows: {prompt, reference|answer}, {question, choices, answer} or {text}"},
@@ -95,6 +96,7 @@ int cmd_eval(int argc, char **argv) {
         {"batch-tokens", OPT_COUNT, &batch_tokens, "N", "mc/perplexity: tokens per forward batch (default 4096)"},
         {"out", OPT_STR, &out, "FILE", "per-row records (JSONL)"},
         {"json", OPT_FLAG, &as_json, NULL, "print the results as JSON instead of a table"},
+        {"bf16", OPT_FLAG, &bf16, NULL, "matrix products in bf16 with fp32 accumulation (as train --bf16)"},
         {0},
     };
     int rc = cli_parse(argc, argv, opts, "eval", "--model DIR --data FILE [options]",
@@ -114,7 +116,8 @@ int cmd_eval(int argc, char **argv) {
     char *obuf = NULL;
     size_t olen = 0, ocap = 0;
     json_t *res = json_object();
-    if (anc_model_load_hf(&m, model, &err)) {
+    if (bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
+    if (anc_model_load_hf(&m, model, &err) || (bf16 && anc_model_set_bf16(m, 1, &err))) {
         code = cli_fail("eval", &err);
         goto done;
     }

@@ -67,7 +67,7 @@ static const anc_optdef eval_opts[] = {
     {"grader", PT_STR, PR_NONE, 0}, {"pattern", PT_STR, PR_NONE, 0}, {"tolerance", PT_FLOAT, PR_NONE, 0},
     {"max-new-tokens", PT_INT, PR_NONE, 0}, {"parallel", PT_INT, PR_NONE, 0},
     {"chat-template", PT_STR, PR_MAYBE_PATH, 0}, {"batch-tokens", PT_INT, PR_NONE, 0},
-    {"out", PT_STR, PR_OUT, 0}, {"json", PT_FLAG, PR_NONE, 0}, {0}};
+    {"out", PT_STR, PR_OUT, 0}, {"json", PT_FLAG, PR_NONE, 0}, {"bf16", PT_FLAG, PR_NONE, 0}, {0}};
 
 static const anc_optdef ab_opts[] = {
     {"a", PT_STR, PR_IN_FILE, 0}, {"b", PT_STR, PR_IN_FILE, 0}, {"model-a", PT_STR, PR_IN_DIR, 0},
@@ -78,7 +78,7 @@ static const anc_optdef ab_opts[] = {
     {"resamples", PT_INT, PR_NONE, 0}, {"bootstrap-seed", PT_INT, PR_NONE, 0},
     {"max-new-tokens", PT_INT, PR_NONE, 0}, {"gen-temperature", PT_FLOAT, PR_NONE, 0},
     {"gen-seed", PT_INT, PR_NONE, 0}, {"parallel", PT_INT, PR_NONE, 0},
-    {"model-chat-template", PT_STR, PR_MAYBE_PATH, 0}, LLM_OPTS("judge", 0), {0}};
+    {"model-chat-template", PT_STR, PR_MAYBE_PATH, 0}, {"bf16", PT_FLAG, PR_NONE, 0}, LLM_OPTS("judge", 0), {0}};
 
 static const anc_optdef report_opts[] = {
     {"out", PT_STR, PR_OUT, 0}, {"examples", PT_INT, PR_NONE, 0}, {"title", PT_STR, PR_NONE, 0}, {0}};
