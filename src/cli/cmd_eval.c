@@ -32,6 +32,7 @@
 #include "eval/graders.h"
 #include "eval/loglik.h"
 #include "eval/stats.h"
+#include "model/lora.h"
 
 
 /* Appends line + '\n' to a growing buffer; returns 0 when out of memory. */
@@ -78,6 +79,7 @@ static void add_acc(json_t *j, const char *name, double k, size_t n, int as_json
 }
 
 int cmd_eval(int argc, char **argv) {
+    const char *adapter = NULL;
     const char *model = NULL, *data = NULL, *task = "auto", *grader_spec = "exact", *pattern = NULL, *out = NULL;
     const char *chat_template = NULL;
     double tolerance = 1e-6;
@@ -97,6 +99,7 @@ int cmd_eval(int argc, char **argv) {
         {"out", OPT_STR, &out, "FILE", "per-row records (JSONL)"},
         {"json", OPT_FLAG, &as_json, NULL, "print the results as JSON instead of a table"},
         {"bf16", OPT_FLAG, &bf16, NULL, "matrix products in bf16 with fp32 accumulation (as train --bf16)"},
+        {"adapter", OPT_STR, &adapter, "DIR", "PEFT LoRA adapter merged into --model before evaluating"},
         {0},
     };
     int rc = cli_parse(argc, argv, opts, "eval", "--model DIR --data FILE [options]",
@@ -117,7 +120,7 @@ int cmd_eval(int argc, char **argv) {
     size_t olen = 0, ocap = 0;
     json_t *res = json_object();
     if (bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
-    if (anc_model_load_hf(&m, model, &err) || (bf16 && anc_model_set_bf16(m, 1, &err))) {
+    if (anc_model_load_adapted(&m, model, adapter, &err) || (bf16 && anc_model_set_bf16(m, 1, &err))) {
         code = cli_fail("eval", &err);
         goto done;
     }

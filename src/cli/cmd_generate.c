@@ -12,6 +12,7 @@
 #include "data/dataset.h"
 #include "model/chat.h"
 #include "model/generate.h"
+#include "model/lora.h"
 
 typedef struct stop_ctx {
     const anc_tokenizer *tok;
@@ -53,7 +54,7 @@ static void on_done(void *ctx, int req, const anc_gen_result *r) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *prompts = NULL, *out = NULL, *chat_template = NULL;
+    const char *model = NULL, *prompts = NULL, *out = NULL, *chat_template = NULL, *adapter = NULL;
     double temperature = 0.7, top_p = 1.0;
     long top_k = 0, max_new = 256, samples = 1, seed = 0, parallel = 8;
     int bf16 = 0;
@@ -72,6 +73,7 @@ int cmd_generate(int argc, char **argv) {
         {"parallel", OPT_COUNT, &parallel, "N", "sequences decoded together (default 8)"},
         {"chat-template", OPT_STR, &chat_template, "NAME|FILE", "override the tokenizer's chat template"},
         {"bf16", OPT_FLAG, &bf16, NULL, "matrix products in bf16 with fp32 accumulation (bf16 weight copy beside the fp32 one)"},
+        {"adapter", OPT_STR, &adapter, "DIR", "PEFT LoRA adapter merged into --model before decoding"},
         {0},
     };
     int rc = cli_parse(argc, argv, opts, "generate", "--model DIR --prompts FILE --out FILE [options]",
@@ -98,7 +100,7 @@ int cmd_generate(int argc, char **argv) {
     gen_partial gp = {0};
     int partial_open = 0;
     if (bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
-    if (anc_model_load_hf(&m, model, &err) || anc_tokenizer_load_dir(&tok, model, &err) ||
+    if (anc_model_load_adapted(&m, model, adapter, &err) || anc_tokenizer_load_dir(&tok, model, &err) ||
         anc_chat_template_resolve(tok, chat_template, &tmpl, &err) || anc_rows_load(&rows, prompts, &err) ||
         (bf16 && anc_model_set_bf16(m, 1, &err))) {
         code = cli_fail("generate", &err);
@@ -164,6 +166,7 @@ int cmd_generate(int argc, char **argv) {
                  max_new, samples, seed, chat_template ? chat_template : "", bf16);
         uint64_t sig = settings_hash(model, ptext, plen, opts_s);
         for (int k = 0; k < stops.n; k++) sig = anc_hash_bytes(sig, stops.v[k], strlen(stops.v[k]) + 1);
+        if (adapter) sig = anc_hash_bytes(sig ^ 0x41444150ull, adapter, strlen(adapter) + 1);  /* "ADAP" */
         free(ptext);
         done = calloc(n_req ? n_req : 1, 1);
         map = calloc(n_req ? n_req : 1, sizeof *map);

@@ -12,13 +12,14 @@
 #include "core/fileutil.h"
 #include "data/dataset.h"
 #include "data/pairs.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "train/score.h"
 
-static anc_status score_with(const char *dir, const anc_pairset *ps, long batch_tokens, int bf16, float *c, float *r,
-                             const char *label, double *secs, anc_error *err) {
+static anc_status score_with(const char *dir, const char *adapter, const anc_pairset *ps, long batch_tokens, int bf16,
+                             float *c, float *r, const char *label, double *secs, anc_error *err) {
     anc_model *m = NULL;
-    anc_status st = anc_model_load_hf(&m, dir, err);
+    anc_status st = anc_model_load_adapted(&m, dir, adapter, err);
     if (st) return st;
     if (bf16 && (st = anc_model_set_bf16(m, 1, err))) {
         anc_model_free(m);
@@ -51,13 +52,14 @@ static anc_status score_with(const char *dir, const anc_pairset *ps, long batch_
 }
 
 int cmd_score(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *ref = NULL, *out = NULL;
+    const char *model = NULL, *data = NULL, *ref = NULL, *out = NULL, *adapter = NULL;
     double beta = 0.1;
     long batch_tokens = 4096, max_length = 0;
     const char *chat_template = NULL;
     int bf16 = 0;
     cli_opt opts[] = {
         {"model", OPT_STR, &model, "DIR", "policy model (Hugging Face folder)"},
+        {"adapter", OPT_STR, &adapter, "DIR", "PEFT LoRA adapter merged into --model (the reference stays as given)"},
         {"data", OPT_STR, &data, "FILE", "pairs (JSONL/JSON): TRL standard or conversational rows, implicit prompts, or pre-tokenised *_ids"},
         {"ref", OPT_STR, &ref, "DIR", "reference model: adds ref log-probs and rewards beta*(logp - ref_logp)"},
         {"beta", OPT_FLOAT, &beta, "B", "reward scale (default 0.1)"},
@@ -110,8 +112,8 @@ int cmd_score(int argc, char **argv) {
     double secs = 0, ref_secs = 0;
     int code = 0;
     if (bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
-    if (score_with(model, &ps, batch_tokens, bf16, c, r, "score", &secs, &err) ||
-        (ref && score_with(ref, &ps, batch_tokens, bf16, rc_, rr, "ref  ", &ref_secs, &err))) {
+    if (score_with(model, adapter, &ps, batch_tokens, bf16, c, r, "score", &secs, &err) ||
+        (ref && score_with(ref, NULL, &ps, batch_tokens, bf16, rc_, rr, "ref  ", &ref_secs, &err))) {
         code = cli_fail("score", &err);
         goto done;
     }

@@ -22,6 +22,12 @@ static void report(void *ctx, const anc_train_status *s) {
                 s->done, s->total);
         return;
     }
+    if (strcmp(s->phase, "peft") == 0) {
+        /* PEFT's print_trainable_parameters line */
+        fprintf(stderr, "anchor train: LoRA: trainable params: %zu || all params: %zu || trainable%%: %.4f\n", s->done, s->total,
+                s->total ? 100.0 * (double)s->done / (double)s->total : 0.0);
+        return;
+    }
     if (strcmp(s->phase, "train") != 0) {
         if (p->last_phase != s->phase) {
             cli_progress_init(&p->bar, strcmp(s->phase, "ref") == 0 ? "reference log-probs" :
@@ -63,7 +69,11 @@ int cmd_train(int argc, char **argv) {
     double warmup_ratio = 0, max_grad_norm = c.max_grad_norm, epochs = c.epochs;
     long warmup_steps = 0, batch = c.batch_size, accum = c.grad_accum, max_steps = 0, seed = 42;
     long logging = c.logging_steps, save = 0, eval_steps = 0, max_tokens = c.max_tokens;
-    int no_precompute = 0, resume = 0, eval_on_start = 0, bf16 = 0;
+    int no_precompute = 0, resume = 0, eval_on_start = 0, bf16 = 0, use_peft = 0, use_rslora = 0;
+    long lora_r = c.lora.r;
+    double lora_alpha = c.lora.alpha, lora_dropout = c.lora.dropout;
+    cli_list lora_targets = {{0}, 0, 0};
+    const char *adapter = NULL;
     cli_opt opts[] = {
         {"model", OPT_STR, &model, "DIR", "starting model (Hugging Face folder)"},
         {"data", OPT_STR, &data, "FILE", "training rows (JSONL/JSON): TRL standard or conversational pairs, implicit prompts, unpaired rows with label, or pre-tokenised *_ids"},
@@ -80,6 +90,13 @@ int cmd_train(int argc, char **argv) {
         {"ref-model", OPT_STR, &ref, "DIR", "reference model (default: the starting model)"},
         {"no-precompute-ref", OPT_FLAG, &no_precompute, NULL, "keep the reference model in memory instead of caching its log-probs"},
         {"bf16", OPT_FLAG, &bf16, NULL, "mixed precision as TRL's bf16: matrix products in bf16 (fp32 accumulation), fp32 master weights and AdamW"},
+        {"use-peft", OPT_FLAG, &use_peft, NULL, "train LoRA adapters on the frozen base (PEFT); the reference is the base with adapters off"},
+        {"lora-r", OPT_COUNT, &lora_r, "R", "LoRA rank (default 16)"},
+        {"lora-alpha", OPT_FLOAT, &lora_alpha, "A", "LoRA alpha: the update is scaled by alpha/r (default 32)"},
+        {"lora-dropout", OPT_FLOAT, &lora_dropout, "P", "dropout on the adapters' input while training (default 0.05)"},
+        {"lora-target-modules", OPT_LIST, &lora_targets, "NAMES", "projections to adapt: q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj or all-linear (default q_proj,v_proj)"},
+        {"use-rslora", OPT_FLAG, &use_rslora, NULL, "rank-stabilised LoRA: scale by alpha/sqrt(r)"},
+        {"adapter", OPT_STR, &adapter, "DIR", "continue training this PEFT adapter (its r, alpha and targets; implies --use-peft)"},
         {"optimizer", OPT_STR, &optimizer, "NAME", "adamw (default) or sgd"},
         {"learning-rate", OPT_FLOAT, &lr, "LR", "peak learning rate (default 1e-6)"},
         {"adam-beta1", OPT_FLOAT, &b1, "B1", "default 0.9"},
@@ -177,6 +194,19 @@ int cmd_train(int argc, char **argv) {
     c.bf16 = bf16;
     if (bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
     c.resume = resume;
+    c.use_peft = use_peft || adapter;
+    c.adapter_dir = adapter;
+    c.lora.r = (int)(lora_r > 65536 ? 65537 : lora_r);
+    c.lora.alpha = lora_alpha;
+    c.lora.dropout = lora_dropout;
+    c.lora.use_rslora = use_rslora;
+    if (lora_targets.n) {
+        anc_error terr = {0};
+        if (anc_lora_parse_targets(lora_targets.v, lora_targets.n, &c.lora.targets, &terr))
+            return cli_usage_error("train", "--lora-target-modules: %s", terr.message);
+    }
+    if (!c.use_peft && (lora_targets.n || use_rslora))
+        return cli_usage_error("train", "--lora-* options need --use-peft");
     if (save_dtype) {
         c.save_dtype = anc_dtype_from_user(save_dtype);
         if (c.save_dtype != ANC_DT_F32 && c.save_dtype != ANC_DT_BF16 && c.save_dtype != ANC_DT_F16)

@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"pairs", "pair tools: import UltraFeedback/HH-RLHF/LLaMA-Factory data; stronger-model baseline", "import|stronger [options]", cmd_pairs},
     {"stats", "contrast statistics of preference pairs: lengths, word Jaccard, Levenshtein", "FILE... [--json]", cmd_stats},
     {"train", "preference training: apo_zero, apo_down, dpo and the TRL family", "--model DIR --data FILE --output-dir DIR [options]", cmd_train},
+    {"merge", "merge a PEFT LoRA adapter into its base model: a plain Hugging Face folder", "--model BASE --adapter DIR --out DIR", cmd_merge},
     {"score", "log-probabilities (and rewards) of preference pairs", "--model DIR --data FILE [options]", cmd_score},
     {"eval", "evaluate a model: graded generation, multiple-choice log-likelihood accuracy, perplexity", "--model DIR --data FILE [options]", cmd_eval},
     {"ab", "compare two systems on the same prompts: pairwise judge (both orders) or grader; win rate with CIs", "(--a FILE --b FILE | --model-a DIR --model-b DIR --prompts FILE) (--judge SPEC | --grader G)", cmd_ab},

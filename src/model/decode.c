@@ -127,6 +127,8 @@ anc_status anc_decode_step(const anc_model *m, anc_kv_cache *kv, const int *slot
     const anc_config *c = &m->cfg;
     const int C = c->hidden_size, F = c->intermediate_size, H = c->num_heads, KVH = c->num_kv_heads, D = c->head_dim;
     const int QD = H * D, KD = KVH * D, V = c->vocab_size;
+    if (m->lora)
+        return anc_error_set(err, ANC_ERR_UNSUPPORTED, "decode: the model has unmerged LoRA adapters; merge them first (anc_lora_merge)");
     int64_t T = 0;
     for (int i = 0; i < n; i++) {
         int s = slots[i];

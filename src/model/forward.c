@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/lora.h"
 #include "model/model.h"
 #include "tensor/ops.h"
 
@@ -44,6 +45,8 @@ struct anc_acts {
     float *dk, *dv;             /* [N, KD] */
     float *dgate, *dup, *dact;  /* [N, F] */
     float *dhrows;              /* [R, C] */
+    float *lora_scratch;        /* LoRA's per-projection scratch (anc_lora_scratch_floats) */
+    size_t cap_lora;
     anc_mm mm;                  /* bf16 products (model in bf16): oneDNN context + conversion buffers */
     size_t bytes;
 };
@@ -58,6 +61,7 @@ void anc_acts_free(anc_acts *a) {
                     &a->dln, &a->dq, &a->datt, &a->dk, &a->dv, &a->dgate, &a->dup, &a->dact, &a->dhrows};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(*fs[i]);
     free(a->pos);
+    free(a->lora_scratch);
     free(a->rows);
     free(a->targets);
     anc_mm_release(&a->mm);
@@ -169,6 +173,23 @@ static anc_status ensure_rows(const anc_model *m, anc_acts *a, int64_t R, anc_er
     return ANC_OK;
 }
 
+/* Scratch of the model's adapters (none without): for cap_tokens tokens. */
+static anc_status ensure_lora(const anc_model *m, anc_acts *a, anc_error *err) {
+    if (!m->lora) return ANC_OK;
+    int max_in = a->C > a->F ? a->C : a->F;
+    if (a->QD > max_in) max_in = a->QD;
+    size_t need = anc_lora_scratch_floats(m->lora, a->cap_tokens, max_in);
+    if (need <= a->cap_lora && a->lora_scratch) return ANC_OK;
+    size_t b = 0;
+    if (!regrow(&a->lora_scratch, need, 4, &b)) {
+        a->cap_lora = 0;
+        return anc_error_set(err, ANC_ERR_NOMEM, "cannot allocate adapter scratch");
+    }
+    a->cap_lora = need;
+    a->bytes += b;
+    return ANC_OK;
+}
+
 static anc_status ensure_backward(anc_acts *a, anc_error *err) {
     if (a->dx && a->dhrows) return ANC_OK;
     size_t n = (size_t)a->cap_tokens, C = (size_t)a->C, F = (size_t)a->F, QD = (size_t)a->QD, KD = (size_t)a->KD;
@@ -222,6 +243,8 @@ anc_status anc_model_forward(const anc_model *m, anc_acts *a, const anc_batch *b
         for (int64_t t = 0; t < N; t++) R += b->score_mask[t] != 0;
     if ((st = ensure_tokens(m, a, N, max_len, err))) return st;
     if ((st = ensure_rows(m, a, R, err))) return st;
+    if ((st = ensure_lora(m, a, err))) return st;
+    const anc_lora *lo = m->lora;
     anc_mm *mm;
     if ((st = bind_mm(m, a, &mm, err))) return st;
 
@@ -248,17 +271,28 @@ anc_status anc_model_forward(const anc_model *m, anc_acts *a, const anc_batch *b
         anc_linear_forward(mm, q, ln1, w->wq, w->bq, N, C, QD);
         anc_linear_forward(mm, k, ln1, w->wk, w->bk, N, C, KD);
         anc_linear_forward(mm, v, ln1, w->wv, w->bv, N, C, KD);
+        if (lo) {
+            anc_lora_forward(mm, lo, l, ANC_LORA_Q, q, ln1, N, a->lora_scratch);
+            anc_lora_forward(mm, lo, l, ANC_LORA_K, k, ln1, N, a->lora_scratch);
+            anc_lora_forward(mm, lo, l, ANC_LORA_V, v, ln1, N, a->lora_scratch);
+        }
         anc_rope_forward(q, a->cos_t, a->sin_t, N, H, D);
         anc_rope_forward(k, a->cos_t, a->sin_t, N, KVH, D);
         anc_attention_forward(att, lse, q, k, v, b->seq_offsets, b->n_seqs, H, KVH, D, a->scratch);
         anc_linear_forward(mm, hl, att, w->wo, NULL, N, QD, C);
+        if (lo) anc_lora_forward(mm, lo, l, ANC_LORA_O, hl, att, N, a->lora_scratch);
         add_inplace(hl, xl, NC);
 
         anc_rmsnorm_forward(ln2, a->rstd2 + (size_t)l * N, hl, w->mlp_norm, N, C, c->rms_norm_eps);
         anc_linear_forward(mm, gate, ln2, w->w_gate, NULL, N, C, F);
         anc_linear_forward(mm, up, ln2, w->w_up, NULL, N, C, F);
+        if (lo) {
+            anc_lora_forward(mm, lo, l, ANC_LORA_GATE, gate, ln2, N, a->lora_scratch);
+            anc_lora_forward(mm, lo, l, ANC_LORA_UP, up, ln2, N, a->lora_scratch);
+        }
         anc_swiglu_forward(a->act, gate, up, (int64_t)N * F);
         anc_linear_forward(mm, xn, a->act, w->w_down, NULL, N, F, C);
+        if (lo) anc_lora_forward(mm, lo, l, ANC_LORA_DOWN, xn, a->act, N, a->lora_scratch);
         add_inplace(xn, hl, NC);
     }
     anc_rmsnorm_forward(a->lnf, a->rstdf, a->x + (size_t)L * NC, m->w.final_norm, N, C, c->rms_norm_eps);
@@ -303,10 +337,17 @@ anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *
         return anc_error_set(err, ANC_ERR_INVALID, "backward: call anc_model_forward on this batch first");
     anc_status st = ensure_backward(a, err);
     if (st) return st;
+    if ((st = ensure_lora(m, a, err))) return st;
+    const anc_lora *lo = m->lora;
     anc_mm *mm;
     if ((st = bind_mm(m, a, &mm, err))) return st;
-    anc_param_view g;
-    if ((st = anc_param_view_init(&g, c, grads, err))) return st;
+    /* a frozen base (grads NULL) gets an all-NULL view: no weight products */
+    anc_param_view g = {0};
+    if (grads) {
+        if ((st = anc_param_view_init(&g, c, grads, err))) return st;
+    } else if (!(g.layers = calloc((size_t)c->num_layers, sizeof *g.layers))) {
+        return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    }
 
     const int C = c->hidden_size, F = c->intermediate_size, H = c->num_heads, KVH = c->num_kv_heads, D = c->head_dim;
     const int QD = H * D, KD = KVH * D, L = c->num_layers, V = c->vocab_size;
@@ -340,15 +381,21 @@ anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *
         anc_swiglu_forward(a->act, gate, up, (int64_t)N * F);
         memset(a->dact, 0, sizeof(float) * (size_t)N * F);
         anc_linear_backward(mm, a->dact, gw->w_down, NULL, a->dx, a->act, w->w_down, N, F, C);
+        if (lo) anc_lora_backward(mm, lo, l, ANC_LORA_DOWN, a->dact, a->dx, a->act, N, a->lora_scratch);
         anc_swiglu_backward(a->dgate, a->dup, a->dact, gate, up, (int64_t)N * F);
         memset(a->dln, 0, sizeof(float) * NC);
         anc_linear_backward(mm, a->dln, gw->w_gate, NULL, a->dgate, ln2, w->w_gate, N, C, F);
         anc_linear_backward(mm, a->dln, gw->w_up, NULL, a->dup, ln2, w->w_up, N, C, F);
+        if (lo) {
+            anc_lora_backward(mm, lo, l, ANC_LORA_GATE, a->dln, a->dgate, ln2, N, a->lora_scratch);
+            anc_lora_backward(mm, lo, l, ANC_LORA_UP, a->dln, a->dup, ln2, N, a->lora_scratch);
+        }
         anc_rmsnorm_backward(a->dx, gw->mlp_norm, a->dln, hl, w->mlp_norm, a->rstd2 + (size_t)l * N, N, C);
 
         /* Attention: h = x[l] + o(att(rope(q), rope(k), v)) */
         memset(a->datt, 0, sizeof(float) * (size_t)N * QD);
         anc_linear_backward(mm, a->datt, gw->wo, NULL, a->dx, att, w->wo, N, QD, C);
+        if (lo) anc_lora_backward(mm, lo, l, ANC_LORA_O, a->datt, a->dx, att, N, a->lora_scratch);
         anc_attention_backward(a->dq, a->dk, a->dv, a->datt, att, lse, q, k, v, b->seq_offsets, b->n_seqs, H, KVH, D,
                                a->scratch);
         anc_rope_backward(a->dq, a->cos_t, a->sin_t, N, H, D);
@@ -357,9 +404,14 @@ anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *
         anc_linear_backward(mm, a->dln, gw->wq, gw->bq, a->dq, ln1, w->wq, N, C, QD);
         anc_linear_backward(mm, a->dln, gw->wk, gw->bk, a->dk, ln1, w->wk, N, C, KD);
         anc_linear_backward(mm, a->dln, gw->wv, gw->bv, a->dv, ln1, w->wv, N, C, KD);
+        if (lo) {
+            anc_lora_backward(mm, lo, l, ANC_LORA_Q, a->dln, a->dq, ln1, N, a->lora_scratch);
+            anc_lora_backward(mm, lo, l, ANC_LORA_K, a->dln, a->dk, ln1, N, a->lora_scratch);
+            anc_lora_backward(mm, lo, l, ANC_LORA_V, a->dln, a->dv, ln1, N, a->lora_scratch);
+        }
         anc_rmsnorm_backward(a->dx, gw->attn_norm, a->dln, xl, w->attn_norm, a->rstd1 + (size_t)l * N, N, C);
     }
-    for (int64_t t = 0; t < N; t++) {
+    for (int64_t t = 0; grads && t < N; t++) {
         float *dst = g.embed + (size_t)b->tokens[t] * C;
         const float *src = a->dx + (size_t)t * C;
         for (int i = 0; i < C; i++) dst[i] += src[i];

@@ -245,3 +245,9 @@ anc_status anc_model_save_hf(const anc_model *m, const char *dir, anc_dtype dtyp
     free(cfg_path);
     return st;
 }
+
+const char *const *anc_model_aux_files(void) {
+    static const char *const files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                        "generation_config.json", "chat_template.jinja", NULL};
+    return files;
+}

@@ -29,6 +29,7 @@ typedef struct anc_model {
     anc_dtype source_dtype;     /* dtype of the loaded weights (F32 for a new model) */
     float *inv_freq;            /* [head_dim/2] rotary inverse frequencies */
     uint16_t *params16;         /* NULL: fp32 products; else the slab in bf16 (anc_model_set_bf16), owned */
+    struct anc_lora *lora;      /* NULL: the base model; else its LoRA adapters run too (model/lora.h), borrowed */
 } anc_model;
 
 /* A packed micro-batch: n_seqs sequences concatenated into n_tokens ids.
@@ -73,6 +74,11 @@ anc_status anc_model_load_hf(anc_model **out, const char *dir, anc_error *err);
  * array of n malloc'd paths (caller frees each and the array). */
 anc_status anc_model_weight_files(const char *dir, char ***files, size_t *n_files, anc_error *err);
 
+/* The files of a model folder beside its weights that travel with it
+ * (tokenizer, special tokens, generation config, chat template), as a
+ * NULL-terminated list of names; static storage. */
+const char *const *anc_model_aux_files(void);
+
 /* Bytes of activations anc_model_forward keeps per token for backward
  * (excluding the vocabulary rows), for memory estimates. */
 size_t anc_model_act_bytes_per_token(const anc_config *cfg);
@@ -101,7 +107,11 @@ anc_status anc_model_forward(const anc_model *m, anc_acts *a, const anc_batch *b
 /* Backward pass of the last forward on the same batch and acts: given
  * d_token_logp[n_tokens] (d loss / d token_logp; only scored tokens are
  * read), ACCUMULATES d loss / d parameters into grads (a slab of
- * m->n_params floats laid out like m->params). */
+ * m->n_params floats laid out like m->params), or, with grads NULL, into
+ * nothing of the base (it is frozen: its weight products are skipped).
+ * With m->lora set and its gradients allocated, d loss / d adapter
+ * weights are accumulated into m->lora->grads. m->lora must be what the
+ * forward ran with. */
 anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *b,
                               const float *d_token_logp, float *grads, anc_error *err);
 

@@ -18,7 +18,7 @@ static const anc_optdef generate_opts[] = {
     {"temperature", PT_FLOAT, PR_NONE, 0}, {"top-p", PT_FLOAT, PR_NONE, 0}, {"top-k", PT_INT, PR_NONE, 0},
     {"max-new-tokens", PT_INT, PR_NONE, 0}, {"samples-per-prompt", PT_INT, PR_NONE, 0},
     {"seed", PT_INT, PR_NONE, 0}, {"stop", PT_LIST, PR_NONE, 0}, {"parallel", PT_INT, PR_NONE, 0},
-    {"chat-template", PT_STR, PR_MAYBE_PATH, 0}, {"bf16", PT_FLAG, PR_NONE, 0}, {0}};
+    {"chat-template", PT_STR, PR_MAYBE_PATH, 0}, {"bf16", PT_FLAG, PR_NONE, 0}, {"adapter", PT_STR, PR_IN_DIR, 0}, {0}};
 
 static const anc_optdef revise_opts[] = {
     {"input", PT_STR, PR_IN_FILE, 1}, {"out", PT_STR, PR_OUT, 0}, {"template", PT_STR, PR_IN_FILE, 0},
@@ -48,6 +48,9 @@ static const anc_optdef train_opts[] = {
     {"cpo-alpha", PT_FLOAT, PR_NONE, 0}, {"desirable-weight", PT_FLOAT, PR_NONE, 0},
     {"undesirable-weight", PT_FLOAT, PR_NONE, 0}, {"ref-model", PT_STR, PR_IN_DIR, 0},
     {"no-precompute-ref", PT_FLAG, PR_NONE, 0}, {"bf16", PT_FLAG, PR_NONE, 0}, {"optimizer", PT_STR, PR_NONE, 0},
+    {"use-peft", PT_FLAG, PR_NONE, 0}, {"lora-r", PT_INT, PR_NONE, 0}, {"lora-alpha", PT_FLOAT, PR_NONE, 0},
+    {"lora-dropout", PT_FLOAT, PR_NONE, 0}, {"lora-target-modules", PT_LIST, PR_NONE, 0},
+    {"use-rslora", PT_FLAG, PR_NONE, 0}, {"adapter", PT_STR, PR_IN_DIR, 0},
     {"learning-rate", PT_FLOAT, PR_NONE, 0}, {"adam-beta1", PT_FLOAT, PR_NONE, 0},
     {"adam-beta2", PT_FLOAT, PR_NONE, 0}, {"adam-epsilon", PT_FLOAT, PR_NONE, 0},
     {"weight-decay", PT_FLOAT, PR_NONE, 0}, {"lr-scheduler", PT_STR, PR_NONE, 0},
@@ -67,7 +70,8 @@ static const anc_optdef eval_opts[] = {
     {"grader", PT_STR, PR_NONE, 0}, {"pattern", PT_STR, PR_NONE, 0}, {"tolerance", PT_FLOAT, PR_NONE, 0},
     {"max-new-tokens", PT_INT, PR_NONE, 0}, {"parallel", PT_INT, PR_NONE, 0},
     {"chat-template", PT_STR, PR_MAYBE_PATH, 0}, {"batch-tokens", PT_INT, PR_NONE, 0},
-    {"out", PT_STR, PR_OUT, 0}, {"json", PT_FLAG, PR_NONE, 0}, {"bf16", PT_FLAG, PR_NONE, 0}, {0}};
+    {"out", PT_STR, PR_OUT, 0}, {"json", PT_FLAG, PR_NONE, 0}, {"bf16", PT_FLAG, PR_NONE, 0},
+    {"adapter", PT_STR, PR_IN_DIR, 0}, {0}};
 
 static const anc_optdef ab_opts[] = {
     {"a", PT_STR, PR_IN_FILE, 0}, {"b", PT_STR, PR_IN_FILE, 0}, {"model-a", PT_STR, PR_IN_DIR, 0},

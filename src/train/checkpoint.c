@@ -37,8 +37,8 @@ static void fsync_dir(const char *dir) {
     }
 }
 
-anc_status anc_ckpt_save(const char *out, const anc_model *m, const anc_optim *o, const anc_ckpt_state *s,
-                         const char *const *copy_files, anc_error *err) {
+anc_status anc_ckpt_save(const char *out, const anc_model *m, const anc_lora *lora, const anc_optim *o,
+                         const anc_ckpt_state *s, const char *const *copy_files, anc_error *err) {
     char name[64], tmpname[64];
     snprintf(name, sizeof name, "checkpoint-%lld", (long long)s->step);
     snprintf(tmpname, sizeof tmpname, "checkpoint-%lld.tmp", (long long)s->step);
@@ -47,7 +47,7 @@ anc_status anc_ckpt_save(const char *out, const anc_model *m, const anc_optim *o
     anc_status st = ANC_OK;
     if (!final || !tmp) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
     remove_ckpt_dir(tmp);
-    if ((st = anc_model_save_hf(m, tmp, ANC_DT_F32, err))) goto done;
+    if ((st = lora ? anc_lora_save_peft(lora, tmp, NULL, err) : anc_model_save_hf(m, tmp, ANC_DT_F32, err))) goto done;
     for (const char *const *f = copy_files; f && *f; f += 2) {
         if (!anc_path_exists(f[0])) continue;
         p = anc_path_join(tmp, f[1]);
@@ -109,16 +109,32 @@ done:
     return st;
 }
 
-anc_status anc_ckpt_load(const char *path, anc_model *m, anc_optim *o, anc_ckpt_state *s, anc_error *err) {
-    anc_model *loaded = NULL;
-    anc_status st = anc_model_load_hf(&loaded, path, err);
-    if (st) return st;
-    if (loaded->n_params != m->n_params) {
-        anc_model_free(loaded);
-        return anc_error_set(err, ANC_ERR_FORMAT, "%s: checkpoint has %zu parameters, the model %zu", path, loaded->n_params, m->n_params);
+/* The weights of a checkpoint: the adapter into lora, else the model. */
+static anc_status load_weights(const char *path, anc_model *m, anc_lora *lora, anc_error *err) {
+    anc_status st;
+    if (lora) {
+        anc_lora *loaded = NULL;
+        if ((st = anc_lora_load_peft(&loaded, path, &m->cfg, err))) return st;
+        if (loaded->n_params != lora->n_params || loaded->cfg.r != lora->cfg.r || loaded->cfg.targets != lora->cfg.targets)
+            st = anc_error_set(err, ANC_ERR_FORMAT, "%s: the checkpoint's adapter (r %d, %zu parameters) is not this run's (r %d, %zu parameters)",
+                               path, loaded->cfg.r, loaded->n_params, lora->cfg.r, lora->n_params);
+        else memcpy(lora->params, loaded->params, sizeof(float) * lora->n_params);
+        anc_lora_free(loaded);
+        return st;
     }
-    memcpy(m->params, loaded->params, sizeof(float) * m->n_params);
+    anc_model *loaded = NULL;
+    if ((st = anc_model_load_hf(&loaded, path, err))) return st;
+    if (loaded->n_params != m->n_params)
+        st = anc_error_set(err, ANC_ERR_FORMAT, "%s: checkpoint has %zu parameters, the model %zu", path, loaded->n_params, m->n_params);
+    else memcpy(m->params, loaded->params, sizeof(float) * m->n_params);
     anc_model_free(loaded);
+    return st;
+}
+
+anc_status anc_ckpt_load(const char *path, anc_model *m, anc_lora *lora, anc_optim *o, anc_ckpt_state *s,
+                         anc_error *err) {
+    anc_status st = load_weights(path, m, lora, err);
+    if (st) return st;
 
     char *p = anc_path_join(path, "optimizer.safetensors");
     anc_safetensors *sf = NULL;

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "model/lora.h"
 #include "model/model.h"
 #include "train/loss.h"
 #include "train/optim.h"
@@ -29,12 +30,16 @@ typedef struct anc_ckpt_state {
     double last_grad_norm;
 } anc_ckpt_state;
 
-/* Writes checkpoint-<s->step> under output_dir (replacing one of that step). */
-anc_status anc_ckpt_save(const char *output_dir, const anc_model *m, const anc_optim *o, const anc_ckpt_state *s,
-                         const char *const *copy_files, anc_error *err);
+/* Writes checkpoint-<s->step> under output_dir (replacing one of that
+ * step): the model, or with lora non-NULL only the adapter (PEFT files;
+ * the frozen base is not repeated). */
+anc_status anc_ckpt_save(const char *output_dir, const anc_model *m, const anc_lora *lora, const anc_optim *o,
+                         const anc_ckpt_state *s, const char *const *copy_files, anc_error *err);
 
-/* Loads a checkpoint folder into an existing model of the same shape, the
- * optimiser (same type and size) and s. */
-anc_status anc_ckpt_load(const char *path, anc_model *m, anc_optim *o, anc_ckpt_state *s, anc_error *err);
+/* Loads a checkpoint folder into an existing model of the same shape (or,
+ * with lora non-NULL, into that adapter of the same layout), the optimiser
+ * (same type and size) and s. */
+anc_status anc_ckpt_load(const char *path, anc_model *m, anc_lora *lora, anc_optim *o, anc_ckpt_state *s,
+                         anc_error *err);
 
 #endif

@@ -47,6 +47,20 @@ static const char *sched_name(anc_sched_type t) {
     return t == ANC_SCHED_LINEAR ? "linear" : t == ANC_SCHED_COSINE ? "cosine" : "constant";
 }
 
+/* The LoRA keys (only for a use_peft run, so other runs read as before). */
+static void sb_lora(sbuf *b, const anc_train_config *c) {
+    if (!c->use_peft) return;
+    sb_printf(b, "use_peft: true\nlora_r: %d\nlora_alpha: %.17g\nlora_dropout: %.17g\nuse_rslora: %s\nlora_target_modules:", c->lora.r,
+              c->lora.alpha, c->lora.dropout, c->lora.use_rslora ? "true" : "false");
+    for (int k = 0, first = 1; k < ANC_LORA_NMOD; k++)
+        if (c->lora.targets & (1u << k)) {
+            sb_printf(b, "%s%s", first ? " " : ",", anc_lora_module_name((anc_lora_module)k));
+            first = 0;
+        }
+    sb_printf(b, "\n");
+    sb_str(b, "adapter", c->adapter_dir);
+}
+
 anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *path, anc_error *err) {
     sbuf b = {0};
     sb_printf(&b, "# anchor train: effective configuration (usable with --config)\n");
@@ -78,6 +92,7 @@ anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *pa
     sb_printf(&b, "max_length: %lld\nmax_prompt_length: %lld\ntruncation_mode: %s\n", (long long)c->max_length,
               (long long)c->max_prompt_length, c->truncation_keep_start ? "keep_start" : "keep_end");
     if (c->save_dtype != ANC_DT_INVALID) sb_printf(&b, "save_dtype: %s\n", anc_dtype_name(c->save_dtype));
+    sb_lora(&b, c);
     if (b.oom) {
         free(b.p);
         return anc_error_set(err, ANC_ERR_NOMEM, "out of memory writing %s", path);
@@ -112,6 +127,7 @@ anc_status anc_train_signature(const anc_train_config *c, uint64_t data_hash, ch
     sb_str(&b, "chat_template", c->chat_template);
     sb_printf(&b, "max_length: %lld\nmax_prompt_length: %lld\ntruncation_mode: %s\n", (long long)c->max_length,
               (long long)c->max_prompt_length, c->truncation_keep_start ? "keep_start" : "keep_end");
+    sb_lora(&b, c);
     if (b.oom) {
         free(b.p);
         return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");

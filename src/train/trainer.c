@@ -45,6 +45,7 @@ void anc_train_config_default(anc_train_config *c) {
     c->max_tokens = 8192;
     c->precompute_ref = 1;
     c->save_dtype = ANC_DT_INVALID;
+    anc_lora_config_default(&c->lora);
 }
 
 static double now_s(void) {
@@ -62,12 +63,10 @@ static void free_copy_list(char **list) {
     free(list);
 }
 
-static const char *const tokenizer_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                                              "generation_config.json", "chat_template.jinja", NULL};
-
 /* Pairs of (source path, name) for the tokenizer files of model_dir;
  * NULL-terminated, malloc'd strings. */
 static char **tokenizer_copy_list(const char *model_dir, const char *work_dir) {
+    const char *const *tokenizer_files = anc_model_aux_files();
     size_t n = 0;
     while (tokenizer_files[n]) n++;
     char **list = calloc(2 * n + 3, sizeof(char *));
@@ -119,11 +118,14 @@ static anc_status validate(const anc_train_config *c, anc_error *err) {
     if (!(c->warmup_ratio >= 0 && c->warmup_ratio <= 1))
         return anc_error_set(err, ANC_ERR_INVALID, "train: warmup-ratio must lie in [0, 1]");
     if (c->max_tokens < 2) return anc_error_set(err, ANC_ERR_INVALID, "train: max-tokens must be >= 2");
+    if (c->adapter_dir && !c->use_peft)
+        return anc_error_set(err, ANC_ERR_INVALID, "train: an --adapter to continue from needs --use-peft");
+    if (c->use_peft && anc_lora_config_check(&c->lora, err)) return anc_error_prefix(err, "train");
     /* The output folder must not be, hold or lie inside a model it reads:
      * the final save would replace the weights it started from. */
-    const char *inputs[2] = {c->model_dir, c->ref_model_dir};
-    const char *what[2] = {"--model", "--ref-model"};
-    for (int i = 0; i < 2; i++) {
+    const char *inputs[3] = {c->model_dir, c->ref_model_dir, c->adapter_dir};
+    const char *what[3] = {"--model", "--ref-model", "--adapter"};
+    for (int i = 0; i < 3; i++) {
         if (!inputs[i]) continue;
         anc_path_rel rel;
         anc_status st = anc_path_relation(c->output_dir, inputs[i], &rel, err);
@@ -141,16 +143,19 @@ static anc_status validate(const anc_train_config *c, anc_error *err) {
  * resume from another working directory compares equal. */
 static anc_status run_signature(const anc_train_config *c, const anc_train_data *d, char **out, anc_error *err) {
     anc_train_config cc = *c;
-    char *m = anc_path_canonical(c->model_dir, err), *r = NULL;
+    char *m = anc_path_canonical(c->model_dir, err), *r = NULL, *ad = NULL;
     anc_status st = m ? ANC_OK : err->code;
     if (!st && c->ref_model_dir && !(r = anc_path_canonical(c->ref_model_dir, err))) st = err->code;
+    if (!st && c->adapter_dir && !(ad = anc_path_canonical(c->adapter_dir, err))) st = err->code;
     if (!st) {
         cc.model_dir = m;
         cc.ref_model_dir = r;
+        cc.adapter_dir = ad;
         st = anc_train_signature(&cc, anc_train_data_hash(d), out, err);
     }
     free(m);
     free(r);
+    free(ad);
     return st;
 }
 
@@ -188,6 +193,12 @@ static void ref_progress_cb(void *ctx, size_t done, size_t total, int64_t tokens
 static anc_status setup_reference(trainer *t, anc_train_report_fn report, void *ctx, anc_error *err) {
     const anc_train_config *c = t->cfg;
     anc_status st;
+    if (!c->precompute_ref && c->use_peft && !c->ref_model_dir) {
+        /* the base with its adapters off: the policy's own weights */
+        t->ref_is_base = 1;
+        t->ref_acts = anc_acts_create();
+        return t->ref_acts ? ANC_OK : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    }
     if (!c->precompute_ref) {
         if ((st = anc_model_load_hf(&t->ref, c->ref_model_dir ? c->ref_model_dir : c->model_dir, err))) return st;
         if (c->bf16 && (st = anc_model_set_bf16(t->ref, 1, err))) return st;
@@ -229,6 +240,30 @@ static anc_status setup_reference(trainer *t, anc_train_report_fn report, void *
     }
     if (ref != t->policy) anc_model_free(ref);
     return st;
+}
+
+/* The adapters of a use_peft run: continued from c->adapter_dir or new
+ * (PEFT's initialisation from the seed), attached to the policy. */
+static anc_status setup_lora(trainer *t, anc_train_report_fn report, void *ctx, anc_error *err) {
+    const anc_train_config *c = t->cfg;
+    anc_status st;
+    if (c->adapter_dir) st = anc_lora_load_peft(&t->lora, c->adapter_dir, &t->policy->cfg, err);
+    else if (!(st = anc_lora_create(&t->lora, &t->policy->cfg, &c->lora, err))) anc_lora_init(t->lora, c->seed);
+    if (st) return st;
+    /* training-time dropout is the run's, not the file's */
+    t->lora->cfg.dropout = c->lora.dropout;
+    t->lora->dropout_seed = c->seed;
+    t->lora->training = 1;
+    if ((st = anc_lora_alloc_grads(t->lora, err))) return st;
+    t->policy->lora = t->lora;
+    if (report) {
+        anc_train_status rs = {0};
+        rs.phase = "peft";
+        rs.done = t->lora->n_params;
+        rs.total = t->lora->n_params + t->policy->n_params;
+        report(ctx, &rs);
+    }
+    return ANC_OK;
 }
 
 anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void *ctx, anc_error *err) {
@@ -283,9 +318,22 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     t.acts = anc_acts_create();
     if (t.needs_ref && (st = setup_reference(&t, report, ctx, err))) goto done;
     if ((st = tr_alloc_micro(&t, (size_t)c->batch_size, err))) goto done;
-    t.grads = calloc(t.policy->n_params, sizeof(float));
-    if (!t.grads) { st = anc_error_set(err, ANC_ERR_NOMEM, "cannot allocate gradients"); goto done; }
-    if ((st = anc_optim_init(&t.opt, &c->opt, t.policy->specs, t.policy->n_specs, t.policy->n_params, err))) goto done;
+    /* The reference is set up: from here on the policy runs its adapters. */
+    if (c->use_peft && (st = setup_lora(&t, report, ctx, err))) goto done;
+    float *train_grads;
+    if (t.lora) {
+        t.params = t.lora->params;
+        t.n_train = t.lora->n_params;
+        train_grads = t.lora->grads;  /* t.grads stays NULL: the base is frozen */
+        st = anc_optim_init(&t.opt, &c->opt, t.lora->specs, t.lora->n_specs, t.n_train, err);
+    } else {
+        t.params = t.policy->params;
+        t.n_train = t.policy->n_params;
+        train_grads = t.grads = calloc(t.n_train, sizeof(float));
+        st = t.grads ? anc_optim_init(&t.opt, &c->opt, t.policy->specs, t.policy->n_specs, t.n_train, err)
+                     : anc_error_set(err, ANC_ERR_NOMEM, "cannot allocate gradients");
+    }
+    if (st) goto done;
 
     const size_t n = t.data.ps.n, B = (size_t)c->batch_size, GA = (size_t)c->grad_accum;
     const int64_t micro_per_epoch = (int64_t)((n + B - 1) / B);
@@ -301,7 +349,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     if (!metrics_path || !copy) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
     if ((st = run_signature(c, &t.data, &signature, err))) goto done;
     if (c->resume && anc_train_latest_checkpoint(rd.work, &ckpt_path) > 0) {
-        if ((st = anc_ckpt_load(ckpt_path, t.policy, &t.opt, &s, err))) goto done;
+        if ((st = anc_ckpt_load(ckpt_path, t.policy, t.lora, &t.opt, &s, err))) goto done;
         anc_model_sync_bf16(t.policy);
         if (s.seed != c->seed) {
             st = anc_error_set(err, ANC_ERR_INVALID, "train: %s was made with --seed %llu, not %llu; resume with the same seed",
@@ -332,7 +380,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     double t_window = now_s();
     int64_t tokens_window = 0;
     for (int64_t step = s.step + 1; step <= total; step++) {
-        memset(t.grads, 0, sizeof(float) * t.policy->n_params);
+        memset(train_grads, 0, sizeof(float) * t.n_train);
         for (size_t micro = 0; micro < GA; micro++) {
             int64_t g = (step - 1) * (int64_t)GA + (int64_t)micro;
             int64_t epoch = g / micro_per_epoch, pos = g % micro_per_epoch;
@@ -346,6 +394,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
             size_t first = (size_t)pos * B, m = n - first < B ? n - first : B;
             for (size_t k = 0; k < m; k++) idx[k] = perm[first + k];
             int64_t tok = 0;
+            t.micro_id = (uint64_t)g;
             st = tr_micro_step(&t, &t.data, t.ref_c, t.ref_r, idx, m, 1.0 / (double)GA, 1, s.window, &tok, err);
             if (st) {
                 anc_error_prefix(err, "step %lld", (long long)step);
@@ -355,14 +404,14 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
             tokens_window += tok;
             s.window_count++;
         }
-        double norm = anc_clip_grad_norm(t.grads, t.policy->n_params, c->max_grad_norm);
+        double norm = anc_clip_grad_norm(train_grads, t.n_train, c->max_grad_norm);
         if (!isfinite(norm)) {
             st = anc_error_set(err, ANC_ERR_NUMERIC, "step %lld: the gradient norm is not finite; stopping (checkpoints written so far are intact)", (long long)step);
             goto done;
         }
         s.last_grad_norm = norm;
-        anc_optim_step(&t.opt, t.policy->params, t.grads, anc_schedule_lr(c->scheduler, c->opt.lr, step - 1, warmup, total));
-        anc_model_sync_bf16(t.policy);
+        anc_optim_step(&t.opt, t.params, train_grads, anc_schedule_lr(c->scheduler, c->opt.lr, step - 1, warmup, total));
+        if (!t.lora) anc_model_sync_bf16(t.policy);
         s.step = step;
         s.loss_state = t.loss_state;
         double epoch_f = (double)(step * (int64_t)GA) / (double)micro_per_epoch;
@@ -392,13 +441,14 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
             (st = tr_run_eval(&t, step, epoch_f, mf, report, ctx, err)))
             goto done;
         if (c->save_steps > 0 && step % c->save_steps == 0 &&
-            (st = anc_ckpt_save(rd.work, t.policy, &t.opt, &s, (const char *const *)copy, err)))
+            (st = anc_ckpt_save(rd.work, t.policy, t.lora, &t.opt, &s, (const char *const *)copy, err)))
             goto done;
         if (report) report(ctx, &rs);
     }
     {
         anc_dtype dt = c->save_dtype != ANC_DT_INVALID ? c->save_dtype : t.policy->source_dtype;
-        if ((st = anc_model_save_hf(t.policy, rd.work, dt, err))) goto done;
+        if ((st = t.lora ? anc_lora_save_peft(t.lora, rd.work, c->model_dir, err) : anc_model_save_hf(t.policy, rd.work, dt, err)))
+            goto done;
         for (size_t i = 0; copy[2 * i]; i++) {
             if (!strcmp(copy[2 * i + 1], SIGNATURE_NAME) || !anc_path_exists(copy[2 * i])) continue;
             char *dst = anc_path_join(rd.work, copy[2 * i + 1]);

@@ -11,6 +11,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "model/lora.h"
 #include "train/loss.h"
 #include "train/optim.h"
 
@@ -46,6 +47,12 @@ typedef struct anc_train_config {
     const char *chat_template;  /* NULL: the tokenizer's; else a built-in name or a file */
     int64_t max_length, max_prompt_length;  /* 0: no limit */
     int truncation_keep_start;  /* 0: keep_end (TRL's default), 1: keep_start */
+    /* LoRA (TRL's --use_peft): only adapters train, the base stays frozen
+     * and, with adapters off, is the reference (no second model). The run
+     * writes PEFT's adapter files instead of a model. */
+    int use_peft;
+    anc_lora_config lora;       /* r, alpha, dropout, targets, rsLoRA (defaults: anc_lora_config_default) */
+    const char *adapter_dir;    /* NULL: a new adapter; else continue from this PEFT adapter (its r, alpha, targets) */
 } anc_train_config;
 
 /* Fills TRL/transformers defaults (beta 0.1, lr 1e-6, AdamW 0.9/0.999/1e-8,

@@ -14,7 +14,12 @@ enum { W_LOSS, W_RC, W_RR, W_RM, W_RA, W_LPC, W_LPR, W_LGC, W_LGR, W_KL, W_N };
 
 typedef struct trainer {
     const anc_train_config *cfg;
-    anc_model *policy, *ref;         /* ref only when not precomputed */
+    anc_model *policy, *ref;         /* ref only when not precomputed (and not the base of a LoRA policy) */
+    anc_lora *lora;                  /* use_peft: the trained adapters, attached to policy; owned */
+    int ref_is_base;                 /* reference in memory = the policy with its adapters off */
+    float *params;                   /* what the optimiser updates: the policy slab or the adapter slab */
+    size_t n_train;                  /* floats in params / grads */
+    uint64_t micro_id;               /* global index of the running micro-step (LoRA dropout masks) */
     anc_acts *acts, *ref_acts;
     anc_train_data data, eval;
     anc_dataset_stats data_stats;

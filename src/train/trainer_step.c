@@ -29,6 +29,7 @@ anc_status tr_alloc_micro(trainer *t, size_t B, anc_error *err) {
 void tr_free_trainer(trainer *t) {
     anc_model_free(t->policy);
     anc_model_free(t->ref);
+    anc_lora_free(t->lora);
     anc_acts_free(t->acts);
     anc_acts_free(t->ref_acts);
     anc_train_data_free(&t->data);
@@ -65,6 +66,8 @@ anc_status tr_chunk_forward(trainer *t, size_t at, int with_ref, anc_error *err)
         t->toklogp = malloc(sizeof(float) * (size_t)t->toklogp_cap);
         if (!t->toklogp) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     }
+    /* the forward re-run for backward draws the same dropout masks */
+    if (t->lora) t->lora->dropout_pass = (t->micro_id << 20) ^ (uint64_t)at;
     anc_status st = anc_model_forward(t->policy, t->acts, &pk->batch, t->orpo ? t->toklogp : NULL, t->seqbuf, t->lgbuf, err);
     if (st) return st;
     if (t->orpo) {
@@ -88,8 +91,14 @@ anc_status tr_chunk_forward(trainer *t, size_t at, int with_ref, anc_error *err)
         t->lgc[at + k] = t->lgbuf[pk->seq_chosen[k]];
         t->lgr[at + k] = t->lgbuf[pk->seq_rejected[k]];
     }
-    if (with_ref && t->ref) {
-        if ((st = anc_model_forward(t->ref, t->ref_acts, &pk->batch, NULL, t->seqbuf, NULL, err))) return st;
+    if (with_ref && (t->ref || t->ref_is_base)) {
+        /* a LoRA policy's reference is its base: the same model, adapters off */
+        anc_model *ref = t->ref ? t->ref : t->policy;
+        anc_lora *adapters = ref->lora;
+        if (t->ref_is_base) ref->lora = NULL;
+        st = anc_model_forward(ref, t->ref_acts, &pk->batch, NULL, t->seqbuf, NULL, err);
+        ref->lora = adapters;
+        if (st) return st;
         for (size_t k = 0; k < pk->n_pairs; k++) {
             t->rc[at + k] = t->seqbuf[pk->seq_chosen[k]];
             t->rr[at + k] = t->seqbuf[pk->seq_rejected[k]];
@@ -219,6 +228,7 @@ anc_status tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c
     if (!backward) return ANC_OK;
     for (size_t at = 0; at < n; at += t->pk.n_pairs) {
         if ((st = anc_pack_pairs(&t->pk, &t->sub, at, t->cfg->max_tokens, err))) return st;
+        if (t->lora) t->lora->dropout_pass = (t->micro_id << 20) ^ (uint64_t)at;
         if ((st = anc_model_forward(t->policy, t->acts, &t->pk.batch, NULL, NULL, NULL, err))) return st;
         if ((st = tr_chunk_backward(t, at, err))) return st;
     }
@@ -257,6 +267,7 @@ anc_status tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_tra
     if (!idx) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     int64_t tokens = 0;
     anc_status st = ANC_OK;
+    if (t->lora) t->lora->training = 0;  /* evaluation: no dropout (model.eval()) */
     for (size_t at = 0; at < n && !st; at += B, count++) {
         size_t m = n - at < B ? n - at : B;
         for (size_t k = 0; k < m; k++) idx[k] = at + k;
@@ -273,6 +284,7 @@ anc_status tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_tra
         }
     }
     free(idx);
+    if (t->lora) t->lora->training = 1;
     if (st) return anc_error_prefix(err, "evaluation at step %lld", (long long)step);
     return tr_log_line(mf, "eval_", win, (double)count, t->eval.unpaired, t->log_rewards, step, epoch, 0, 0, 0, 0, err);
 }
