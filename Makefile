@@ -69,6 +69,7 @@ fuzz: deps
 reference:
 	/usr/bin/python3 scripts/make_reference.py tests/fixtures/reference
 	/usr/bin/python3 scripts/make_loss_reference.py tests/fixtures/loss
+	/usr/bin/python3 scripts/make_lora_reference.py tests/fixtures/lora
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

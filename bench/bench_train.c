@@ -14,6 +14,7 @@
 #include "bench_model.h"
 #include "core/blas.h"
 #include "core/rng.h"
+#include "model/lora.h"
 #include "train/loss.h"
 #include "train/optim.h"
 
@@ -25,11 +26,14 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     anc_blas_select_core(argv);
-    int layers = 30, steps = 3, prompt = 128, resp = 384, bf16 = 0;
+    int layers = 30, steps = 3, prompt = 128, resp = 384, bf16 = 0, lora_r = 0;
+    double lora_dropout = 0.05;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--bf16")) bf16 = 1;
         else if (i + 1 < argc && !strcmp(argv[i], "--layers")) layers = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--steps")) steps = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--lora-r")) lora_r = atoi(argv[++i]);  /* LoRA on all-linear, frozen base */
+        else if (i + 1 < argc && !strcmp(argv[i], "--lora-dropout")) lora_dropout = atof(argv[++i]);
     }
     if (steps < 1 || steps > 50) steps = 3;
     anc_model *m = bench_smollm2_model(layers, 1);
@@ -58,17 +62,35 @@ int main(int argc, char **argv) {
     float seq[2], ref[2];
     if (anc_model_forward(m, a, &b, NULL, ref, NULL, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
 
-    float *grads = calloc(m->n_params, sizeof(float)), *dtok = calloc((size_t)N, sizeof(float));
+    /* LoRA: only the adapters have gradients and AdamW moments; the reference
+     * pass above ran on the base before the adapters were attached */
+    anc_lora *lora = NULL;
+    if (lora_r > 0) {
+        anc_lora_config lc;
+        anc_lora_config_default(&lc);
+        lc.r = lora_r;
+        lc.alpha = 2.0 * lora_r;
+        lc.dropout = lora_dropout;
+        lc.targets = ANC_LORA_ALL_LINEAR;
+        if (anc_lora_create(&lora, &m->cfg, &lc, &err) || anc_lora_alloc_grads(lora, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+        anc_lora_init(lora, 1);
+        lora->training = 1;
+        m->lora = lora;
+    }
+    float *train_params = lora ? lora->params : m->params;
+    size_t n_train = lora ? lora->n_params : m->n_params;
+    float *grads = lora ? lora->grads : calloc(m->n_params, sizeof(float)), *dtok = calloc((size_t)N, sizeof(float));
     anc_optim opt;
     anc_optim_config oc = {ANC_OPT_ADAMW, 1e-6, 0.9, 0.999, 1e-8, 0.0};
-    if (anc_optim_init(&opt, &oc, m->specs, m->n_specs, m->n_params, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+    if (anc_optim_init(&opt, &oc, lora ? lora->specs : m->specs, lora ? lora->n_specs : m->n_specs, n_train, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
     anc_loss_params lp;
     anc_loss_params_default(&lp);
     int32_t lens[2] = {resp, resp};
     double t_step = 0, loss0 = 0;
     for (int s = 0; s <= steps; s++) {   /* step 0 is a warm-up */
         double t0 = now();
-        memset(grads, 0, sizeof(float) * m->n_params);
+        memset(grads, 0, sizeof(float) * n_train);
+        if (lora) lora->dropout_pass = (uint64_t)s;
         if (anc_model_forward(m, a, &b, NULL, seq, NULL, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
         anc_loss_batch lb;
         memset(&lb, 0, sizeof lb);
@@ -84,10 +106,10 @@ int main(int argc, char **argv) {
         if (anc_loss_compute(ANC_LOSS_APO_ZERO, &lp, NULL, &lb, 1.0, &lo, &dc, &dr, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
         if (s == 0) loss0 = lo.loss;
         for (int64_t t = 0; t < N; t++) dtok[t] = mask[t] ? (t < L ? dc : dr) : 0.0f;
-        if (anc_model_backward(m, a, &b, dtok, grads, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
-        anc_clip_grad_norm(grads, m->n_params, 1.0);
-        anc_optim_step(&opt, m->params, grads, 1e-6);
-        anc_model_sync_bf16(m);
+        if (anc_model_backward(m, a, &b, dtok, lora ? NULL : grads, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+        anc_clip_grad_norm(grads, n_train, 1.0);
+        anc_optim_step(&opt, train_params, grads, 1e-6);
+        if (!lora) anc_model_sync_bf16(m);
         if (s > 0) t_step += now() - t0;
     }
     t_step /= steps;
@@ -100,14 +122,19 @@ int main(int argc, char **argv) {
     printf("precision %s\n", bf16 ? "bf16 (oneDNN products, fp32 master weights)" : "fp32");
     printf("blas_core %s\n", anc_blas_corename());
     printf("params %.0f\n", P);
+    if (lora) printf("lora all-linear r %d dropout %g, trainable %zu (%.2f%%)\n", lora_r, lora_dropout, n_train, 100.0 * (double)n_train / P);
     printf("tokens_per_step %lld\n", (long long)N);
     printf("step_s %.4f\n", t_step);
     printf("train_tok_s %.1f\n", N / t_step);
-    printf("train_gflops %.1f\n", 6 * P * N / t_step / 1e9);
+    /* LoRA skips the base weight gradients: forward 2PN + input gradients 2PN */
+    printf("train_gflops %.1f\n", (lora ? 4 : 6) * P * N / t_step / 1e9);
     printf("peak_rss_mb %.1f\n", ru.ru_maxrss / 1024.0);
     printf("initial_loss %.6f\n", loss0);
     anc_optim_free(&opt);
-    free(grads); free(dtok); free(tokens); free(mask);
+    if (!lora) free(grads);
+    m->lora = NULL;
+    anc_lora_free(lora);
+    free(dtok); free(tokens); free(mask);
     anc_acts_free(a);
     anc_model_free(m);
     return 0;
