@@ -49,6 +49,11 @@ cat "$OUT/train_anchor_bf16.txt"
 awk -v a="$(get step_s "$OUT/train_anchor.txt")" -v b="$(get step_s "$OUT/train_anchor_bf16.txt")" \
     -v g="$(get train_gflops "$OUT/train_anchor_bf16.txt")" -v p="$(get bf16_peak_gflops "$OUT/gemm_anchor.txt")" \
     'BEGIN { printf "anchor --bf16 step %.2fx faster than fp32, %.3f of the %.1f GFLOP/s bf16 GEMM peak\n", a/b, g/p, p }'
+echo "-- anchor --bf16 --use-peft (LoRA r 16 on all-linear, dropout 0.05, frozen base)"
+"$B/bench_train" --steps "$REPS" --bf16 --lora-r 16 | tee "$OUT/train_anchor_bf16_lora.txt"
+awk -v a="$(get step_s "$OUT/train_anchor_bf16.txt")" -v b="$(get step_s "$OUT/train_anchor_bf16_lora.txt")" \
+    -v am="$(get peak_rss_mb "$OUT/train_anchor_bf16.txt")" -v bm="$(get peak_rss_mb "$OUT/train_anchor_bf16_lora.txt")" \
+    'BEGIN { printf "LoRA step %.2fx the full bf16 step, %.2fx less peak memory\n", a/b, am/bm }'
 peak=$(get sgemm_peak_gflops "$OUT/engine_anchor.txt")
 awk -v g="$(get train_gflops "$OUT/train_anchor.txt")" -v p="$peak" 'BEGIN { printf "anchor train MFU %.3f (of the %.1f GFLOP/s SGEMM peak)\n", g/p, p }'
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
