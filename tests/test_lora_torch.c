@@ -63,15 +63,6 @@ typedef struct {
     anc_batch b;
 } lora_cases;
 
-static float *read_f32(anc_safetensors *st, const char *name, uint64_t *n) {
-    const anc_st_tensor *t = anc_st_find(st, name);
-    if (!t) fail_msg("expected tensor %s missing from cases.safetensors", name);
-    float *buf = malloc(sizeof(float) * (t->n_elems ? t->n_elems : 1));
-    anc_error err = {0};
-    TU_CHECK(anc_st_read_f32(t, buf, t->n_elems, &err), &err);
-    if (n) *n = t->n_elems;
-    return buf;
-}
 
 static void *copy_raw(anc_safetensors *st, const char *name, anc_dtype dt, uint64_t *n) {
     const anc_st_tensor *t = anc_st_find(st, name);
@@ -96,7 +87,7 @@ static void load_cases(lora_cases *c) {
     c->S = (int)no - 1;
     c->mask = copy_raw(c->st, "score_mask", ANC_DT_U8, &nm);
     assert_int_equal(nm, n);
-    c->coef = read_f32(c->st, "coef", &n);
+    c->coef = tu_st_read_f32(c->st, "coef", &n);
     assert_int_equal(n, (uint64_t)c->N);
     c->b = (anc_batch){c->N, c->tokens, c->S, c->offsets, c->mask};
 }
@@ -154,10 +145,10 @@ static void measure(const lora_cases *c, const char *name, int bf16, worst_figs 
     char key[256];
     uint64_t n;
     snprintf(key, sizeof key, "%s.token_logp", name);
-    float *exp_tok = read_f32(c->st, key, &n);
+    float *exp_tok = tu_st_read_f32(c->st, key, &n);
     assert_int_equal(n, (uint64_t)c->N);
     snprintf(key, sizeof key, "%s.logits", name);
-    float *exp_logits = read_f32(c->st, key, &n);
+    float *exp_logits = tu_st_read_f32(c->st, key, &n);
     const int V = m->cfg.vocab_size;
     assert_int_equal(n, (uint64_t)c->N * V);
     double lmax = tu_max_abs(exp_logits, n);
@@ -167,7 +158,7 @@ static void measure(const lora_cases *c, const char *name, int bf16, worst_figs 
     w->logp = w->logp_nats / (bf16 ? lmax : tok_max);
 
     /* the adapter must matter: far from the base model's log-probs */
-    float *base_tok = read_f32(c->st, "base.token_logp", NULL);
+    float *base_tok = tu_st_read_f32(c->st, "base.token_logp", NULL);
     double moved = scored_diff(c, exp_tok, base_tok, NULL);
     assert_true(moved > 1000 * FP32_LOGP_REL * tok_max);
 
@@ -195,7 +186,7 @@ static void measure(const lora_cases *c, const char *name, int bf16, worst_figs 
     for (size_t i = 0; i < l->n_specs; i++) {
         const anc_param_spec *s = &l->specs[i];
         snprintf(key, sizeof key, "%s%s", prefix, s->name);
-        float *eg = read_f32(c->st, key, &n);
+        float *eg = tu_st_read_f32(c->st, key, &n);
         assert_int_equal(n, s->n_elems);
         const float *g = l->grads + s->offset;
         double scale = fmax(tu_max_abs(eg, n), 1e-6), r = tu_max_abs_diff(g, eg, n) / scale, ss = 0;

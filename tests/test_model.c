@@ -26,15 +26,6 @@ typedef struct {
     int S;
 } ref_case;
 
-static float *read_f32(anc_safetensors *st, const char *name, uint64_t *n) {
-    const anc_st_tensor *t = anc_st_find(st, name);
-    if (!t) fail_msg("expected tensor %s missing", name);
-    float *buf = malloc(sizeof(float) * (t->n_elems ? t->n_elems : 1));
-    anc_error err = {0};
-    TU_CHECK(anc_st_read_f32(t, buf, t->n_elems, &err), &err);
-    if (n) *n = t->n_elems;
-    return buf;
-}
 
 static void load_case(ref_case *rc, const char *name) {
     memset(rc, 0, sizeof *rc);
@@ -63,7 +54,7 @@ static void load_case(ref_case *rc, const char *name) {
     assert_non_null(t);
     rc->mask = malloc(t->nbytes);
     memcpy(rc->mask, t->data, t->nbytes);
-    rc->coef = read_f32(rc->exp, "coef", NULL);
+    rc->coef = tu_st_read_f32(rc->exp, "coef", NULL);
 }
 
 static void free_case(ref_case *rc) {
@@ -101,16 +92,16 @@ static void check_reference(const char *name) {
     float *logits = malloc(sizeof(float) * (size_t)rc.N * V);
     TU_CHECK(anc_model_logits_rows(m, a, rows, rc.N, logits, &err), &err);
     uint64_t n;
-    float *exp_logits = read_f32(rc.exp, "logits", &n);
+    float *exp_logits = tu_st_read_f32(rc.exp, "logits", &n);
     assert_int_equal(n, (uint64_t)rc.N * V);
     tu_assert_close("logits", logits, exp_logits, n, REL_TOL, 0);
 
     /* token_logp is compared only where scored (the reference fills every position). */
-    float *exp_tok = read_f32(rc.exp, "token_logp", &n);
+    float *exp_tok = tu_st_read_f32(rc.exp, "token_logp", &n);
     for (int64_t t = 0; t < rc.N; t++)
         if (!rc.mask[t]) exp_tok[t] = 0;
     tu_assert_close("token_logp", tok, exp_tok, (size_t)rc.N, REL_TOL, 0);
-    float *exp_seq = read_f32(rc.exp, "seq_logp", &n);
+    float *exp_seq = tu_st_read_f32(rc.exp, "seq_logp", &n);
     tu_assert_close("seq_logp", seq, exp_seq, (size_t)rc.S, REL_TOL, 0);
 
     /* backward of L = sum_s coef[s] * seq_logp[s] */
@@ -120,7 +111,7 @@ static void check_reference(const char *name) {
     for (size_t i = 0; i < m->n_specs; i++) {
         char gname[160];
         snprintf(gname, sizeof gname, "grad.%s", m->specs[i].name);
-        float *eg = read_f32(rc.exp, gname, &n);
+        float *eg = tu_st_read_f32(rc.exp, gname, &n);
         assert_int_equal(n, m->specs[i].n_elems);
         tu_assert_close(gname, grads + m->specs[i].offset, eg, n, REL_TOL, 1e-6);
         free(eg);
@@ -156,7 +147,7 @@ static void check_bf16(const char *name) {
     float *tok = calloc((size_t)rc.N, sizeof(float));
     TU_CHECK(anc_model_forward(m, a, &b, tok, NULL, NULL, &err), &err);
     uint64_t n;
-    float *exp_tok = read_f32(rc.exp, "token_logp", &n);
+    float *exp_tok = tu_st_read_f32(rc.exp, "token_logp", &n);
     double worst_lp = 0;
     for (int64_t t = 0; t < rc.N; t++)
         if (rc.mask[t] && fabs(tok[t] - exp_tok[t]) > worst_lp) worst_lp = fabs(tok[t] - exp_tok[t]);
@@ -168,7 +159,7 @@ static void check_bf16(const char *name) {
     for (size_t i = 0; i < m->n_specs; i++) {
         char gname[160];
         snprintf(gname, sizeof gname, "grad.%s", m->specs[i].name);
-        float *eg = read_f32(rc.exp, gname, &n);
+        float *eg = tu_st_read_f32(rc.exp, gname, &n);
         double scale = tu_max_abs(eg, n), d = tu_max_abs_diff(grads + m->specs[i].offset, eg, n);
         double rel = scale > 1e-6 ? d / scale : d / 1e-6;
         if (rel > worst_g) {
@@ -177,7 +168,7 @@ static void check_bf16(const char *name) {
         }
         free(eg);
     }
-    float *exp_logits = read_f32(rc.exp, "logits", &n);
+    float *exp_logits = tu_st_read_f32(rc.exp, "logits", &n);
     double lmax = tu_max_abs(exp_logits, n);
     free(exp_logits);
     printf("  %s bf16: max |d token logp| %.4f nats = %.4f x max|logit| (bound %.3f), worst gradient %.4f x max|ref| "

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/safetensors.h"
+
 char *tu_path(const char *base, const char *rel) {
     size_t n = strlen(base) + strlen(rel) + 2;
     char *p = malloc(n);
@@ -141,4 +143,14 @@ int tu_count_lines(const char *path) {
     while ((c = fgetc(f)) != EOF) n += c == '\n';
     fclose(f);
     return n;
+}
+
+float *tu_st_read_f32(struct anc_safetensors *st, const char *name, uint64_t *n) {
+    const anc_st_tensor *t = anc_st_find(st, name);
+    if (!t) fail_msg("expected tensor %s missing from %s", name, anc_st_label(st));
+    float *buf = malloc(sizeof(float) * (t->n_elems ? t->n_elems : 1));
+    anc_error err = {0};
+    TU_CHECK(anc_st_read_f32(t, buf, t->n_elems, &err), &err);
+    if (n) *n = t->n_elems;
+    return buf;
 }

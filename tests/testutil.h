@@ -49,6 +49,11 @@ void tu_assert_close(const char *label, const float *a, const float *b, size_t n
         if (tu_st_ != ANC_OK) fail_msg("%s:%d: %s", __FILE__, __LINE__, (err)->message);\
     } while (0)
 
+/* Tensor `name` of st as a malloc'd fp32 array (fails the test when it is
+ * missing); *n (may be NULL) receives its element count. */
+struct anc_safetensors;
+float *tu_st_read_f32(struct anc_safetensors *st, const char *name, uint64_t *n);
+
 /* Deterministic xorshift generator for test data. */
 typedef struct { uint64_t s; } tu_rng;
 float tu_rng_uniform(tu_rng *r);     /* [0, 1) */
