@@ -521,6 +521,10 @@ static void test_train_use_peft(void **state) {
     out = file_bytes(d, "train.err", &n);
     assert_non_null(strstr(out, "'lm_head'"));
     free(out);
+    assert_int_equal(train(d, "--lora-r 8 --output-dir x --max-steps 1"), 2);  /* a LoRA option without --use-peft */
+    out = file_bytes(d, "train.err", &n);
+    assert_non_null(strstr(out, "need --use-peft"));
+    free(out);
     assert_int_not_equal(train(d, "--use-peft --lora-dropout 1 --output-dir x --max-steps 1"), 0);
     out = file_bytes(d, "train.err", &n);
     assert_non_null(strstr(out, "lora-dropout"));

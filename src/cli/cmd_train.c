@@ -205,7 +205,10 @@ int cmd_train(int argc, char **argv) {
         if (anc_lora_parse_targets(lora_targets.v, lora_targets.n, &c.lora.targets, &terr))
             return cli_usage_error("train", "--lora-target-modules: %s", terr.message);
     }
-    if (!c.use_peft && (lora_targets.n || use_rslora))
+    anc_lora_config lora_default;
+    anc_lora_config_default(&lora_default);
+    if (!c.use_peft && (lora_targets.n || use_rslora || lora_r != lora_default.r || lora_alpha != lora_default.alpha ||
+                        lora_dropout != lora_default.dropout))
         return cli_usage_error("train", "--lora-* options need --use-peft");
     if (save_dtype) {
         c.save_dtype = anc_dtype_from_user(save_dtype);
