@@ -131,3 +131,18 @@ anc_status anc_rmtree(const char *path, anc_error *err) {
         return anc_error_set(err, ANC_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
     return ANC_OK;
 }
+
+anc_status anc_path_refuse_overlap(const char *cmd, const char *out_opt, const char *out, const char *const *inputs,
+                                   const char *const *in_opts, int n, anc_error *err) {
+    static const char *const said[] = {"", "is", "lies inside", "contains"};
+    for (int i = 0; i < n; i++) {
+        if (!inputs[i]) continue;
+        anc_path_rel rel;
+        anc_status st = anc_path_relation(out, inputs[i], &rel, err);
+        if (st) return st;
+        if (rel != ANC_PATH_APART)
+            return anc_error_set(err, ANC_ERR_INVALID, "%s: %s %s %s the %s folder %s, which the run would overwrite; choose another %s",
+                                 cmd, out_opt, out, said[rel], in_opts[i], inputs[i], out_opt);
+    }
+    return ANC_OK;
+}

@@ -23,6 +23,14 @@ char *anc_path_canonical(const char *path, anc_error *err);
 /* How a and b relate as folders (by anc_path_canonical). */
 anc_status anc_path_relation(const char *a, const char *b, anc_path_rel *rel, anc_error *err);
 
+/* Refuses (ANC_ERR_INVALID) an output folder `out`, given as option
+ * out_opt of command cmd, that is, lies inside or contains any of the n
+ * input folders inputs[i] (NULL entries skipped), each given as option
+ * in_opts[i]: writing there would replace what the command reads. The
+ * message names both folders and both options. */
+anc_status anc_path_refuse_overlap(const char *cmd, const char *out_opt, const char *out, const char *const *inputs,
+                                   const char *const *in_opts, int n, anc_error *err);
+
 /* Removes path and everything below it, never following symbolic links
  * (a link is removed, not its target). A missing path is fine. */
 anc_status anc_rmtree(const char *path, anc_error *err);

@@ -263,11 +263,9 @@ void anc_lora_backward(anc_mm *mm, const anc_lora *l, int layer, anc_lora_module
         anc_mm_gemm(mm, 0, 0, N, p->in, r, 1.0f, du, r, p->A, p->in, 1.0f, dinp, p->in);
         return;
     }
-    /* through the mask: dinp += keep / (1 - p) · (du · A), reusing xd */
+    /* through the same mask: dinp += dropout(du · A), reusing xd */
     anc_mm_gemm(mm, 0, 0, N, p->in, r, 1.0f, du, r, p->A, p->in, 0.0f, xd, p->in);
-    const uint64_t cut = (uint64_t)(l->cfg.dropout * 18446744073709551616.0);
-    const float keep_scale = (float)(1.0 / (1.0 - l->cfg.dropout));
     const size_t n = (size_t)N * p->in;
-    for (size_t i = 0; i < n; i++)
-        if (mix64(key + i) >= cut) dinp[i] += xd[i] * keep_scale;
+    dropout_apply(xd, xd, n, key, l->cfg.dropout);
+    for (size_t i = 0; i < n; i++) dinp[i] += xd[i];
 }

@@ -238,19 +238,12 @@ anc_status anc_model_load_adapted(anc_model **out, const char *model_dir, const 
 anc_status anc_merge_run(const anc_merge_opts *o, anc_error *err) {
     if (!o->model_dir || !o->adapter_dir || !o->out_dir)
         return anc_error_set(err, ANC_ERR_INVALID, "merge: a base model, an adapter and an output folder are required");
-    const char *inputs[2] = {o->model_dir, o->adapter_dir}, *what[2] = {"--model", "--adapter"};
-    static const char *const said[] = {"", "is", "lies inside", "contains"};
-    for (int i = 0; i < 2; i++) {
-        anc_path_rel rel;
-        anc_status st = anc_path_relation(o->out_dir, inputs[i], &rel, err);
-        if (st) return st;
-        if (rel != ANC_PATH_APART)
-            return anc_error_set(err, ANC_ERR_INVALID, "merge: --out %s %s the %s folder %s; choose another --out", o->out_dir,
-                                 said[rel], what[i], inputs[i]);
-    }
-    anc_model *m = NULL;
-    anc_status st = anc_model_load_adapted(&m, o->model_dir, o->adapter_dir, err);
+    const char *inputs[2] = {o->model_dir, o->adapter_dir};
+    static const char *const what[2] = {"--model", "--adapter"};
+    anc_status st = anc_path_refuse_overlap("merge", "--out", o->out_dir, inputs, what, 2, err);
     if (st) return st;
+    anc_model *m = NULL;
+    if ((st = anc_model_load_adapted(&m, o->model_dir, o->adapter_dir, err))) return st;
     anc_dtype dt = o->dtype == ANC_DT_INVALID ? m->source_dtype : (anc_dtype)o->dtype;
     st = anc_model_save_hf(m, o->out_dir, dt, err);
     anc_model_free(m);

@@ -124,19 +124,8 @@ static anc_status validate(const anc_train_config *c, anc_error *err) {
     /* The output folder must not be, hold or lie inside a model it reads:
      * the final save would replace the weights it started from. */
     const char *inputs[3] = {c->model_dir, c->ref_model_dir, c->adapter_dir};
-    const char *what[3] = {"--model", "--ref-model", "--adapter"};
-    for (int i = 0; i < 3; i++) {
-        if (!inputs[i]) continue;
-        anc_path_rel rel;
-        anc_status st = anc_path_relation(c->output_dir, inputs[i], &rel, err);
-        if (st) return st;
-        static const char *const said[] = {"", "is", "lies inside", "contains"};
-        if (rel != ANC_PATH_APART)
-            return anc_error_set(err, ANC_ERR_INVALID,
-                                 "train: --output-dir %s %s the %s folder %s, which the run would overwrite; choose another --output-dir",
-                                 c->output_dir, said[rel], what[i], inputs[i]);
-    }
-    return ANC_OK;
+    static const char *const what[3] = {"--model", "--ref-model", "--adapter"};
+    return anc_path_refuse_overlap("train", "--output-dir", c->output_dir, inputs, what, 3, err);
 }
 
 /* The run's signature (train_config.h), model paths made absolute so a
