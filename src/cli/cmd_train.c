@@ -69,7 +69,7 @@ int cmd_train(int argc, char **argv) {
     double warmup_ratio = 0, max_grad_norm = c.max_grad_norm, epochs = c.epochs;
     long warmup_steps = 0, batch = c.batch_size, accum = c.grad_accum, max_steps = 0, seed = 42;
     long logging = c.logging_steps, save = 0, eval_steps = 0, max_tokens = c.max_tokens;
-    int no_precompute = 0, resume = 0, eval_on_start = 0, bf16 = 0, use_peft = 0, use_rslora = 0;
+    int no_precompute = 0, resume = 0, eval_on_start = 0, bf16 = 0, use_peft = 0, use_rslora = 0, grad_ckpt = 0, no_mem_check = 0;
     long lora_r = c.lora.r;
     double lora_alpha = c.lora.alpha, lora_dropout = c.lora.dropout;
     cli_list lora_targets = {{0}, 0, 0};
@@ -89,7 +89,9 @@ int cmd_train(int argc, char **argv) {
         {"undesirable-weight", OPT_FLOAT, &uw, "W", "KTO weight of undesirable rows (default 1)"},
         {"ref-model", OPT_STR, &ref, "DIR", "reference model (default: the starting model)"},
         {"no-precompute-ref", OPT_FLAG, &no_precompute, NULL, "keep the reference model in memory instead of caching its log-probs"},
-        {"bf16", OPT_FLAG, &bf16, NULL, "mixed precision as TRL's bf16: matrix products in bf16 (fp32 accumulation), fp32 master weights and AdamW"},
+        {"bf16", OPT_FLAG, &bf16, NULL, "mixed precision as TRL's bf16: matrix products in bf16 (fp32 accumulation), fp32 master weights and AdamW; with --use-peft the frozen base is held in bf16 only (half the memory)"},
+        {"gradient-checkpointing", OPT_FLAG, &grad_ckpt, NULL, "keep one layer's activations at a time and recompute in backward (less memory, one more forward; same results)"},
+        {"no-memory-check", OPT_FLAG, &no_mem_check, NULL, "start even when the run's memory plan exceeds the available memory (see anchor info)"},
         {"use-peft", OPT_FLAG, &use_peft, NULL, "train LoRA adapters on the frozen base (PEFT); the reference is the base with adapters off"},
         {"lora-r", OPT_COUNT, &lora_r, "R", "LoRA rank (default 16)"},
         {"lora-alpha", OPT_FLOAT, &lora_alpha, "A", "LoRA alpha: the update is scaled by alpha/r (default 32)"},
@@ -192,6 +194,8 @@ int cmd_train(int argc, char **argv) {
     c.max_tokens = max_tokens;
     c.precompute_ref = !no_precompute;
     c.bf16 = bf16;
+    c.gradient_checkpointing = grad_ckpt;
+    c.no_memory_check = no_mem_check;
     if (bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
     c.resume = resume;
     c.use_peft = use_peft || adapter;

@@ -421,6 +421,53 @@ anc_status anc_st_read_f32(const anc_st_tensor *t, float *dst, uint64_t n_elems,
     return ANC_OK;
 }
 
+anc_status anc_st_read_bf16(const anc_st_tensor *t, uint16_t *dst, uint64_t n_elems, anc_error *err) {
+    if (!t) return anc_error_set(err, ANC_ERR_INVALID, "anc_st_read_bf16: tensor is NULL");
+    if (n_elems != t->n_elems)
+        return anc_error_set(err, ANC_ERR_INVALID, "tensor " NAME_FMT ": caller expects %" PRIu64 " elements but the tensor has %" PRIu64,
+                             t->name, n_elems, t->n_elems);
+    if (t->dtype != ANC_DT_F32 && t->dtype != ANC_DT_F16 && t->dtype != ANC_DT_BF16 && t->dtype != ANC_DT_F64)
+        return anc_error_set(err, ANC_ERR_UNSUPPORTED, "tensor " NAME_FMT ": dtype %s cannot be read as bf16",
+                             t->name, anc_dtype_name(t->dtype));
+    if (n_elems == 0) return ANC_OK;
+    if (!dst) return anc_error_set(err, ANC_ERR_INVALID, "tensor " NAME_FMT ": destination is NULL", t->name);
+    if (n_elems > SIZE_MAX / sizeof(double))
+        return anc_error_set(err, ANC_ERR_NOMEM, "tensor " NAME_FMT ": too large for this platform", t->name);
+    if (t->dtype == ANC_DT_BF16 && ST_HOST_LE) {
+        memcpy(dst, t->data, (size_t)n_elems * 2);
+        return ANC_OK;
+    }
+    /* Through fp32 in bounded chunks: never a full-size temporary. */
+    enum { CHUNK = 1 << 16 };
+    float *buf = malloc(sizeof(float) * CHUNK);
+    if (!buf) return anc_error_set(err, ANC_ERR_NOMEM, "tensor " NAME_FMT ": out of memory", t->name);
+    const unsigned char *src = t->data;
+    size_t esz = anc_dtype_size(t->dtype);
+    for (uint64_t i = 0; i < n_elems; i += CHUNK) {
+        size_t n = n_elems - i < CHUNK ? (size_t)(n_elems - i) : CHUNK;
+        if (anc_convert_to_f32(buf, src + i * esz, t->dtype, n) != 0) {
+            free(buf);
+            return anc_error_set(err, ANC_ERR_INTERNAL, "tensor " NAME_FMT ": conversion failed", t->name);
+        }
+        for (size_t k = 0; k < n; k++) dst[i + k] = anc_f32_to_bf16(buf[k]);
+    }
+    free(buf);
+    return ANC_OK;
+}
+
+void anc_st_drop_pages(const anc_safetensors *st, const anc_st_tensor *t) {
+    if (!st || !st->map || !t || t->nbytes == 0) return;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    uintptr_t lo = (uintptr_t)t->data, hi = lo + (uintptr_t)t->nbytes;
+    uintptr_t base = (uintptr_t)st->map, end = base + st->map_len;
+    if (lo < base || hi > end) return;
+    /* whole pages inside the tensor only: its neighbours stay mapped in */
+    lo = (lo + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    hi &= ~((uintptr_t)page - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* ---------------------------------------------------------------- writer */
 
 static int is_float_dtype(anc_dtype dt) { return dt == ANC_DT_F32 || dt == ANC_DT_F16 || dt == ANC_DT_BF16; }

@@ -55,6 +55,17 @@ const char *anc_st_label(const anc_safetensors *st);
  * that n_elems equals t->n_elems. */
 anc_status anc_st_read_f32(const anc_st_tensor *t, float *dst, uint64_t n_elems, anc_error *err);
 
+/* Copies tensor t into dst as bf16 (round to nearest even from F32, F16
+ * or F64; BF16 is copied), checking that n_elems equals t->n_elems.
+ * Converts in bounded chunks: no temporary of the tensor's size. */
+anc_status anc_st_read_bf16(const anc_st_tensor *t, uint16_t *dst, uint64_t n_elems, anc_error *err);
+
+/* Lets the kernel drop the mapped pages of t's data (st opened by
+ * anc_st_open; a no-op for anc_st_parse buffers): after a tensor has been
+ * copied out, so loading a model does not also keep the files resident.
+ * The data stays readable (pages are read from the file again). */
+void anc_st_drop_pages(const anc_safetensors *st, const anc_st_tensor *t);
+
 /* One tensor to write. When dtype is F32, F16 or BF16, data points to fp32
  * values converted on write; otherwise data holds raw little-endian values of
  * that dtype. */

@@ -152,6 +152,7 @@ anc_status anc_decode_step(const anc_model *m, anc_kv_cache *kv, const int *slot
         kv->mm.slab = m->params;
         kv->mm.slab16 = m->params16;
         kv->mm.slab_n = m->n_params;
+        kv->mm.slab_bf16_only = m->frozen16;
         kv->mm.status = ANC_OK;
         mm = &kv->mm;
     }
@@ -159,7 +160,7 @@ anc_status anc_decode_step(const anc_model *m, anc_kv_cache *kv, const int *slot
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n_tokens[i]; j++, t++) {
             kv->pos[t] = kv->len[slots[i]] + j;
-            memcpy(kv->x + (size_t)t * C, m->w.embed + (size_t)tokens[i][j] * C, sizeof(float) * C);
+            anc_model_embed_row(m, tokens[i][j], kv->x + (size_t)t * C);
         }
     anc_rope_table(kv->cos_t, kv->sin_t, kv->pos, m->inv_freq, T, D);
     const size_t slot_stride = (size_t)kv->max_len * KD, layer_stride = (size_t)kv->n_slots * slot_stride;

@@ -16,6 +16,7 @@
 #include "tensor/ops.h"
 
 struct anc_acts {
+    int ckpt;                   /* gradient checkpointing: inner activations of one layer at a time */
     int64_t cap_tokens, cap_rows;
     size_t cap_scratch;
     int layers, C, F, QD, KD, H, half_d;
@@ -24,13 +25,14 @@ struct anc_acts {
     int32_t *pos;               /* [N] */
     float *cos_t, *sin_t;       /* [N, D/2] */
     float *x;                   /* [L+1, N, C] residual stream */
-    float *h;                   /* [L, N, C] mid-layer residual */
-    float *ln1, *ln2;           /* [L, N, C] */
-    float *rstd1, *rstd2;       /* [L, N] */
-    float *q, *att;             /* [L, N, QD] */
-    float *k, *v;               /* [L, N, KD] */
-    float *lse;                 /* [L, N, H] */
-    float *gate, *up;           /* [L, N, F] */
+    /* inner activations, [S, ...] with S = L slots, or 1 when checkpointing */
+    float *h;                   /* [S, N, C] mid-layer residual */
+    float *ln1, *ln2;           /* [S, N, C] */
+    float *rstd1, *rstd2;       /* [S, N] */
+    float *q, *att;             /* [S, N, QD] */
+    float *k, *v;               /* [S, N, KD] */
+    float *lse;                 /* [S, N, H] */
+    float *gate, *up;           /* [S, N, F] */
     float *act;                 /* [N, F] temporary */
     float *lnf;                 /* [N, C] */
     float *rstdf;               /* [N] */
@@ -52,6 +54,13 @@ struct anc_acts {
 };
 
 anc_acts *anc_acts_create(void) { return calloc(1, sizeof(anc_acts)); }
+
+void anc_acts_set_checkpointing(anc_acts *a, int on) {
+    on = on != 0;
+    if (!a || a->ckpt == on) return;
+    a->ckpt = on;
+    a->cap_tokens = 0; /* the next forward sizes the buffers for the new mode */
+}
 
 void anc_acts_free(anc_acts *a) {
     if (!a) return;
@@ -80,6 +89,7 @@ static anc_status bind_mm(const anc_model *m, anc_acts *a, anc_mm **mm, anc_erro
     a->mm.slab = m->params;
     a->mm.slab16 = m->params16;
     a->mm.slab_n = m->n_params;
+    a->mm.slab_bf16_only = m->frozen16;
     a->mm.status = ANC_OK;
     *mm = &a->mm;
     return ANC_OK;
@@ -104,7 +114,7 @@ static int regrow(void *pp, size_t n, size_t sz, size_t *bytes) {
 
 static anc_status ensure_tokens(const anc_model *m, anc_acts *a, int64_t N, int64_t max_len, anc_error *err) {
     const anc_config *c = &m->cfg;
-    int same_shape = a->layers == c->num_layers && a->C == c->hidden_size && a->F == c->intermediate_size &&
+    int same_shape = a->cap_tokens > 0 && a->layers == c->num_layers && a->C == c->hidden_size && a->F == c->intermediate_size &&
                      a->QD == c->num_heads * c->head_dim && a->KD == c->num_kv_heads * c->head_dim &&
                      a->H == c->num_heads && a->half_d == c->head_dim / 2;
     size_t need_scratch = anc_attention_scratch_floats(max_len);
@@ -120,9 +130,10 @@ static anc_status ensure_tokens(const anc_model *m, anc_acts *a, int64_t N, int6
         int64_t cap = N > a->cap_tokens ? N + N / 4 : a->cap_tokens;
         size_t L = (size_t)a->layers, n = (size_t)cap, C = (size_t)a->C, F = (size_t)a->F;
         size_t QD = (size_t)a->QD, KD = (size_t)a->KD, H = (size_t)a->H, hd = (size_t)a->half_d;
-        size_t b = 0;
+        size_t S = a->ckpt ? 1 : L, X = L + 1, b = 0;
+        L = S; /* the inner activations below hold S layers */
         int ok = regrow(&a->pos, n, 4, &b) && regrow(&a->cos_t, n * hd, 4, &b) && regrow(&a->sin_t, n * hd, 4, &b) &&
-                 regrow(&a->x, (L + 1) * n * C, 4, &b) && regrow(&a->h, L * n * C, 4, &b) &&
+                 regrow(&a->x, X * n * C, 4, &b) && regrow(&a->h, L * n * C, 4, &b) &&
                  regrow(&a->ln1, L * n * C, 4, &b) && regrow(&a->ln2, L * n * C, 4, &b) &&
                  regrow(&a->rstd1, L * n, 4, &b) && regrow(&a->rstd2, L * n, 4, &b) &&
                  regrow(&a->q, L * n * QD, 4, &b) && regrow(&a->att, L * n * QD, 4, &b) &&
@@ -228,6 +239,65 @@ static void add_inplace(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+/* One layer's inner activations: slot l, or slot 0 when checkpointing. */
+typedef struct layer_acts {
+    float *h, *ln1, *ln2, *rstd1, *rstd2, *q, *k, *v, *att, *lse, *gate, *up;
+} layer_acts;
+
+static layer_acts layer_slot(const anc_acts *a, int l, int64_t N) {
+    size_t sl = a->ckpt ? 0 : (size_t)l, n = (size_t)N;
+    layer_acts r = {a->h + sl * n * a->C,      a->ln1 + sl * n * a->C,  a->ln2 + sl * n * a->C,
+                    a->rstd1 + sl * n,         a->rstd2 + sl * n,       a->q + sl * n * a->QD,
+                    a->k + sl * n * a->KD,     a->v + sl * n * a->KD,   a->att + sl * n * a->QD,
+                    a->lse + sl * n * a->H,    a->gate + sl * n * a->F, a->up + sl * n * a->F};
+    return r;
+}
+
+/* Layer l from the residual stream x[l]: its inner activations into its
+ * slot and, with write_out, x[l+1]. Backward under checkpointing re-runs it
+ * without write_out (x[l+1] is kept and layer l's backward never reads it);
+ * the same operations on the same inputs give bit-identical activations. */
+static void layer_forward(const anc_model *m, anc_acts *a, const anc_batch *b, int l, anc_mm *mm, int write_out) {
+    const anc_config *c = &m->cfg;
+    const int64_t N = b->n_tokens;
+    const int C = c->hidden_size, F = c->intermediate_size, H = c->num_heads, KVH = c->num_kv_heads, D = c->head_dim;
+    const int QD = H * D, KD = KVH * D;
+    const size_t NC = (size_t)N * C;
+    const anc_lora *lo = m->lora;
+    const anc_layer_view *w = &m->w.layers[l];
+    float *xl = a->x + (size_t)l * NC, *xn = a->x + (size_t)(l + 1) * NC;
+    layer_acts s = layer_slot(a, l, N);
+
+    anc_rmsnorm_forward(s.ln1, s.rstd1, xl, w->attn_norm, N, C, c->rms_norm_eps);
+    anc_linear_forward(mm, s.q, s.ln1, w->wq, w->bq, N, C, QD);
+    anc_linear_forward(mm, s.k, s.ln1, w->wk, w->bk, N, C, KD);
+    anc_linear_forward(mm, s.v, s.ln1, w->wv, w->bv, N, C, KD);
+    if (lo) {
+        anc_lora_forward(mm, lo, l, ANC_LORA_Q, s.q, s.ln1, N, a->lora_scratch);
+        anc_lora_forward(mm, lo, l, ANC_LORA_K, s.k, s.ln1, N, a->lora_scratch);
+        anc_lora_forward(mm, lo, l, ANC_LORA_V, s.v, s.ln1, N, a->lora_scratch);
+    }
+    anc_rope_forward(s.q, a->cos_t, a->sin_t, N, H, D);
+    anc_rope_forward(s.k, a->cos_t, a->sin_t, N, KVH, D);
+    anc_attention_forward(s.att, s.lse, s.q, s.k, s.v, b->seq_offsets, b->n_seqs, H, KVH, D, a->scratch);
+    anc_linear_forward(mm, s.h, s.att, w->wo, NULL, N, QD, C);
+    if (lo) anc_lora_forward(mm, lo, l, ANC_LORA_O, s.h, s.att, N, a->lora_scratch);
+    add_inplace(s.h, xl, NC);
+
+    anc_rmsnorm_forward(s.ln2, s.rstd2, s.h, w->mlp_norm, N, C, c->rms_norm_eps);
+    anc_linear_forward(mm, s.gate, s.ln2, w->w_gate, NULL, N, C, F);
+    anc_linear_forward(mm, s.up, s.ln2, w->w_up, NULL, N, C, F);
+    if (lo) {
+        anc_lora_forward(mm, lo, l, ANC_LORA_GATE, s.gate, s.ln2, N, a->lora_scratch);
+        anc_lora_forward(mm, lo, l, ANC_LORA_UP, s.up, s.ln2, N, a->lora_scratch);
+    }
+    if (!write_out) return;
+    anc_swiglu_forward(a->act, s.gate, s.up, (int64_t)N * F);
+    anc_linear_forward(mm, xn, a->act, w->w_down, NULL, N, F, C);
+    if (lo) anc_lora_forward(mm, lo, l, ANC_LORA_DOWN, xn, a->act, N, a->lora_scratch);
+    add_inplace(xn, s.h, NC);
+}
+
 anc_status anc_model_forward(const anc_model *m, anc_acts *a, const anc_batch *b, float *token_logp,
                              float *seq_logp, float *logit_sum_seq, anc_error *err) {
     anc_status st = anc_batch_validate(m, b, err);
@@ -244,12 +314,10 @@ anc_status anc_model_forward(const anc_model *m, anc_acts *a, const anc_batch *b
     if ((st = ensure_tokens(m, a, N, max_len, err))) return st;
     if ((st = ensure_rows(m, a, R, err))) return st;
     if ((st = ensure_lora(m, a, err))) return st;
-    const anc_lora *lo = m->lora;
     anc_mm *mm;
     if ((st = bind_mm(m, a, &mm, err))) return st;
 
-    const int C = c->hidden_size, F = c->intermediate_size, H = c->num_heads, KVH = c->num_kv_heads, D = c->head_dim;
-    const int QD = H * D, KD = KVH * D, L = c->num_layers, V = c->vocab_size;
+    const int C = c->hidden_size, D = c->head_dim, L = c->num_layers, V = c->vocab_size;
     const size_t NC = (size_t)N * C;
 
     for (int s = 0; s < b->n_seqs; s++)
@@ -257,44 +325,9 @@ anc_status anc_model_forward(const anc_model *m, anc_acts *a, const anc_batch *b
     anc_rope_table(a->cos_t, a->sin_t, a->pos, m->inv_freq, N, D);
 
     float *x0 = a->x;
-    for (int64_t t = 0; t < N; t++) memcpy(x0 + (size_t)t * C, m->w.embed + (size_t)b->tokens[t] * C, sizeof(float) * C);
+    for (int64_t t = 0; t < N; t++) anc_model_embed_row(m, b->tokens[t], x0 + (size_t)t * C);
 
-    for (int l = 0; l < L; l++) {
-        const anc_layer_view *w = &m->w.layers[l];
-        float *xl = a->x + (size_t)l * NC, *xn = a->x + (size_t)(l + 1) * NC, *hl = a->h + (size_t)l * NC;
-        float *ln1 = a->ln1 + (size_t)l * NC, *ln2 = a->ln2 + (size_t)l * NC;
-        float *q = a->q + (size_t)l * N * QD, *k = a->k + (size_t)l * N * KD, *v = a->v + (size_t)l * N * KD;
-        float *att = a->att + (size_t)l * N * QD, *lse = a->lse + (size_t)l * N * H;
-        float *gate = a->gate + (size_t)l * N * F, *up = a->up + (size_t)l * N * F;
-
-        anc_rmsnorm_forward(ln1, a->rstd1 + (size_t)l * N, xl, w->attn_norm, N, C, c->rms_norm_eps);
-        anc_linear_forward(mm, q, ln1, w->wq, w->bq, N, C, QD);
-        anc_linear_forward(mm, k, ln1, w->wk, w->bk, N, C, KD);
-        anc_linear_forward(mm, v, ln1, w->wv, w->bv, N, C, KD);
-        if (lo) {
-            anc_lora_forward(mm, lo, l, ANC_LORA_Q, q, ln1, N, a->lora_scratch);
-            anc_lora_forward(mm, lo, l, ANC_LORA_K, k, ln1, N, a->lora_scratch);
-            anc_lora_forward(mm, lo, l, ANC_LORA_V, v, ln1, N, a->lora_scratch);
-        }
-        anc_rope_forward(q, a->cos_t, a->sin_t, N, H, D);
-        anc_rope_forward(k, a->cos_t, a->sin_t, N, KVH, D);
-        anc_attention_forward(att, lse, q, k, v, b->seq_offsets, b->n_seqs, H, KVH, D, a->scratch);
-        anc_linear_forward(mm, hl, att, w->wo, NULL, N, QD, C);
-        if (lo) anc_lora_forward(mm, lo, l, ANC_LORA_O, hl, att, N, a->lora_scratch);
-        add_inplace(hl, xl, NC);
-
-        anc_rmsnorm_forward(ln2, a->rstd2 + (size_t)l * N, hl, w->mlp_norm, N, C, c->rms_norm_eps);
-        anc_linear_forward(mm, gate, ln2, w->w_gate, NULL, N, C, F);
-        anc_linear_forward(mm, up, ln2, w->w_up, NULL, N, C, F);
-        if (lo) {
-            anc_lora_forward(mm, lo, l, ANC_LORA_GATE, gate, ln2, N, a->lora_scratch);
-            anc_lora_forward(mm, lo, l, ANC_LORA_UP, up, ln2, N, a->lora_scratch);
-        }
-        anc_swiglu_forward(a->act, gate, up, (int64_t)N * F);
-        anc_linear_forward(mm, xn, a->act, w->w_down, NULL, N, F, C);
-        if (lo) anc_lora_forward(mm, lo, l, ANC_LORA_DOWN, xn, a->act, N, a->lora_scratch);
-        add_inplace(xn, hl, NC);
-    }
+    for (int l = 0; l < L; l++) layer_forward(m, a, b, l, mm, 1);
     anc_rmsnorm_forward(a->lnf, a->rstdf, a->x + (size_t)L * NC, m->w.final_norm, N, C, c->rms_norm_eps);
 
     /* Gather the rows whose next-token prediction is scored. */
@@ -333,8 +366,10 @@ anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *
                               float *grads, anc_error *err) {
     const anc_config *c = &m->cfg;
     const int64_t N = b->n_tokens, R = a->n_rows;
-    if (N != a->n_tokens || !a->x)
+    if (N != a->n_tokens || !a->x || a->cap_tokens == 0)
         return anc_error_set(err, ANC_ERR_INVALID, "backward: call anc_model_forward on this batch first");
+    if (grads && m->frozen16)
+        return anc_error_set(err, ANC_ERR_INVALID, "backward: a frozen bf16 base has no fp32 weights to train (pass grads NULL)");
     anc_status st = ensure_backward(a, err);
     if (st) return st;
     if ((st = ensure_lora(m, a, err))) return st;
@@ -371,11 +406,10 @@ anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *
     for (int l = L - 1; l >= 0; l--) {
         const anc_layer_view *w = &m->w.layers[l];
         anc_layer_view *gw = &g.layers[l];
-        float *xl = a->x + (size_t)l * NC, *hl = a->h + (size_t)l * NC;
-        float *ln1 = a->ln1 + (size_t)l * NC, *ln2 = a->ln2 + (size_t)l * NC;
-        float *q = a->q + (size_t)l * N * QD, *k = a->k + (size_t)l * N * KD, *v = a->v + (size_t)l * N * KD;
-        float *att = a->att + (size_t)l * N * QD, *lse = a->lse + (size_t)l * N * H;
-        float *gate = a->gate + (size_t)l * N * F, *up = a->up + (size_t)l * N * F;
+        if (a->ckpt) layer_forward(m, a, b, l, mm, 0);
+        layer_acts sa = layer_slot(a, l, N);
+        float *xl = a->x + (size_t)l * NC, *hl = sa.h, *ln1 = sa.ln1, *ln2 = sa.ln2;
+        float *q = sa.q, *k = sa.k, *v = sa.v, *att = sa.att, *lse = sa.lse, *gate = sa.gate, *up = sa.up;
 
         /* MLP: x[l+1] = h + down(silu(gate) * up) */
         anc_swiglu_forward(a->act, gate, up, (int64_t)N * F);
@@ -390,7 +424,7 @@ anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *
             anc_lora_backward(mm, lo, l, ANC_LORA_GATE, a->dln, a->dgate, ln2, N, a->lora_scratch);
             anc_lora_backward(mm, lo, l, ANC_LORA_UP, a->dln, a->dup, ln2, N, a->lora_scratch);
         }
-        anc_rmsnorm_backward(a->dx, gw->mlp_norm, a->dln, hl, w->mlp_norm, a->rstd2 + (size_t)l * N, N, C);
+        anc_rmsnorm_backward(a->dx, gw->mlp_norm, a->dln, hl, w->mlp_norm, sa.rstd2, N, C);
 
         /* Attention: h = x[l] + o(att(rope(q), rope(k), v)) */
         memset(a->datt, 0, sizeof(float) * (size_t)N * QD);
@@ -409,7 +443,7 @@ anc_status anc_model_backward(const anc_model *m, anc_acts *a, const anc_batch *
             anc_lora_backward(mm, lo, l, ANC_LORA_K, a->dln, a->dk, ln1, N, a->lora_scratch);
             anc_lora_backward(mm, lo, l, ANC_LORA_V, a->dln, a->dv, ln1, N, a->lora_scratch);
         }
-        anc_rmsnorm_backward(a->dx, gw->attn_norm, a->dln, xl, w->attn_norm, a->rstd1 + (size_t)l * N, N, C);
+        anc_rmsnorm_backward(a->dx, gw->attn_norm, a->dln, xl, w->attn_norm, sa.rstd1, N, C);
     }
     for (int64_t t = 0; grads && t < N; t++) {
         float *dst = g.embed + (size_t)b->tokens[t] * C;
@@ -447,11 +481,12 @@ anc_status anc_model_logits_rows(const anc_model *m, anc_acts *a, const int64_t 
     return mm_result(mm, err);
 }
 
-size_t anc_model_act_bytes_per_token(const anc_config *c) {
+size_t anc_model_act_bytes_per_token(const anc_config *c, int checkpointing) {
     size_t L = (size_t)c->num_layers, C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
     size_t QD = (size_t)c->num_heads * c->head_dim, KD = (size_t)c->num_kv_heads * c->head_dim;
-    size_t fwd = (L + 1) * C + L * (3 * C + 2 + 2 * QD + 2 * KD + (size_t)c->num_heads + 2 * F) + F + C + 1 +
-                 (size_t)c->head_dim;
+    size_t per_layer = 3 * C + 2 + 2 * QD + 2 * KD + (size_t)c->num_heads + 2 * F;
+    size_t kept = checkpointing ? 1 : L; /* layers whose inner activations are held at once */
+    size_t fwd = (L + 1) * C + kept * per_layer + F + C + 1 + (size_t)c->head_dim + 1;
     size_t bwd = 2 * C + 2 * QD + 2 * KD + 3 * F;
     return 4 * (fwd + bwd);
 }

@@ -204,6 +204,8 @@ anc_status anc_lora_load_peft(anc_lora **out, const char *dir, const anc_config 
 anc_status anc_lora_merge(const anc_lora *l, anc_model *m, anc_error *err) {
     if (l->n_layers != m->cfg.num_layers)
         return anc_error_set(err, ANC_ERR_INVALID, "merge: the adapter has %d layers, the model %d", l->n_layers, m->cfg.num_layers);
+    if (m->frozen16)
+        return anc_error_set(err, ANC_ERR_INVALID, "merge: a frozen bf16 base has no fp32 weights to merge into; load the model with anc_model_load_hf");
     for (int layer = 0; layer < l->n_layers; layer++) {
         const anc_layer_view *w = &m->w.layers[layer];
         float *W[ANC_LORA_NMOD] = {w->wq, w->wk, w->wv, w->wo, w->w_gate, w->w_up, w->w_down};

@@ -5,13 +5,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/fileutil.h"
 #include "io/safetensors.h"
 #include "tensor/gemm.h"
 
-anc_status anc_model_create(anc_model **out, const anc_config *cfg, anc_error *err) {
+/* A frozen base's fp32 slab: address space reserved without access or
+ * commit, then read/write access on the pages of the 1-D tensors only. */
+static anc_status reserve_frozen_slab(anc_model *m, anc_error *err) {
+    size_t bytes = m->n_params * sizeof(float);
+    if (bytes == 0) bytes = sizeof(float);
+    void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return anc_error_set(err, ANC_ERR_NOMEM, "cannot reserve address space for %zu parameters", m->n_params);
+    m->params = p;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), base = (uintptr_t)p;
+    for (size_t i = 0; i < m->n_specs; i++) {
+        if (m->specs[i].ndim != 1) continue;
+        uintptr_t lo = base + m->specs[i].offset * sizeof(float);
+        uintptr_t hi = lo + m->specs[i].n_elems * sizeof(float);
+        lo &= ~(page - 1);
+        hi = (hi + page - 1) & ~(page - 1);
+        if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE) != 0)
+            return anc_error_set(err, ANC_ERR_NOMEM, "cannot map the norm and bias tensors");
+    }
+    return ANC_OK;
+}
+
+static anc_status model_new(anc_model **out, const anc_config *cfg, int frozen16, anc_error *err) {
     *out = NULL;
     anc_status st = anc_config_validate(cfg, "config", err);
     if (st) return st;
@@ -19,9 +42,17 @@ anc_status anc_model_create(anc_model **out, const anc_config *cfg, anc_error *e
     if (!m) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     m->cfg = *cfg;
     m->source_dtype = ANC_DT_F32;
+    m->frozen16 = frozen16;
     if ((st = anc_param_layout(cfg, &m->specs, &m->n_specs, &m->n_params, err))) goto fail;
-    m->params = calloc(m->n_params, sizeof(float));
-    if (!m->params) {
+    if (frozen16) {
+        if ((st = reserve_frozen_slab(m, err))) goto fail;
+        m->params16 = calloc(m->n_params ? m->n_params : 1, sizeof(uint16_t));
+        if (!m->params16) {
+            st = anc_error_set(err, ANC_ERR_NOMEM, "cannot allocate %zu bf16 parameters (%.1f MB)", m->n_params,
+                               m->n_params * 2.0 / 1e6);
+            goto fail;
+        }
+    } else if (!(m->params = calloc(m->n_params, sizeof(float)))) {
         st = anc_error_set(err, ANC_ERR_NOMEM, "cannot allocate %zu parameters (%.1f MB)", m->n_params,
                            m->n_params * 4.0 / 1e6);
         goto fail;
@@ -40,7 +71,19 @@ fail:
     return st;
 }
 
+anc_status anc_model_create(anc_model **out, const anc_config *cfg, anc_error *err) {
+    return model_new(out, cfg, 0, err);
+}
+
+anc_status anc_model_create_frozen16(anc_model **out, const anc_config *cfg, anc_error *err) {
+    return model_new(out, cfg, 1, err);
+}
+
 anc_status anc_model_set_bf16(anc_model *m, int on, anc_error *err) {
+    if (m->frozen16) {
+        if (on) return ANC_OK;
+        return anc_error_set(err, ANC_ERR_INVALID, "this model is a frozen bf16 base: it has no fp32 weights to go back to");
+    }
     if (!on) {
         free(m->params16);
         m->params16 = NULL;
@@ -53,14 +96,28 @@ anc_status anc_model_set_bf16(anc_model *m, int on, anc_error *err) {
 }
 
 void anc_model_sync_bf16(anc_model *m) {
-    if (m->params16) anc_f32_to_bf16_n(m->params16, m->params, m->n_params);
+    if (m->params16 && !m->frozen16) anc_f32_to_bf16_n(m->params16, m->params, m->n_params);
+}
+
+void anc_model_embed_row(const anc_model *m, int32_t tok, float *dst) {
+    const size_t C = (size_t)m->cfg.hidden_size;
+    if (!m->frozen16) {
+        memcpy(dst, m->w.embed + (size_t)tok * C, sizeof(float) * C);
+        return;
+    }
+    const uint16_t *src = m->params16 + (size_t)(m->w.embed - m->params) + (size_t)tok * C;
+    for (size_t i = 0; i < C; i++) dst[i] = anc_bf16_to_f32(src[i]);
 }
 
 void anc_model_free(anc_model *m) {
     if (!m) return;
     free(m->params16);
     anc_param_view_free(&m->w);
-    free(m->params);
+    if (m->frozen16) {
+        if (m->params) munmap(m->params, m->n_params ? m->n_params * sizeof(float) : sizeof(float));
+    } else {
+        free(m->params);
+    }
     free(m->specs);
     free(m->inv_freq);
     free(m);
@@ -141,7 +198,7 @@ done:
  * config that promises more than the files hold (2,000,000 layers over
  * 0.9 MB of weights) fails at once instead of after allocating. */
 static anc_status match_tensors(const anc_param_spec *specs, size_t n_specs, anc_safetensors **sts, size_t n_files,
-                                const char *dir, const anc_st_tensor **found, anc_error *err) {
+                                const char *dir, const anc_st_tensor **found, size_t *found_file, anc_error *err) {
     for (size_t s = 0; s < n_specs; s++) {
         const anc_param_spec *spec = &specs[s];
         const anc_st_tensor *t = NULL;
@@ -168,11 +225,12 @@ static anc_status match_tensors(const anc_param_spec *specs, size_t n_specs, anc
                                  fname, spec->name, got, (long long)spec->shape[0], (long long)spec->shape[1]);
         }
         found[s] = t;
+        found_file[s] = fi - 1;
     }
     return ANC_OK;
 }
 
-anc_status anc_model_load_hf(anc_model **out, const char *dir, anc_error *err) {
+static anc_status load_hf(anc_model **out, const char *dir, int frozen16, anc_error *err) {
     *out = NULL;
     char *cfg_path = anc_path_join(dir, "config.json");
     anc_config cfg;
@@ -187,18 +245,24 @@ anc_status anc_model_load_hf(anc_model **out, const char *dir, anc_error *err) {
     anc_model *m = NULL;
     anc_param_spec *specs = NULL;
     const anc_st_tensor **found = NULL;
+    size_t *found_file = NULL;
     size_t n_specs = 0, total = 0;
     if (!sts) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
     for (size_t i = 0; i < n_files; i++)
         if ((st = anc_st_open(&sts[i], files[i], err))) goto done;
     if ((st = anc_param_layout(&cfg, &specs, &n_specs, &total, err))) goto done;
-    if (!(found = calloc(n_specs ? n_specs : 1, sizeof *found))) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
-    if ((st = match_tensors(specs, n_specs, sts, n_files, dir, found, err))) goto done;
+    found = calloc(n_specs ? n_specs : 1, sizeof *found);
+    found_file = calloc(n_specs ? n_specs : 1, sizeof *found_file);
+    if (!found || !found_file) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
+    if ((st = match_tensors(specs, n_specs, sts, n_files, dir, found, found_file, err))) goto done;
 
-    if ((st = anc_model_create(&m, &cfg, err))) goto done;
+    if ((st = model_new(&m, &cfg, frozen16, err))) goto done;
     for (size_t s = 0; s < m->n_specs; s++) {
         const anc_param_spec *spec = &m->specs[s];
-        if ((st = anc_st_read_f32(found[s], m->params + spec->offset, spec->n_elems, err))) goto done;
+        if (frozen16 && spec->ndim == 2) st = anc_st_read_bf16(found[s], m->params16 + spec->offset, spec->n_elems, err);
+        else st = anc_st_read_f32(found[s], m->params + spec->offset, spec->n_elems, err);
+        if (st) goto done;
+        anc_st_drop_pages(sts[found_file[s]], found[s]);
     }
     if (m->n_specs) m->source_dtype = found[0]->dtype;
     *out = m;
@@ -210,15 +274,24 @@ done:
         free(files[i]);
     }
     free(found);
+    free(found_file);
     free(specs);
     free(sts);
     free(files);
     return st;
 }
 
+anc_status anc_model_load_hf(anc_model **out, const char *dir, anc_error *err) { return load_hf(out, dir, 0, err); }
+
+anc_status anc_model_load_hf_frozen16(anc_model **out, const char *dir, anc_error *err) {
+    return load_hf(out, dir, 1, err);
+}
+
 anc_status anc_model_save_hf(const anc_model *m, const char *dir, anc_dtype dtype, anc_error *err) {
     if (dtype != ANC_DT_F32 && dtype != ANC_DT_F16 && dtype != ANC_DT_BF16)
         return anc_error_set(err, ANC_ERR_INVALID, "save dtype must be f32, f16 or bf16");
+    if (m->frozen16)
+        return anc_error_set(err, ANC_ERR_INVALID, "%s: a frozen bf16 base is not saved (it is the unchanged start model; save its adapter)", dir);
     anc_status st = anc_mkdirs(dir, err);
     if (st) return st;
     anc_st_write_item *items = calloc(m->n_specs, sizeof *items);

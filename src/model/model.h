@@ -30,6 +30,7 @@ typedef struct anc_model {
     float *inv_freq;            /* [head_dim/2] rotary inverse frequencies */
     uint16_t *params16;         /* NULL: fp32 products; else the slab in bf16 (anc_model_set_bf16), owned */
     struct anc_lora *lora;      /* NULL: the base model; else its LoRA adapters run too (model/lora.h), borrowed */
+    int frozen16;               /* 1: a frozen base held only in bf16 (anc_model_create_frozen16) */
 } anc_model;
 
 /* A packed micro-batch: n_seqs sequences concatenated into n_tokens ids.
@@ -51,6 +52,17 @@ typedef struct anc_acts anc_acts;
 
 /* Creates a model of config cfg with all parameters zero. */
 anc_status anc_model_create(anc_model **out, const anc_config *cfg, anc_error *err);
+/* Creates a model of config cfg for a frozen bf16 base (LoRA with --bf16),
+ * all parameters zero: its weight matrices exist only in params16, so the
+ * model takes 2 bytes per parameter, not 4 + 2. params is then address
+ * space only (reserved, never resident): it still names each tensor's
+ * offset, which the bf16 products look up in params16, and only the pages
+ * of the 1-D tensors (norms, biases) are usable fp32 memory, written
+ * through the views as usual; reading a matrix through params faults.
+ * Such a model runs forward, backward with grads NULL, and decoding, all
+ * in bf16; it cannot leave bf16 or be saved, merged into, or trained in
+ * full (those return ANC_ERR_INVALID). Fill matrices in params16. */
+anc_status anc_model_create_frozen16(anc_model **out, const anc_config *cfg, anc_error *err);
 /* Releases a model (NULL is a no-op). */
 void anc_model_free(anc_model *m);
 
@@ -61,13 +73,24 @@ void anc_model_free(anc_model *m);
  * master weights are untouched. off: back to fp32 everywhere. */
 anc_status anc_model_set_bf16(anc_model *m, int on, anc_error *err);
 /* Refreshes the bf16 copy from the fp32 slab (after an optimiser step);
- * no-op in fp32. */
+ * no-op in fp32 and for a frozen bf16 base. */
 void anc_model_sync_bf16(anc_model *m);
+
+/* Copies the embedding row of token id tok (checked by the caller) into
+ * dst[hidden_size] as fp32, from the bf16 weights of a frozen base. */
+void anc_model_embed_row(const anc_model *m, int32_t tok, float *dst);
 
 /* Loads a Hugging Face model directory: config.json plus model.safetensors,
  * or shards listed in model.safetensors.index.json. Tensors may be F32, F16
  * or BF16 and are converted to fp32. Errors name the file and the tensor. */
 anc_status anc_model_load_hf(anc_model **out, const char *dir, anc_error *err);
+/* Loads like anc_model_load_hf into a frozen bf16 base
+ * (anc_model_create_frozen16): each weight matrix is read from its file
+ * straight into bf16 (BF16 files are copied, others rounded to nearest
+ * even). Both loaders copy tensor by tensor and let the kernel drop each
+ * tensor's file pages after its copy, so loading holds no full-size
+ * temporary and the peak memory is the model as held. */
+anc_status anc_model_load_hf_frozen16(anc_model **out, const char *dir, anc_error *err);
 
 /* The weight files of a model directory: the shards named by
  * model.safetensors.index.json, else model.safetensors. *files is a malloc'd
@@ -79,9 +102,12 @@ anc_status anc_model_weight_files(const char *dir, char ***files, size_t *n_file
  * NULL-terminated list of names; static storage. */
 const char *const *anc_model_aux_files(void);
 
-/* Bytes of activations anc_model_forward keeps per token for backward
- * (excluding the vocabulary rows), for memory estimates. */
-size_t anc_model_act_bytes_per_token(const anc_config *cfg);
+/* Bytes of activations and gradient buffers anc_model_forward/backward
+ * hold per token of a micro-batch (excluding the vocabulary rows and
+ * adapter scratch), for memory estimates; checkpointing as
+ * anc_acts_set_checkpointing (only the residual stream of every layer is
+ * kept, the inner activations of one layer at a time). */
+size_t anc_model_act_bytes_per_token(const anc_config *cfg, int checkpointing);
 
 /* Writes config.json and model.safetensors (tensors in dtype F32, F16 or
  * BF16) into dir, creating it. A tied lm_head is not written (as HF). */
@@ -89,6 +115,13 @@ anc_status anc_model_save_hf(const anc_model *m, const char *dir, anc_dtype dtyp
 
 anc_acts *anc_acts_create(void);
 void anc_acts_free(anc_acts *a);
+/* Gradient checkpointing per layer (TRL's gradient_checkpointing): on: a
+ * forward keeps only the residual stream entering each layer, and backward
+ * re-runs each layer's forward before its backward, so the activations of
+ * one layer are held at a time for one more forward's work; results are
+ * bit-identical to off. Takes effect at the next forward (a NULL a is a
+ * no-op). Passes that only run forward (scoring) lose nothing with it on. */
+void anc_acts_set_checkpointing(anc_acts *a, int on);
 /* Bytes currently held by a. */
 size_t anc_acts_bytes(const anc_acts *a);
 

@@ -48,6 +48,7 @@ static const anc_optdef train_opts[] = {
     {"cpo-alpha", PT_FLOAT, PR_NONE, 0}, {"desirable-weight", PT_FLOAT, PR_NONE, 0},
     {"undesirable-weight", PT_FLOAT, PR_NONE, 0}, {"ref-model", PT_STR, PR_IN_DIR, 0},
     {"no-precompute-ref", PT_FLAG, PR_NONE, 0}, {"bf16", PT_FLAG, PR_NONE, 0}, {"optimizer", PT_STR, PR_NONE, 0},
+    {"gradient-checkpointing", PT_FLAG, PR_NONE, 0}, {"no-memory-check", PT_FLAG, PR_NONE, 0},
     {"use-peft", PT_FLAG, PR_NONE, 0}, {"lora-r", PT_INT, PR_NONE, 0}, {"lora-alpha", PT_FLOAT, PR_NONE, 0},
     {"lora-dropout", PT_FLOAT, PR_NONE, 0}, {"lora-target-modules", PT_LIST, PR_NONE, 0},
     {"use-rslora", PT_FLAG, PR_NONE, 0}, {"adapter", PT_STR, PR_IN_DIR, 0},

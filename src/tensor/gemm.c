@@ -207,9 +207,13 @@ void anc_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n) {
 /* The bf16 form of a stored rows x cols operand with row stride ld: its
  * slice of the registered slab's copy, or a dense conversion into buffer
  * `which` (then *ld_out = cols). NULL when out of memory. */
+static int in_slab(const anc_mm *mm, const float *X, int64_t rows, int64_t cols, int64_t ld) {
+    return mm->slab16 && X >= mm->slab && X + (size_t)((rows - 1) * ld + cols) <= mm->slab + mm->slab_n;
+}
+
 static const uint16_t *as_bf16(anc_mm *mm, int which, const float *X, int64_t rows, int64_t cols, int64_t ld,
                                int64_t *ld_out) {
-    if (mm->slab16 && X >= mm->slab && X + (size_t)((rows - 1) * ld + cols) <= mm->slab + mm->slab_n) {
+    if (in_slab(mm, X, rows, cols, ld)) {
         *ld_out = ld;
         return mm->slab16 + (X - mm->slab);
     }
@@ -253,6 +257,9 @@ void anc_mm_gemm(anc_mm *mm, int trans_a, int trans_b, int64_t M, int64_t N, int
     } else {
         mm_fail(mm, err.code, err.message);
     }
+    if (mm->slab_bf16_only && (in_slab(mm, A, trans_a ? K : M, trans_a ? M : K, lda) ||
+                               in_slab(mm, B, trans_b ? N : K, trans_b ? K : N, ldb)))
+        return; /* no fp32 weights to fall back on; status carries the failure */
     anc_gemm_f32(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 

@@ -58,13 +58,16 @@ void anc_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n);
  * offsets) instead of being converted on every call; other operands are
  * converted into the context's buffers. Ops return nothing, so the first
  * failure is kept in status/message (that product is then done in fp32)
- * for the caller to report. Zero-initialise, then set the fields; release
- * with anc_mm_release (frees g and the buffers). */
+ * for the caller to report. With slab_bf16_only set, the slab has no
+ * readable fp32 values (a frozen bf16 base): a failed product with an
+ * operand in it is left undone instead. Zero-initialise, then set the
+ * fields; release with anc_mm_release (frees g and the buffers). */
 typedef struct anc_mm {
     anc_gemm *g;
     const float *slab;
     const uint16_t *slab16;
     size_t slab_n;
+    int slab_bf16_only;
     uint16_t *buf[2];
     size_t cap[2];
     anc_status status;

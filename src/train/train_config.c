@@ -88,6 +88,7 @@ anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *pa
     sb_printf(&b, "logging_steps: %lld\nsave_steps: %lld\neval_steps: %lld\nmax_tokens: %lld\nno_precompute_ref: %s\nbf16: %s\n",
               (long long)c->logging_steps, (long long)c->save_steps, (long long)c->eval_steps, (long long)c->max_tokens,
               c->precompute_ref ? "false" : "true", c->bf16 ? "true" : "false");
+    sb_printf(&b, "gradient_checkpointing: %s\n", c->gradient_checkpointing ? "true" : "false");
     sb_str(&b, "chat_template", c->chat_template);
     sb_printf(&b, "max_length: %lld\nmax_prompt_length: %lld\ntruncation_mode: %s\n", (long long)c->max_length,
               (long long)c->max_prompt_length, c->truncation_keep_start ? "keep_start" : "keep_end");

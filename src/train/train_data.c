@@ -77,7 +77,17 @@ anc_status anc_ref_logps_cached(const anc_model *ref, const anc_train_data *d, c
                                 int64_t max_tokens, float *chosen, float *rejected, int *was_cached,
                                 anc_progress_fn progress, void *ctx, anc_error *err) {
     *was_cached = 0;
-    uint64_t h = anc_hash_bytes(ANC_HASH_INIT, ref->params, sizeof(float) * ref->n_params);
+    uint64_t h = ANC_HASH_INIT;
+    if (ref->frozen16) {
+        /* a frozen bf16 base: its matrices in bf16, its 1-D tensors in fp32 */
+        for (size_t i = 0; i < ref->n_specs; i++) {
+            const anc_param_spec *sp = &ref->specs[i];
+            h = sp->ndim == 1 ? anc_hash_bytes(h, ref->params + sp->offset, sizeof(float) * sp->n_elems)
+                              : anc_hash_bytes(h, ref->params16 + sp->offset, sizeof(uint16_t) * sp->n_elems);
+        }
+    } else {
+        h = anc_hash_bytes(h, ref->params, sizeof(float) * ref->n_params);
+    }
     h = anc_hash_bytes(h, &ref->cfg, sizeof ref->cfg);
     h = anc_hash_u64(h, anc_train_data_hash(d));
     if (ref->params16) h = anc_hash_u64(h, 16); /* bf16 log-probs differ from fp32 ones */
@@ -103,6 +113,7 @@ anc_status anc_ref_logps_cached(const anc_model *ref, const anc_train_data *d, c
         /* an unreadable cache is recomputed and replaced */
     }
     anc_acts *a = anc_acts_create();
+    anc_acts_set_checkpointing(a, 1); /* forward only: one layer of activations at a time */
     st = anc_score_pairs(ref, a, &d->ps, max_tokens, chosen, rejected, progress, ctx, err);
     anc_acts_free(a);
     if (!st) {

@@ -179,33 +179,48 @@ static void ref_progress_cb(void *ctx, size_t done, size_t total, int64_t tokens
     rp->report(rp->ctx, &s);
 }
 
+/* A model of the run: in bf16 LoRA runs a frozen bf16 base (no fp32
+ * weights), else fp32, with a bf16 copy under --bf16. */
+static anc_status load_run_model(const anc_train_config *c, const char *dir, anc_model **out, anc_error *err) {
+    if (c->use_peft && c->bf16) return anc_model_load_hf_frozen16(out, dir, err);
+    anc_status st = anc_model_load_hf(out, dir, err);
+    if (!st && c->bf16 && (st = anc_model_set_bf16(*out, 1, err))) {
+        anc_model_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* Acts for forward passes only (reference, evaluation): checkpointing
+ * costs nothing there and holds one layer's activations, not all. */
+static anc_acts *forward_only_acts(void) {
+    anc_acts *a = anc_acts_create();
+    if (a) anc_acts_set_checkpointing(a, 1);
+    return a;
+}
+
 static anc_status setup_reference(trainer *t, anc_train_report_fn report, void *ctx, anc_error *err) {
     const anc_train_config *c = t->cfg;
     anc_status st;
     if (!c->precompute_ref && c->use_peft && !c->ref_model_dir) {
         /* the base with its adapters off: the policy's own weights */
         t->ref_is_base = 1;
-        t->ref_acts = anc_acts_create();
+        t->ref_acts = forward_only_acts();
         return t->ref_acts ? ANC_OK : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     }
     if (!c->precompute_ref) {
-        if ((st = anc_model_load_hf(&t->ref, c->ref_model_dir ? c->ref_model_dir : c->model_dir, err))) return st;
-        if (c->bf16 && (st = anc_model_set_bf16(t->ref, 1, err))) return st;
+        if ((st = load_run_model(c, c->ref_model_dir ? c->ref_model_dir : c->model_dir, &t->ref, err))) return st;
         if (t->ref->cfg.vocab_size != t->policy->cfg.vocab_size)
             return anc_error_set(err, ANC_ERR_INVALID, "train: the reference model's vocabulary (%d) differs from the policy's (%d)",
                                  t->ref->cfg.vocab_size, t->policy->cfg.vocab_size);
-        t->ref_acts = anc_acts_create();
-        return ANC_OK;
+        t->ref_acts = forward_only_acts();
+        return t->ref_acts ? ANC_OK : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     }
     /* Precomputed: the reference is the policy as loaded (before any
      * checkpoint is restored) unless another folder is named. */
     anc_model *ref = t->policy;
     if (c->ref_model_dir) {
-        if ((st = anc_model_load_hf(&ref, c->ref_model_dir, err))) return st;
-        if (c->bf16 && (st = anc_model_set_bf16(ref, 1, err))) {
-            anc_model_free(ref);
-            return st;
-        }
+        if ((st = load_run_model(c, c->ref_model_dir, &ref, err))) return st;
         if (ref->cfg.vocab_size != t->policy->cfg.vocab_size) {
             anc_model_free(ref);
             return anc_error_set(err, ANC_ERR_INVALID, "train: the reference model's vocabulary differs from the policy's");
@@ -279,9 +294,16 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     }
 
     if ((st = anc_run_dir_open(&rd, c->output_dir, c->resume, err))) goto done;
-    if ((st = anc_model_load_hf(&t.policy, c->model_dir, err))) goto done;
-    if (c->bf16 && (st = anc_model_set_bf16(t.policy, 1, err))) goto done;
-    const int vocab = t.policy->cfg.vocab_size;
+    /* The data first, from the model's config: the memory check needs the
+     * largest chunk and runs before any weights are loaded. */
+    anc_config mcfg;
+    {
+        char *cp = anc_path_join(c->model_dir, "config.json");
+        st = cp ? anc_config_load(&mcfg, cp, err) : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+        free(cp);
+        if (st) goto done;
+    }
+    const int vocab = mcfg.vocab_size;
     {
         /* Text rows need the model's tokenizer (pre-tokenised rows do not). */
         char *tj = anc_path_join(c->model_dir, "tokenizer.json");
@@ -304,7 +326,10 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
             report(ctx, &rs);
         }
     }
-    t.acts = anc_acts_create();
+    if ((st = tr_check_memory(c, &mcfg, &t.data, &t.eval, err))) goto done;
+    if ((st = load_run_model(c, c->model_dir, &t.policy, err))) goto done;
+    if (!(t.acts = anc_acts_create())) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
+    anc_acts_set_checkpointing(t.acts, c->gradient_checkpointing);
     if (t.needs_ref && (st = setup_reference(&t, report, ctx, err))) goto done;
     if ((st = tr_alloc_micro(&t, (size_t)c->batch_size, err))) goto done;
     /* The reference is set up: from here on the policy runs its adapters. */

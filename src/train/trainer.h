@@ -41,7 +41,10 @@ typedef struct anc_train_config {
     int eval_on_start;          /* evaluate before the first step (logged as step 0) */
     int64_t max_tokens;         /* token budget of one forward/backward chunk */
     int precompute_ref;         /* 1: reference log-probs once, cached; 0: reference model kept in memory */
-    int bf16;                   /* TRL's bf16: matrix products in bf16 for policy and reference, fp32 master weights */
+    int bf16;                   /* TRL's bf16: matrix products in bf16 for policy and reference, fp32 master weights;
+                                   with use_peft the frozen base is held in bf16 only (anc_model_load_hf_frozen16) */
+    int gradient_checkpointing; /* TRL's gradient_checkpointing: per-layer recomputation in backward (anc_acts_set_checkpointing) */
+    int no_memory_check;        /* 1: start even when the memory plan exceeds what is available */
     int resume;                 /* continue from the newest complete checkpoint */
     anc_dtype save_dtype;       /* ANC_DT_INVALID: the input model's dtype */
     const char *chat_template;  /* NULL: the tokenizer's; else a built-in name or a file */

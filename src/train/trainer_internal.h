@@ -64,4 +64,12 @@ anc_status tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_tra
 /* Keeps the lines of metrics.jsonl with step <= step. */
 anc_status tr_truncate_metrics(const char *path, int64_t step, anc_error *err);
 
+/* Refuses (ANC_ERR_NOMEM, with the plan and what would fit) a run whose
+ * memory plan for model config mc and the loaded data d / eval (may be
+ * empty) exceeds what this process can use; OK when it fits, when
+ * c->no_memory_check is set, or when the available memory is unknown.
+ * Runs before any weights are loaded. (train_memory.c) */
+anc_status tr_check_memory(const anc_train_config *c, const anc_config *mc, const anc_train_data *d,
+                           const anc_train_data *eval, anc_error *err);
+
 #endif
