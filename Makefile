@@ -70,6 +70,7 @@ reference:
 	/usr/bin/python3 scripts/make_reference.py tests/fixtures/reference
 	/usr/bin/python3 scripts/make_loss_reference.py tests/fixtures/loss
 	/usr/bin/python3 scripts/make_lora_reference.py tests/fixtures/lora
+	/usr/bin/python3 scripts/make_lora_step_reference.py tests/fixtures/lora_step
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
