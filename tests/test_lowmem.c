@@ -416,12 +416,30 @@ static void test_train_refuses_what_cannot_fit(void **state) {
     free(d);
 }
 
+/* anchor info plans a model from its config.json alone (before a download). */
+static void test_info_from_config_alone(void **state) {
+    (void)state;
+    char *d = tu_tmpdir();
+    char *shape = tu_path(ANCHOR_SOURCE_DIR, "bench/shapes/llama-3.1-8b.json");
+    assert_int_equal(tu_system("cd '%s' && '%s' info --model '%s' --lora-target-modules all-linear >info.out 2>&1", d, tu_cli(), shape), 0);
+    size_t n = 0;
+    char *out = read_rel(d, "info.out", &n);
+    assert_non_null(strstr(out, "weight files    none"));
+    assert_non_null(strstr(out, "8030261248"));
+    assert_non_null(strstr(out, "LoRA bf16 +ckpt"));
+    assert_non_null(strstr(out, "41943040 adapter parameters"));
+    free(out);
+    free(shape);
+    tu_rmtree(d);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checkpointing_fp32),   cmocka_unit_test(test_checkpointing_bf16),
         cmocka_unit_test(test_checkpointing_estimate), cmocka_unit_test(test_frozen_bf16_base),
         cmocka_unit_test(test_read_bf16), cmocka_unit_test(test_train_frozen_bf16),
-        cmocka_unit_test(test_train_refuses_what_cannot_fit),
+        cmocka_unit_test(test_train_refuses_what_cannot_fit), cmocka_unit_test(test_info_from_config_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

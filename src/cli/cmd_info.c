@@ -96,7 +96,7 @@ int cmd_info(int argc, char **argv) {
          "projections the planned LoRA adapts: q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj or all-linear (default q_proj,v_proj)"},
         {0},
     };
-    int rc = cli_parse(argc, argv, opts, "info", "--model DIR", "Prints the architecture, parameter count and tensor dtypes of a model, and its memory plan: full and LoRA training in fp32 and bf16, with and without gradient checkpointing, and scoring, at --tokens per micro-batch, each against the memory this process can still use (MemAvailable or the cgroup limit).", NULL, NULL);
+    int rc = cli_parse(argc, argv, opts, "info", "--model DIR|config.json", "Prints the architecture, parameter count and tensor dtypes of a model, and its memory plan: full and LoRA training in fp32 and bf16, with and without gradient checkpointing, and scoring, at --tokens per micro-batch, each against the memory this process can still use (MemAvailable or the cgroup limit).", NULL, NULL);
     if (rc) return rc == 1 ? 0 : rc;
     if (!model) return cli_usage_error("info", "--model DIR is required");
     if (tokens < 1) return cli_usage_error("info", "--tokens: expected at least 1, got %ld", tokens);
@@ -110,14 +110,22 @@ int cmd_info(int argc, char **argv) {
 
     anc_error err = {0};
     anc_config cfg;
-    char *cfg_path = anc_path_join(model, "config.json");
-    anc_status st = anc_config_load(&cfg, cfg_path, &err);
+    /* a folder, or a bare config.json: plan a model before downloading it */
+    int bare = anc_path_is_file(model);
+    char *cfg_path = bare ? strdup(model) : anc_path_join(model, "config.json");
+    anc_status st = cfg_path ? anc_config_load(&cfg, cfg_path, &err) : anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
     free(cfg_path);
     if (st) return cli_fail("info", &err);
 
     char **files = NULL;
     size_t n_files = 0;
-    if ((st = anc_model_weight_files(model, &files, &n_files, &err))) return cli_fail("info", &err);
+    if (!bare) {
+        char *idx = anc_path_join(model, "model.safetensors.index.json"), *one = anc_path_join(model, "model.safetensors");
+        bare = idx && one && !anc_path_exists(idx) && !anc_path_exists(one);
+        free(idx);
+        free(one);
+    }
+    if (!bare && (st = anc_model_weight_files(model, &files, &n_files, &err))) return cli_fail("info", &err);
     size_t by_dtype[16] = {0};
     uint64_t file_bytes = 0;
     size_t n_tensors = 0;
@@ -146,10 +154,14 @@ int cmd_info(int argc, char **argv) {
     printf("vocabulary      %d\n", cfg.vocab_size);
     printf("rope            theta %g%s, max positions %d\n", cfg.rope_theta,
            cfg.rope_scaling.type == ANC_ROPE_LLAMA3 ? ", llama3 scaling" : "", cfg.max_position_embeddings);
-    printf("weight files    %zu, %zu tensors, %s on disk:", n_files, n_tensors, (anc_mem_human(b1, sizeof b1, (double)file_bytes), b1));
-    for (int d = 0; d < 16; d++)
-        if (by_dtype[d]) printf(" %s %zu", anc_dtype_name((anc_dtype)d), by_dtype[d]);
-    printf("\n");
+    if (bare) {
+        printf("weight files    none (the plan below is from config.json alone)\n");
+    } else {
+        printf("weight files    %zu, %zu tensors, %s on disk:", n_files, n_tensors, (anc_mem_human(b1, sizeof b1, (double)file_bytes), b1));
+        for (int d = 0; d < 16; d++)
+            if (by_dtype[d]) printf(" %s %zu", anc_dtype_name((anc_dtype)d), by_dtype[d]);
+        printf("\n");
+    }
     if ((rc = print_plan(&cfg, tokens, &lc))) return rc;
     printf("blas            OpenBLAS kernel %s, %d threads\n", anc_blas_corename(), anc_blas_threads());
     {

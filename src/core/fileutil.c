@@ -112,6 +112,11 @@ int anc_path_exists(const char *path) {
     return stat(path, &sb) == 0;
 }
 
+int anc_path_is_file(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
 char *anc_path_join(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);

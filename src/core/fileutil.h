@@ -19,6 +19,8 @@ anc_status anc_mkdirs(const char *path, anc_error *err);
 
 /* 1 when path exists (any type), else 0. */
 int anc_path_exists(const char *path);
+/* 1 when path is a regular file (after symlinks), else 0. */
+int anc_path_is_file(const char *path);
 
 /* malloc'd "dir/name" (never NULL unless out of memory). */
 char *anc_path_join(const char *dir, const char *name);
