@@ -7,11 +7,14 @@
 
 #include <stdio.h>
 
+#include "core/dtype.h"
 #include "core/rng.h"
 #include "model/model.h"
 
-/* Returns a new model with `layers` layers, or NULL after printing why. */
-static inline anc_model *bench_smollm2_model(int layers, uint64_t seed) {
+/* Returns a new model with `layers` layers, or NULL after printing why.
+ * frozen16: a frozen bf16 base (anc_model_create_frozen16) holding the
+ * same draws rounded to bf16, as train --use-peft --bf16 holds a base. */
+static inline anc_model *bench_smollm2_model_as(int layers, uint64_t seed, int frozen16) {
     anc_config cfg = {0};
     cfg.arch = ANC_ARCH_LLAMA;
     cfg.vocab_size = 49152;
@@ -29,13 +32,20 @@ static inline anc_model *bench_smollm2_model(int layers, uint64_t seed) {
     cfg.eos_token_id = 2;
     anc_error err = {0};
     anc_model *m = NULL;
-    if (anc_model_create(&m, &cfg, &err)) {
+    if (frozen16 ? anc_model_create_frozen16(&m, &cfg, &err) : anc_model_create(&m, &cfg, &err)) {
         fprintf(stderr, "%s\n", err.message);
         return NULL;
     }
     anc_rng r;
     anc_rng_seed(&r, seed);
-    for (size_t i = 0; i < m->n_params; i++) m->params[i] = (float)(anc_rng_normal(&r) * 0.02);
+    for (size_t s = 0; s < m->n_specs; s++) {
+        const anc_param_spec *sp = &m->specs[s];
+        for (size_t k = 0; k < sp->n_elems; k++) {
+            float v = (float)(anc_rng_normal(&r) * 0.02);
+            if (frozen16 && sp->ndim == 2) m->params16[sp->offset + k] = anc_f32_to_bf16(v);
+            else m->params[sp->offset + k] = v;
+        }
+    }
     for (int l = 0; l < layers; l++)
         for (int i = 0; i < cfg.hidden_size; i++) {
             m->w.layers[l].attn_norm[i] = 1;
@@ -44,5 +54,7 @@ static inline anc_model *bench_smollm2_model(int layers, uint64_t seed) {
     for (int i = 0; i < cfg.hidden_size; i++) m->w.final_norm[i] = 1;
     return m;
 }
+
+static inline anc_model *bench_smollm2_model(int layers, uint64_t seed) { return bench_smollm2_model_as(layers, seed, 0); }
 
 #endif

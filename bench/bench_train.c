@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
     if (steps < 0 || steps > 50) steps = 3;
     const int timed_from = steps == 0 ? 0 : 1;
     double t_load = now();
-    anc_model *m = config ? shape_model(config, bf16 && lora_r > 0) : bench_smollm2_model(layers, 1);
+    anc_model *m = config ? shape_model(config, bf16 && lora_r > 0) : bench_smollm2_model_as(layers, 1, bf16 && lora_r > 0);
     if (!m) return 1;
     t_load = now() - t_load;
     {

@@ -66,6 +66,23 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
         'BEGIN { printf "pytorch train MFU %.3f\nratio: anchor step %.2fx faster, %.2fx less peak memory\n", g/p, t/a, tm/am }'
 fi
 
+echo "== LoRA on a real model shape: Llama-3.2-1B (bench/shapes, random weights), r 16 all-linear, dropout 0.05,"
+echo "   APO-zero on 1024 tokens, --bf16 --gradient-checkpointing, one warm-up + one timed step (BENCH_LARGE=0 skips; ~3 min)"
+if [ "${BENCH_LARGE:-1}" != 0 ]; then
+    shape=bench/shapes/llama-3.2-1b.json
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$B/bench_train" --config "$shape" --tokens 1024 --steps 1 --bf16 \
+        --gradient-checkpointing --lora-r 16 | tee "$OUT/train_anchor_lora_1b.txt"
+    if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_lora.py \
+            --config "$shape" --tokens 1024 --steps 1 --bf16 --gradient-checkpointing > "$OUT/train_torch_lora_1b.txt"
+        echo "-- pytorch, hand-written LoRA (bf16 base, autocast, torch.utils.checkpoint)"
+        cat "$OUT/train_torch_lora_1b.txt"
+        awk -v a="$(get step_s "$OUT/train_anchor_lora_1b.txt")" -v t="$(get step_s "$OUT/train_torch_lora_1b.txt")" \
+            -v am="$(get peak_rss_mb "$OUT/train_anchor_lora_1b.txt")" -v tm="$(get peak_rss_mb "$OUT/train_torch_lora_1b.txt")" \
+            'BEGIN { printf "ratio: anchor LoRA step %.2fx faster, %.2fx less peak memory\n", t/a, tm/am }'
+    fi
+fi
+
 echo "== drafting: KV-cache generation, 8 prompts x 64 tokens, 64 new tokens each (temperature 1)"
 "$B/bench_generate" | tee "$OUT/generate_anchor.txt"
 "$B/bench_generate" --bf16 | tee "$OUT/generate_anchor_bf16.txt"

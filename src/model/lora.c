@@ -210,33 +210,43 @@ static uint64_t mask_key(const anc_lora *l, int layer, anc_lora_module mod) {
     return mix64(l->dropout_seed ^ mix64(l->dropout_pass + 0x9E3779B97F4A7C15ull * (uint64_t)(layer * ANC_LORA_NMOD + mod + 1)));
 }
 
-/* h[j] = mix64(base + j), j < n: the mask's random bits, 64 per counter. */
-static void mask_hashes(uint64_t *h, uint64_t base, size_t n) {
-    for (size_t j = 0; j < n; j++) h[j] = mix64(base + j);
+/* One block of a mask: bits[] = mix64(base), mix64(base + 1), ... as
+ * 16-bit draws (four per hash, in memory order), then dst[i] = bits[i] >=
+ * cut ? src[i] * keep_scale : 0. Written as plain loops twice: the
+ * AVX-512 copy is vectorised by the compiler (vpmullq for the hash). */
+#define DROPOUT_BLOCK 1024
+#define DROPOUT_BODY                                                                   \
+    uint64_t h[DROPOUT_BLOCK / 4];                                                     \
+    uint16_t bits[DROPOUT_BLOCK];                                                      \
+    size_t nh = (n + 3) / 4;                                                           \
+    for (size_t j = 0; j < nh; j++) h[j] = mix64(base + j);                            \
+    memcpy(bits, h, nh * sizeof(uint64_t));                                            \
+    for (size_t i = 0; i < n; i++) dst[i] = bits[i] >= cut ? src[i] * keep_scale : 0.0f;
+
+static void dropout_block(float *dst, const float *src, size_t n, uint64_t base, uint32_t cut, float keep_scale) {
+    DROPOUT_BODY
 }
 
-__attribute__((target("avx512f,avx512dq"))) static void mask_hashes_avx512(uint64_t *h, uint64_t base, size_t n) {
-    for (size_t j = 0; j < n; j++) h[j] = mix64(base + j); /* vectorised: 8 lanes of vpmullq */
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) static void dropout_block_avx512(
+    float *dst, const float *src, size_t n, uint64_t base, uint32_t cut, float keep_scale) {
+    DROPOUT_BODY
 }
+#undef DROPOUT_BODY
 
 /* dst[i] = keep(i) ? src[i] / (1 - p) : 0 over n elements (dst may be src).
- * Element i keeps when the 16 bits (i mod 4) of mix64(key + i / 4) are at
- * least round(p * 65536): one hash draws four elements' masks, so the
- * effective rate is within 2^-17 of p; the scale is PEFT's 1 / (1 - p). */
+ * Element i keeps when the 16-bit draw i of the stream mix64(key),
+ * mix64(key + 1), ... (four per hash, little-endian order) is at least
+ * round(p * 65536): the effective rate is within 2^-17 of p; the scale is
+ * PEFT's 1 / (1 - p). */
 static void dropout_apply(float *dst, const float *src, size_t n, uint64_t key, double p) {
     const uint32_t cut = (uint32_t)(p * 65536.0 + 0.5);
     const float keep_scale = (float)(1.0 / (1.0 - p));
-    const int wide = __builtin_cpu_supports("avx512dq");
-    enum { BLOCK = 1024 };
-    uint64_t h[BLOCK / 4];
-    for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
-        size_t nb = n - i0 < BLOCK ? n - i0 : BLOCK, nh = (nb + 3) / 4;
-        if (wide) mask_hashes_avx512(h, key + i0 / 4, nh);
-        else mask_hashes(h, key + i0 / 4, nh);
-        for (size_t i = 0; i < nb; i++) {
-            uint32_t r = (uint32_t)(h[i >> 2] >> ((i & 3) * 16)) & 0xFFFFu;
-            dst[i0 + i] = r >= cut ? src[i0 + i] * keep_scale : 0.0f;
-        }
+    const int wide = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                     __builtin_cpu_supports("avx512vl");
+    for (size_t i0 = 0; i0 < n; i0 += DROPOUT_BLOCK) {
+        size_t nb = n - i0 < DROPOUT_BLOCK ? n - i0 : DROPOUT_BLOCK;
+        if (wide) dropout_block_avx512(dst + i0, src + i0, nb, key + i0 / 4, cut, keep_scale);
+        else dropout_block(dst + i0, src + i0, nb, key + i0 / 4, cut, keep_scale);
     }
 }
 
