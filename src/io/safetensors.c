@@ -404,35 +404,34 @@ const char *anc_st_metadata(const anc_safetensors *st, const char *key) {
 
 const char *anc_st_label(const anc_safetensors *st) { return st ? st->label : NULL; }
 
-anc_status anc_st_read_f32(const anc_st_tensor *t, float *dst, uint64_t n_elems, anc_error *err) {
-    if (!t) return anc_error_set(err, ANC_ERR_INVALID, "anc_st_read_f32: tensor is NULL");
+/* The checks every read does: t given, n_elems its count, a float dtype,
+ * dst given when there is anything to copy. what: "fp32" or "bf16". */
+static anc_status check_read(const anc_st_tensor *t, const void *dst, uint64_t n_elems, const char *what, anc_error *err) {
+    if (!t) return anc_error_set(err, ANC_ERR_INVALID, "reading a tensor as %s: tensor is NULL", what);
     if (n_elems != t->n_elems)
         return anc_error_set(err, ANC_ERR_INVALID, "tensor " NAME_FMT ": caller expects %" PRIu64 " elements but the tensor has %" PRIu64,
                              t->name, n_elems, t->n_elems);
     if (t->dtype != ANC_DT_F32 && t->dtype != ANC_DT_F16 && t->dtype != ANC_DT_BF16 && t->dtype != ANC_DT_F64)
-        return anc_error_set(err, ANC_ERR_UNSUPPORTED, "tensor " NAME_FMT ": dtype %s cannot be read as fp32",
-                             t->name, anc_dtype_name(t->dtype));
+        return anc_error_set(err, ANC_ERR_UNSUPPORTED, "tensor " NAME_FMT ": dtype %s cannot be read as %s",
+                             t->name, anc_dtype_name(t->dtype), what);
     if (n_elems == 0) return ANC_OK;
     if (!dst) return anc_error_set(err, ANC_ERR_INVALID, "tensor " NAME_FMT ": destination is NULL", t->name);
     if (n_elems > SIZE_MAX / sizeof(double))
         return anc_error_set(err, ANC_ERR_NOMEM, "tensor " NAME_FMT ": too large for this platform", t->name);
+    return ANC_OK;
+}
+
+anc_status anc_st_read_f32(const anc_st_tensor *t, float *dst, uint64_t n_elems, anc_error *err) {
+    anc_status st = check_read(t, dst, n_elems, "fp32", err);
+    if (st || n_elems == 0) return st;
     if (anc_convert_to_f32(dst, t->data, t->dtype, (size_t)n_elems) != 0)
         return anc_error_set(err, ANC_ERR_INTERNAL, "tensor " NAME_FMT ": conversion failed", t->name);
     return ANC_OK;
 }
 
 anc_status anc_st_read_bf16(const anc_st_tensor *t, uint16_t *dst, uint64_t n_elems, anc_error *err) {
-    if (!t) return anc_error_set(err, ANC_ERR_INVALID, "anc_st_read_bf16: tensor is NULL");
-    if (n_elems != t->n_elems)
-        return anc_error_set(err, ANC_ERR_INVALID, "tensor " NAME_FMT ": caller expects %" PRIu64 " elements but the tensor has %" PRIu64,
-                             t->name, n_elems, t->n_elems);
-    if (t->dtype != ANC_DT_F32 && t->dtype != ANC_DT_F16 && t->dtype != ANC_DT_BF16 && t->dtype != ANC_DT_F64)
-        return anc_error_set(err, ANC_ERR_UNSUPPORTED, "tensor " NAME_FMT ": dtype %s cannot be read as bf16",
-                             t->name, anc_dtype_name(t->dtype));
-    if (n_elems == 0) return ANC_OK;
-    if (!dst) return anc_error_set(err, ANC_ERR_INVALID, "tensor " NAME_FMT ": destination is NULL", t->name);
-    if (n_elems > SIZE_MAX / sizeof(double))
-        return anc_error_set(err, ANC_ERR_NOMEM, "tensor " NAME_FMT ": too large for this platform", t->name);
+    anc_status st = check_read(t, dst, n_elems, "bf16", err);
+    if (st || n_elems == 0) return st;
     if (t->dtype == ANC_DT_BF16 && ST_HOST_LE) {
         memcpy(dst, t->data, (size_t)n_elems * 2);
         return ANC_OK;
