@@ -25,7 +25,7 @@
 #include "data/pairs.h"
 #include "eval/demo_tokenizer.h"
 #include "fuzz_tmp.h"
-#include "tokenizer/template.h"
+#include "jinja/template.h"
 #include "tokenizer/tokenizer.h"
 #include "train/train_data.h"
 

@@ -22,7 +22,7 @@
 #include "data/jsonl.h"
 #include "eval/demo_tokenizer.h"
 #include "fuzz_tmp.h"
-#include "tokenizer/template.h"
+#include "jinja/template.h"
 #include "tokenizer/tokenizer.h"
 
 #define SOURCE "fuzzset"

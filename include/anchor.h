@@ -32,7 +32,8 @@
 #include "model/generate.h"
 #include "data/dataset.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/template.h"
+#include "jinja/template.h"
+#include "jinja/chat_template.h"
 
 #define ANCHOR_VERSION "0.1.0"
 

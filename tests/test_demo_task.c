@@ -14,7 +14,7 @@
 #include "clair/stats.h"
 #include "eval/demo_task.h"
 #include "eval/demo_tokenizer.h"
-#include "tokenizer/template.h"
+#include "jinja/template.h"
 #include "tokenizer/tokenizer.h"
 
 /* "Numbers: 17 4 23 8 15. Odd numbers in increasing order, then their sum." */

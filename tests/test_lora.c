@@ -525,6 +525,11 @@ static void test_train_use_peft(void **state) {
     out = file_bytes(d, "train.err", &n);
     assert_non_null(strstr(out, "need --use-peft"));
     free(out);
+    /* an adapter's own r/alpha/targets win: a flag that would be ignored is refused */
+    assert_int_equal(train(d, "--adapter straight --lora-r 8 --output-dir y --max-steps 1"), 2);
+    out = file_bytes(d, "train.err", &n);
+    assert_non_null(strstr(out, "adapter_config.json"));
+    free(out);
     assert_int_not_equal(train(d, "--use-peft --lora-dropout 1 --output-dir x --max-steps 1"), 0);
     out = file_bytes(d, "train.err", &n);
     assert_non_null(strstr(out, "lora-dropout"));

@@ -1,4 +1,4 @@
-/* Tests for the chat-template engine (src/tokenizer/template*.c).
+/* Tests for the chat-template engine (src/jinja/template*.c).
  *
  * - Every case of ../shared/fixtures/chat-templates/hf_render_cases.json must
  *   render byte for byte (skipped when the fixtures folder is absent).
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer/template.h"
+#include "jinja/template.h"
 
 #define NOW_2025_07_10_NOON 1752148800 /* 2025-07-10T12:00:00Z */
 

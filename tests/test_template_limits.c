@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer/template.h"
+#include "jinja/template.h"
 
 /* pre + n copies of unit + post, malloc'd. */
 static char *chain(const char *pre, const char *unit, size_t n, const char *post) {

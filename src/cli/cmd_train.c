@@ -214,6 +214,10 @@ int cmd_train(int argc, char **argv) {
     if (!c.use_peft && (lora_targets.n || use_rslora || lora_r != lora_default.r || lora_alpha != lora_default.alpha ||
                         lora_dropout != lora_default.dropout))
         return cli_usage_error("train", "--lora-* options need --use-peft");
+    /* an adapter brings its own shape: a flag that would be ignored is refused */
+    if (adapter && (lora_targets.n || use_rslora || lora_r != lora_default.r || lora_alpha != lora_default.alpha))
+        return cli_usage_error("train", "--adapter takes r, alpha, rsLoRA and the targets from %s/adapter_config.json; "
+                               "drop --lora-r, --lora-alpha, --use-rslora and --lora-target-modules (--lora-dropout applies)", adapter);
     if (save_dtype) {
         c.save_dtype = anc_dtype_from_user(save_dtype);
         if (c.save_dtype != ANC_DT_F32 && c.save_dtype != ANC_DT_BF16 && c.save_dtype != ANC_DT_F16)

@@ -20,7 +20,8 @@
 
 #include "data/jsonl.h"
 #include "data/pairs.h"
-#include "tokenizer/template.h"
+#include "jinja/chat_template.h"
+#include "jinja/template.h"
 #include "tokenizer/tokenizer.h"
 
 typedef enum { ANC_TRUNC_KEEP_END = 0, ANC_TRUNC_KEEP_START = 1 } anc_trunc_mode;
@@ -56,12 +57,6 @@ typedef struct anc_dataset_stats {
     size_t first_dropped_line;  /* 0 when none */
 } anc_dataset_stats;
 
-/* Picks the chat template: override is NULL (the tokenizer's own), a
- * built-in name (chatml, llama3, llama2, zephyr, mistral) or a file path.
- * *out is NULL when there is neither override nor tokenizer template
- * (conversational rows then fail with a clear error). */
-anc_status anc_chat_template_resolve(const anc_tokenizer *tok, const char *override, anc_template **out,
-                                     anc_error *err);
 
 /* Builds the tokenised pairs of rows (label names the file in errors, which
  * carry file:line). tok and tmpl may be NULL when every row is
@@ -78,8 +73,5 @@ anc_status anc_dataset_build(anc_tokenizer *tok, const anc_template *tmpl, const
 anc_status anc_prompt_ids(anc_tokenizer *tok, const anc_template *tmpl, const json_t *prompt, int32_t **ids, size_t *n,
                           anc_error *err);
 
-/* Renders messages (a JSON array) with tmpl into a malloc'd string. */
-anc_status anc_render_chat(const anc_template *tmpl, const anc_tokenizer *tok, json_t *messages,
-                           int add_generation_prompt, char **out, size_t *out_len, anc_error *err);
 
 #endif

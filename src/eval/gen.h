@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "model/model.h"
-#include "tokenizer/template.h"
+#include "jinja/template.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct anc_eval_gen_opts {

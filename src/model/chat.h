@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "model/model.h"
-#include "tokenizer/template.h"
+#include "jinja/template.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct anc_chat_model anc_chat_model;

@@ -6,7 +6,7 @@
  * are refused, as in transformers' ImmutableSandboxedEnvironment. */
 #include <string.h>
 
-#include "tokenizer/template_internal.h"
+#include "jinja/template_internal.h"
 
 /* ------------------------------------------------------------- tests */
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer/template_internal.h"
+#include "jinja/template_internal.h"
 
 struct tpl_chunk {
     tpl_chunk *next;

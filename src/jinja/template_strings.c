@@ -5,7 +5,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "tokenizer/template_internal.h"
+#include "jinja/template_internal.h"
 
 enum {
     S_CAPITALIZE, S_CASEFOLD, S_CENTER, S_COUNT, S_ENDSWITH, S_FIND, S_FORMAT, S_INDEX, S_ISALNUM, S_ISALPHA,

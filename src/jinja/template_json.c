@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer/template_internal.h"
+#include "jinja/template_internal.h"
 
 int anc_tpl_from_json(tpl_rs *r, const json_t *j, tv *out, int depth) {
     if (depth > TPL_MAX_VALUE_DEPTH) return anc_tpl_fail(r, NULL, ANC_ERR_INVALID, "context value nested too deeply");

@@ -1,5 +1,5 @@
 /* Internal declarations shared by the template_*.c files (the chat-template
- * engine behind tokenizer/template.h). Not a public header.
+ * engine behind jinja/template.h). Not a public header.
  *
  * Layout: template_lexer.c (source -> tokens, whitespace control),
  * template_parse_expr.c / template_parse_stmt.c (tokens -> AST),
@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tokenizer/template.h"
+#include "jinja/template.h"
 
 /* ------------------------------------------------------------- limits */
 

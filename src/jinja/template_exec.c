@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tokenizer/template_internal.h"
+#include "jinja/template_internal.h"
 
 static int step(tpl_rs *r, const tpl_node *at) {
     if (++r->steps > r->max_steps)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer/template_internal.h"
+#include "jinja/template_internal.h"
 
 typedef struct lexer {
     anc_template *t;

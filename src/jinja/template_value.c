@@ -6,7 +6,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "tokenizer/template_internal.h"
+#include "jinja/template_internal.h"
 
 tv anc_tv_undef(void) {
     tv v;

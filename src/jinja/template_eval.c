@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tokenizer/template_internal.h"
+#include "jinja/template_internal.h"
 
 /* ------------------------------------------------------------- errors */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tokenizer/template_internal.h"
+#include "jinja/template_internal.h"
 
 /* ------------------------------------------------------------- % format */
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer/template_internal.h"
+#include "jinja/template_internal.h"
 
 static tpl_node *parse_body(tpl_parser *p, const char *const *end_names, const char *block);
 

@@ -17,7 +17,7 @@
  *           generation prompt adds nothing. */
 #include <string.h>
 
-#include "tokenizer/template.h"
+#include "jinja/template.h"
 
 static const char CHATML[] =
     "{%- for message in messages -%}\n"
