@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "fuzz_tmp.h"
-#include "io/llama2c.h"
+#include "model/llama2c.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 

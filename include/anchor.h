@@ -18,7 +18,7 @@
 #include "core/progress.h"
 #include "core/blas.h"
 #include "io/safetensors.h"
-#include "io/llama2c.h"
+#include "model/llama2c.h"
 #include "model/config.h"
 #include "model/params.h"
 #include "model/model.h"

@@ -12,7 +12,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "io/llama2c.h"
+#include "model/llama2c.h"
 #include "model/decode.h"
 #include "model/generate.h"
 

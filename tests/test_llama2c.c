@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/llama2c.h"
+#include "model/llama2c.h"
 #include "model/model.h"
 
 static void test_teacher_forced_greedy(void **state) {

@@ -8,7 +8,7 @@
 #include "data/jsonl.h"
 #include "llm/llm.h"
 #include "llm/stored.h"
-#include "model/chat.h"
+#include "llm/local.h"
 #include "store/store.h"
 
 typedef struct cli_llm_args {

@@ -5,7 +5,7 @@
 
 #include "cli/cli.h"
 #include "core/fileutil.h"
-#include "io/llama2c.h"
+#include "model/llama2c.h"
 #include "tokenizer/tokenizer.h"
 #include "model/model.h"
 

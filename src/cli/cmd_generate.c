@@ -10,7 +10,7 @@
 #include "core/fileutil.h"
 #include "core/hash.h"
 #include "data/dataset.h"
-#include "model/chat.h"
+#include "llm/local.h"
 #include "model/generate.h"
 #include "model/lora.h"
 

@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "data/jsonl.h"
-#include "model/model.h"
+#include "model/batch.h"
 
 typedef struct anc_pair {
     int32_t *prompt, *chosen, *rejected;     /* owned */

@@ -5,7 +5,7 @@
 
 #include "core/fileutil.h"
 #include "data/dataset.h"
-#include "model/chat.h"
+#include "llm/local.h"
 #include "model/generate.h"
 
 void anc_eval_gen_opts_init(anc_eval_gen_opts *o) {

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/batch.h"
 #include "model/config.h"
 #include "model/params.h"
 
@@ -33,18 +34,6 @@ typedef struct anc_model {
     int frozen16;               /* 1: a frozen base held only in bf16 (anc_model_create_frozen16) */
 } anc_model;
 
-/* A packed micro-batch: n_seqs sequences concatenated into n_tokens ids.
- * seq_offsets[n_seqs+1] delimits them (0 first, n_tokens last, increasing,
- * no empty sequence). score_mask[t] = 1 marks token t as scored: its
- * log-probability given the earlier tokens of its sequence counts. It must be
- * 0 at the first token of each sequence. All arrays are borrowed. */
-typedef struct anc_batch {
-    int64_t n_tokens;
-    const int32_t *tokens;
-    int n_seqs;
-    const int64_t *seq_offsets;
-    const uint8_t *score_mask;
-} anc_batch;
 
 /* Activations saved by forward for backward, and the scratch both use.
  * Grows on demand; reuse one per model across steps. */

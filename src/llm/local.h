@@ -2,8 +2,8 @@
  * judge or stronger model run by anchor itself). Messages are rendered with
  * the model's chat template (add_generation_prompt = true), the reply is
  * sampled with the KV cache and decoded without special tokens. */
-#ifndef ANCHOR_MODEL_CHAT_H
-#define ANCHOR_MODEL_CHAT_H
+#ifndef ANCHOR_LLM_LOCAL_H
+#define ANCHOR_LLM_LOCAL_H
 
 #include <jansson.h>
 

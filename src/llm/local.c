@@ -1,4 +1,4 @@
-#include "model/chat.h"
+#include "llm/local.h"
 
 #include <stdlib.h>
 #include <string.h>

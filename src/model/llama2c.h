@@ -4,8 +4,8 @@
  * then fp32 weights. Query/key rows are permuted from Meta's interleaved
  * rotary layout into Hugging Face's rotate_half layout, so the imported model
  * computes exactly what llama2.c computes. */
-#ifndef ANCHOR_IO_LLAMA2C_H
-#define ANCHOR_IO_LLAMA2C_H
+#ifndef ANCHOR_MODEL_LLAMA2C_H
+#define ANCHOR_MODEL_LLAMA2C_H
 
 #include "core/error.h"
 #include "model/model.h"
