@@ -17,7 +17,8 @@
 #include <string.h>
 
 #include "clair/import.h"
-#include "clair/text.h"
+#include "core/strbuf.h"
+#include "core/text.h"
 #include "data/dataset.h"
 #include "data/jsonl.h"
 #include "eval/demo_tokenizer.h"

@@ -32,7 +32,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "clair/text.h"
+#include "core/strbuf.h"
+#include "core/text.h"
 #include "report/html.h"
 #include "report/report.h"
 #include "report/svg.h"

@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clair/text.h"
+#include "core/strbuf.h"
+#include "core/text.h"
 #include "core/fileutil.h"
 
 static json_t *answer(const json_t *prompt, const char *text) {

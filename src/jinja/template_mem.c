@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "jinja/template_internal.h"
 
 struct tpl_chunk {
@@ -246,12 +247,7 @@ const char *anc_tpl_memfind(const char *hay, size_t n, const char *needle, size_
     return NULL;
 }
 
-int anc_tpl_py_space(uint32_t c) {
-    if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return 1;
-    if (c < 0x80) return 0;
-    return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-           c == 0x202F || c == 0x205F || c == 0x3000;
-}
+int anc_tpl_py_space(uint32_t c) { return anc_text_is_space(c); /* Python's str.isspace() */ }
 
 /* 1 when the code point at s[i] is Python whitespace; *k gets its length. */
 static int space_at(const char *s, size_t n, size_t i, size_t *k) {

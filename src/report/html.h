@@ -7,7 +7,8 @@
 
 #include <stddef.h>
 
-#include "clair/text.h"
+#include "core/strbuf.h"
+#include "core/text.h"
 #include "core/error.h"
 
 /* Appends s[0..n) escaped for HTML text and double-quoted attribute values:

@@ -26,7 +26,8 @@
 
 #include <stddef.h>
 
-#include "clair/text.h"
+#include "core/strbuf.h"
+#include "core/text.h"
 #include "core/error.h"
 
 typedef struct anc_report_options {

@@ -6,7 +6,8 @@
 
 #include <stddef.h>
 
-#include "clair/text.h"
+#include "core/strbuf.h"
+#include "core/text.h"
 #include "core/error.h"
 
 /* Problems found while reading inputs; rendered under "Notes". */

@@ -8,7 +8,8 @@
 
 #include <stddef.h>
 
-#include "clair/text.h"
+#include "core/strbuf.h"
+#include "core/text.h"
 #include "core/error.h"
 
 /* Colour of series number i (cycles through a 10-colour palette that stays
