@@ -34,14 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&fake, 0, sizeof fake);
     fake.api_key = (char *)FAKE_KEY;
     char out[96];
-    llm_excerpt(&fake, (const char *)data, size, 60, out, sizeof out);
+    anc_llm_excerpt(&fake, (const char *)data, size, 60, out, sizeof out);
     if (strlen(out) > 63 + 10 || strstr(out, FAKE_KEY)) abort();
 
     char *s = malloc(size + 1);
     if (!s) return 0;
     memcpy(s, data, size);
     s[size] = '\0';
-    double d = llm_parse_retry_after(s, (time_t)1700000000);
+    double d = anc_llm_parse_retry_after(s, (time_t)1700000000);
     if (!(d == -1 || d >= 0)) abort();
     free(s);
     return 0;

@@ -4,12 +4,12 @@
  *   - the bytes as an exec command's stdout, handled as exec.c's
  *     parse_output does (static there, so mirrored here): surrounding blank
  *     space trimmed; a JSON object with "choices" or "error" goes to
- *     anc_llm_parse_chat_reply, anything else to llm_reply_from_text;
- *     then llm_reply_fill_meta on the reply;
- *   - the stored-reply key scrub (llm_scrub_key) and the message redaction
- *     (llm_redact) with a fake API key;
- *   - each line as a Retry-After header value (llm_parse_retry_after) and
- *     with llm_backoff_delay, and as a backend spec (anc_llm_create with
+ *     anc_llm_parse_chat_reply, anything else to anc_llm_reply_from_text;
+ *     then anc_llm_reply_fill_meta on the reply;
+ *   - the stored-reply key scrub (anc_llm_scrub_key) and the message redaction
+ *     (anc_llm_redact) with a fake API key;
+ *   - each line as a Retry-After header value (anc_llm_parse_retry_after) and
+ *     with anc_llm_backoff_delay, and as a backend spec (anc_llm_create with
  *     "exec:LINE" and LINE itself, no API key), building a request whose
  *     messages/params/extra params come from the bytes when they are JSON.
  * Invariants: a success has text and raw JSON; a failure leaves the reply
@@ -39,7 +39,7 @@ static void check_reply(anc_status st, anc_llm_reply *r, const anc_error *err) {
     if (st == ANC_OK) {
         if (!r->text || !r->raw || !json_is_object(r->raw)) abort();
         (void)strlen(r->text);
-        if (llm_reply_fill_meta(r) != 0) abort();
+        if (anc_llm_reply_fill_meta(r) != 0) abort();
         if (r->finish_reason) (void)strlen(r->finish_reason);
         anc_llm_reply_free(r);
     } else if (r->text || r->raw || r->finish_reason || err->message[0] == '\0') {
@@ -66,7 +66,7 @@ static void exec_stdout(const char *d, size_t len) {
             return;
         }
     }
-    anc_status st = llm_reply_from_text(d + from, to - from, "fuzz-model", "exec", &r, &err);
+    anc_status st = anc_llm_reply_from_text(d + from, to - from, "fuzz-model", "exec", &r, &err);
     if (st == ANC_OK && (strlen(r.text) > to - from || !json_object_get(r.raw, "model"))) abort();
     check_reply(st, &r, &err);
 }
@@ -77,7 +77,7 @@ static void scrub(const anc_llm *fake, const uint8_t *data, size_t size) {
     memcpy(buf, data, size);
     buf[size] = '\0';
     size_t len = size;
-    if (llm_scrub_key(fake, &buf, &len) != 0) {
+    if (anc_llm_scrub_key(fake, &buf, &len) != 0) {
         free(buf);
         return;
     }
@@ -88,7 +88,7 @@ static void scrub(const anc_llm *fake, const uint8_t *data, size_t size) {
     size_t n = size < sizeof msg - 1 ? size : sizeof msg - 1;
     memcpy(msg, data, n);
     msg[n] = '\0';
-    llm_redact(fake, msg, sizeof msg);
+    anc_llm_redact(fake, msg, sizeof msg);
     if (strlen(msg) >= sizeof msg || strstr(msg, FAKE_KEY)) abort();
 }
 
@@ -151,10 +151,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         line[n] = '\0';
         at = end + 1;
         if (strlen(line) != n) continue; /* holds a NUL: not a header value or spec */
-        double d = llm_parse_retry_after(line, (time_t)1700000000);
+        double d = anc_llm_parse_retry_after(line, (time_t)1700000000);
         if (!(d == -1 || d >= 0)) abort();
         double u = d > 0 ? fmod(d, 1.0) : 0.25;
-        double b = llm_backoff_delay(&o, (unsigned)(li + 1) * (d > 0 && d < 64 ? (unsigned)d + 1 : 1), u);
+        double b = anc_llm_backoff_delay(&o, (unsigned)(li + 1) * (d > 0 && d < 64 ? (unsigned)d + 1 : 1), u);
         if (!(b >= o.backoff_base_s * 0.5 && b <= o.backoff_cap_s)) abort();
         spec_line(line, doc);
     }

@@ -190,21 +190,21 @@ static void test_retry_helpers(void **state) {
     anc_llm_options_init(&o);
     o.backoff_base_s = 1;
     o.backoff_cap_s = 10;
-    assert_true(llm_backoff_delay(&o, 1, 0.0) == 0.5);
-    assert_true(llm_backoff_delay(&o, 2, 0.0) == 1.0);
-    assert_true(llm_backoff_delay(&o, 3, 0.5) == 3.0);
-    assert_true(llm_backoff_delay(&o, 20, 0.0) == 5.0); /* capped */
-    assert_true(llm_backoff_delay(&o, 20, 0.999) < 10.0);
+    assert_true(anc_llm_backoff_delay(&o, 1, 0.0) == 0.5);
+    assert_true(anc_llm_backoff_delay(&o, 2, 0.0) == 1.0);
+    assert_true(anc_llm_backoff_delay(&o, 3, 0.5) == 3.0);
+    assert_true(anc_llm_backoff_delay(&o, 20, 0.0) == 5.0); /* capped */
+    assert_true(anc_llm_backoff_delay(&o, 20, 0.999) < 10.0);
     time_t now = 1700000000;
-    assert_true(llm_parse_retry_after("1", now) == 1.0);
-    assert_true(llm_parse_retry_after(" 0.25 ", now) == 0.25);
-    assert_true(llm_parse_retry_after("0", now) == 0.0);
-    assert_true(llm_parse_retry_after("-1", now) < 0);
-    assert_true(llm_parse_retry_after("soon", now) < 0);
-    assert_true(llm_parse_retry_after("", now) < 0);
+    assert_true(anc_llm_parse_retry_after("1", now) == 1.0);
+    assert_true(anc_llm_parse_retry_after(" 0.25 ", now) == 0.25);
+    assert_true(anc_llm_parse_retry_after("0", now) == 0.0);
+    assert_true(anc_llm_parse_retry_after("-1", now) < 0);
+    assert_true(anc_llm_parse_retry_after("soon", now) < 0);
+    assert_true(anc_llm_parse_retry_after("", now) < 0);
     /* 1700000000 is Tue, 14 Nov 2023 22:13:20 GMT. */
-    assert_true(llm_parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now) == 30.0);
-    assert_true(llm_parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now) == 0.0); /* past: now */
+    assert_true(anc_llm_parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now) == 30.0);
+    assert_true(anc_llm_parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now) == 0.0); /* past: now */
 
     /* Excerpts: bounded, printable, never a piece of the key. */
     anc_llm fake;
@@ -212,17 +212,17 @@ static void test_retry_helpers(void **state) {
     fake.api_key = (char *)SECRET;
     char out[64];
     const char *body = "prefix " SECRET " suffix\n\x01 and more text that goes on and on";
-    llm_excerpt(&fake, body, strlen(body), 40, out, sizeof out);
+    anc_llm_excerpt(&fake, body, strlen(body), 40, out, sizeof out);
     assert_lacks(out, "SECRET");
     assert_has(out, "[REDACTED]");
     assert_true(strlen(out) <= 43);
     for (size_t cut = 1; cut < strlen(body); cut++) { /* the key cut anywhere, also by the input end */
-        llm_excerpt(&fake, body, cut, 20, out, sizeof out);
+        anc_llm_excerpt(&fake, body, cut, 20, out, sizeof out);
         assert_lacks(out, "sk-t");
     }
     char msg[128];
     snprintf(msg, sizeof msg, "a %s b %s", SECRET, SECRET);
-    llm_redact(&fake, msg, sizeof msg);
+    anc_llm_redact(&fake, msg, sizeof msg);
     assert_string_equal(msg, "a [REDACTED] b [REDACTED]");
 }
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/cli_spawn.h"
+#include "demo/spawn.h"
 #include "core/blas.h"
 #include "llm/llm.h"
 
@@ -34,7 +34,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    if (cli_follow_parent() != 0) return 1;
+    if (anc_spawn_follow_parent() != 0) return 1;
     anc_blas_select_core(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);

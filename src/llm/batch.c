@@ -85,7 +85,7 @@ static void *worker_main(void *arg) {
         }
         c->index = i;
         anc_error_clear(&c->error);
-        c->st = llm_send(b->llm, &w, b->requests[i], b->bodies[i], strlen(b->bodies[i]), &c->reply, &c->error);
+        c->st = anc_llm_send(b->llm, &w, b->requests[i], b->bodies[i], strlen(b->bodies[i]), &c->reply, &c->error);
         pthread_mutex_lock(&b->mu);
         if (b->tail) b->tail->next = c;
         else b->head = c;
@@ -95,7 +95,7 @@ static void *worker_main(void *arg) {
         pthread_cond_signal(&b->cv_done);
         pthread_mutex_unlock(&b->mu);
     }
-    llm_worker_cleanup(&w);
+    anc_llm_worker_cleanup(&w);
     pthread_mutex_lock(&b->mu);
     b->alive--;
     pthread_cond_signal(&b->cv_done);
@@ -103,12 +103,12 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-anc_status llm_run_requests(const anc_llm *llm, json_t *const *requests, size_t n, size_t concurrency,
+anc_status anc_llm_run_requests(const anc_llm *llm, json_t *const *requests, size_t n, size_t concurrency,
                             llm_batch_fn cb, void *ctx, anc_error *err) {
-    return llm_run_requests_claimed(llm, requests, n, concurrency, NULL, NULL, cb, ctx, err);
+    return anc_llm_run_requests_claimed(llm, requests, n, concurrency, NULL, NULL, cb, ctx, err);
 }
 
-anc_status llm_run_requests_claimed(const anc_llm *llm, json_t *const *requests, size_t n, size_t concurrency,
+anc_status anc_llm_run_requests_claimed(const anc_llm *llm, json_t *const *requests, size_t n, size_t concurrency,
                                     llm_claim_fn claim, void *claim_ctx, llm_batch_fn cb, void *ctx,
                                     anc_error *err) {
     if (!llm || (!requests && n) || !cb) return anc_error_set(err, ANC_ERR_INVALID, "batch: bad arguments");
@@ -230,7 +230,7 @@ anc_status anc_llm_run_batch(anc_llm *llm, const anc_llm_request *reqs, size_t n
         if (st != ANC_OK) anc_error_prefix(err, "batch request %zu", i);
     }
     user_cb u = {cb, ctx};
-    if (st == ANC_OK) st = llm_run_requests(llm, requests, n, concurrency, to_user, &u, err);
+    if (st == ANC_OK) st = anc_llm_run_requests(llm, requests, n, concurrency, to_user, &u, err);
     for (size_t i = 0; i < n; i++) json_decref(requests[i]);
     free(requests);
     return st;

@@ -121,14 +121,14 @@ static llm_try parse_output(const anc_llm *llm, const char *label, out_buf *o, a
     }
     /* Plain text: stdout without surrounding blank space (an `echo`'s
      * newline is not part of the reply). */
-    if (llm_reply_from_text(o->data + from, to - from, llm->model, "exec", reply, err) != ANC_OK) {
+    if (anc_llm_reply_from_text(o->data + from, to - from, llm->model, "exec", reply, err) != ANC_OK) {
         anc_error_prefix(err, "exec `%s`", label);
         return LLM_TRY_RETRY;
     }
     return LLM_TRY_OK;
 }
 
-llm_try llm_exec_try(const anc_llm *llm, const char *body, size_t len, anc_llm_reply *reply, anc_error *err) {
+llm_try anc_llm_exec_try(const anc_llm *llm, const char *body, size_t len, anc_llm_reply *reply, anc_error *err) {
     char label[160];
     cmd_label(llm->command, label, sizeof label);
     int in_sv[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
@@ -172,7 +172,7 @@ llm_try llm_exec_try(const anc_llm *llm, const char *body, size_t len, anc_llm_r
     fcntl(out_p[0], F_SETFL, fcntl(out_p[0], F_GETFL) | O_NONBLOCK);
     fcntl(err_p[0], F_SETFL, fcntl(err_p[0], F_GETFL) | O_NONBLOCK);
 
-    double deadline = llm_now() + llm->opt.timeout_s;
+    double deadline = anc_llm_now() + llm->opt.timeout_s;
     size_t sent = 0;
     int timed_out = 0, oom = 0, poll_failed = 0;
     if (len == 0) close_fd(&in_sv[0]);
@@ -182,7 +182,7 @@ llm_try llm_exec_try(const anc_llm *llm, const char *body, size_t len, anc_llm_r
         if (in_sv[0] >= 0) pf[i_in = np++] = (struct pollfd){.fd = in_sv[0], .events = POLLOUT};
         if (out_p[0] >= 0) pf[i_out = np++] = (struct pollfd){.fd = out_p[0], .events = POLLIN};
         if (err_p[0] >= 0) pf[i_err = np++] = (struct pollfd){.fd = err_p[0], .events = POLLIN};
-        double left = deadline - llm_now();
+        double left = deadline - anc_llm_now();
         if (left <= 0) {
             timed_out = 1;
             break;
@@ -223,7 +223,7 @@ llm_try llm_exec_try(const anc_llm *llm, const char *body, size_t len, anc_llm_r
             wstatus = -1;
             break;
         }
-        if (llm_now() >= deadline) {
+        if (anc_llm_now() >= deadline) {
             kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
             killed = timed_out = 1;
@@ -234,7 +234,7 @@ llm_try llm_exec_try(const anc_llm *llm, const char *body, size_t len, anc_llm_r
     }
     pid = -1;
     char ex[EXCERPT_MAX + 8];
-    llm_excerpt(llm, e.data, e.len, EXCERPT_MAX, ex, sizeof ex);
+    anc_llm_excerpt(llm, e.data, e.len, EXCERPT_MAX, ex, sizeof ex);
     if (oom) {
         anc_error_set(err, ANC_ERR_NOMEM, "exec `%s`: out of memory reading its output", label);
         res = LLM_TRY_FATAL;

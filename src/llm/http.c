@@ -89,7 +89,7 @@ static long ms(double seconds) {
     return v > 2147483647.0 ? 2147483647L : (long)v;
 }
 
-llm_try llm_http_try(const anc_llm *llm, llm_worker *w, const char *body, size_t len, anc_llm_reply *reply,
+llm_try anc_llm_http_try(const anc_llm *llm, llm_worker *w, const char *body, size_t len, anc_llm_reply *reply,
                      double *retry_after, anc_error *err) {
     *retry_after = -1;
     const char *url = llm->display_url;
@@ -158,7 +158,7 @@ llm_try llm_http_try(const anc_llm *llm, llm_worker *w, const char *body, size_t
             out = LLM_TRY_FATAL;
         } else {
             /* errbuf may name the URL with user:password; the redaction of
-             * the key happens in llm_send. */
+             * the key happens in anc_llm_send. */
             anc_error_set(err, ANC_ERR_IO, "POST %s: %s (curl %d%s%s)%s", url, curl_easy_strerror(rc), (int)rc,
                           errbuf[0] ? ": " : "", errbuf[0] && !strchr(errbuf, '@') ? errbuf : "",
                           status ? " after the reply status arrived" : "");
@@ -167,13 +167,13 @@ llm_try llm_http_try(const anc_llm *llm, llm_worker *w, const char *body, size_t
     } else if (status >= 200 && status < 300) {
         anc_error perr;
         anc_error_clear(&perr);
-        if (llm_scrub_key(llm, &buf.data, &buf.len) != 0) {
+        if (anc_llm_scrub_key(llm, &buf.data, &buf.len) != 0) {
             anc_error_set(err, ANC_ERR_NOMEM, "POST %s: out of memory reading the reply", url);
             out = LLM_TRY_FATAL;
         } else if (anc_llm_parse_chat_reply(buf.data, buf.len, reply, &perr) == ANC_OK) {
             out = LLM_TRY_OK;
         } else {
-            llm_excerpt(llm, buf.data, buf.len, EXCERPT_MAX, excerpt, sizeof excerpt);
+            anc_llm_excerpt(llm, buf.data, buf.len, EXCERPT_MAX, excerpt, sizeof excerpt);
             anc_error_set(err, perr.code == ANC_ERR_NOMEM ? ANC_ERR_NOMEM : ANC_ERR_FORMAT,
                           "POST %s: HTTP %ld with an unusable body (%zu bytes): %s; body: %s", url, status, buf.len,
                           perr.message, excerpt);
@@ -181,9 +181,9 @@ llm_try llm_http_try(const anc_llm *llm, llm_worker *w, const char *body, size_t
         }
     } else {
         int retryable = status == 408 || status == 409 || status == 429 || (status >= 500 && status < 600);
-        llm_excerpt(llm, buf.data, buf.len, EXCERPT_MAX, excerpt, sizeof excerpt);
+        anc_llm_excerpt(llm, buf.data, buf.len, EXCERPT_MAX, excerpt, sizeof excerpt);
         if ((status == 429 || status == 503) && hh.retry_after[0])
-            *retry_after = llm_parse_retry_after(hh.retry_after, time(NULL));
+            *retry_after = anc_llm_parse_retry_after(hh.retry_after, time(NULL));
         anc_error_set(err, status >= 400 && status < 500 && !retryable ? ANC_ERR_INVALID : ANC_ERR_IO,
                       "POST %s: HTTP %ld%s; body: %s", url, status,
                       status >= 300 && status < 400 ? " (redirects are not followed: check the URL)" : "", excerpt);
@@ -197,7 +197,7 @@ oom:
     return LLM_TRY_FATAL;
 }
 
-void llm_worker_cleanup(llm_worker *w) {
+void anc_llm_worker_cleanup(llm_worker *w) {
     if (!w) return;
     if (w->curl) curl_easy_cleanup(w->curl);
     w->curl = NULL;

@@ -290,8 +290,8 @@ anc_status anc_llm_complete(anc_llm *llm, const anc_llm_request *req, anc_llm_re
         return anc_error_set(err, ANC_ERR_NOMEM, "complete: cannot serialise the request");
     }
     llm_worker w = {0};
-    st = llm_send(llm, &w, request, body, strlen(body), reply, err);
-    llm_worker_cleanup(&w);
+    st = anc_llm_send(llm, &w, request, body, strlen(body), reply, err);
+    anc_llm_worker_cleanup(&w);
     free(body);
     json_decref(request);
     return st;

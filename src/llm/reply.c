@@ -89,7 +89,7 @@ static char *join_parts(const json_t *parts, size_t *out_len) {
     return out;
 }
 
-int llm_reply_fill_meta(anc_llm_reply *r) {
+int anc_llm_reply_fill_meta(anc_llm_reply *r) {
     r->prompt_tokens = r->completion_tokens = r->total_tokens = -1;
     free(r->finish_reason);
     r->finish_reason = NULL;
@@ -165,7 +165,7 @@ anc_status anc_llm_parse_chat_reply(const char *body, size_t len, anc_llm_reply 
         goto fail;
     }
     reply->raw = root;
-    if (llm_reply_fill_meta(reply) != 0) {
+    if (anc_llm_reply_fill_meta(reply) != 0) {
         st = anc_error_set(err, ANC_ERR_NOMEM, "chat reply: out of memory");
         anc_llm_reply_free(reply);
         return st;
@@ -177,7 +177,7 @@ fail:
     return st;
 }
 
-anc_status llm_reply_from_text(const char *text, size_t len, const char *model, const char *source,
+anc_status anc_llm_reply_from_text(const char *text, size_t len, const char *model, const char *source,
                                anc_llm_reply *reply, anc_error *err) {
     reply_zero(reply);
     json_t *content = json_stringn(text, len);
@@ -206,7 +206,7 @@ json_t *anc_llm_user_message(const char *text) {
 
 /* ------------------------------------------------ safe message helpers */
 
-void llm_redact(const anc_llm *llm, char *msg, size_t cap) {
+void anc_llm_redact(const anc_llm *llm, char *msg, size_t cap) {
     static const char mark[] = "[REDACTED]";
     if (!llm || !llm->api_key || !msg || cap == 0) return;
     size_t klen = strlen(llm->api_key);
@@ -230,11 +230,11 @@ void llm_redact(const anc_llm *llm, char *msg, size_t cap) {
     }
 }
 
-int llm_scrub_key(const anc_llm *llm, char **data, size_t *len) {
+int anc_llm_scrub_key(const anc_llm *llm, char **data, size_t *len) {
     static const char mark[] = "[REDACTED]";
     if (!llm || !llm->api_key || !*data) return 0;
     size_t klen = strlen(llm->api_key), mlen = sizeof mark - 1;
-    if (klen < 4 || !memmem(*data, *len, llm->api_key, klen)) return 0; /* short: see llm_redact */
+    if (klen < 4 || !memmem(*data, *len, llm->api_key, klen)) return 0; /* short: see anc_llm_redact */
     /* Each hit shrinks or grows by klen - mlen: at most len / klen hits. */
     size_t cap = *len + (*len / klen + 1) * (mlen > klen ? mlen - klen : 0) + 1;
     char *out = malloc(cap);
@@ -258,7 +258,7 @@ int llm_scrub_key(const anc_llm *llm, char **data, size_t *len) {
     return 0;
 }
 
-void llm_excerpt(const anc_llm *llm, const char *data, size_t len, size_t max, char *out, size_t cap) {
+void anc_llm_excerpt(const anc_llm *llm, const char *data, size_t len, size_t max, char *out, size_t cap) {
     static const char mark[] = "[REDACTED]";
     const size_t mlen = sizeof mark - 1;
     if (!out || cap < 8) {
@@ -321,7 +321,7 @@ void llm_excerpt(const anc_llm *llm, const char *data, size_t len, size_t max, c
     out[o] = '\0';
 }
 
-double llm_now(void) {
+double anc_llm_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;

@@ -11,7 +11,7 @@
 #include "core/rng.h"
 #include "llm/llm_internal.h"
 
-double llm_backoff_delay(const anc_llm_options *o, unsigned retry, double u01) {
+double anc_llm_backoff_delay(const anc_llm_options *o, unsigned retry, double u01) {
     double d = o->backoff_base_s;
     for (unsigned i = 1; i < retry && d < o->backoff_cap_s; i++) d *= 2.0;
     if (d > o->backoff_cap_s) d = o->backoff_cap_s;
@@ -20,7 +20,7 @@ double llm_backoff_delay(const anc_llm_options *o, unsigned retry, double u01) {
     return d * (0.5 + 0.5 * u01); /* "equal jitter": never less than half the step */
 }
 
-double llm_parse_retry_after(const char *value, time_t now) {
+double anc_llm_parse_retry_after(const char *value, time_t now) {
     if (!value) return -1;
     while (*value == ' ' || *value == '\t') value++;
     if (!*value) return -1;
@@ -84,8 +84,8 @@ static llm_try try_once(const anc_llm *llm, llm_worker *w, const json_t *request
                         anc_llm_reply *reply, double *retry_after, anc_error *err) {
     *retry_after = -1;
     switch (llm->kind) {
-    case ANC_LLM_HTTP: return llm_http_try(llm, w, body, len, reply, retry_after, err);
-    case ANC_LLM_EXEC: return llm_exec_try(llm, body, len, reply, err);
+    case ANC_LLM_HTTP: return anc_llm_http_try(llm, w, body, len, reply, retry_after, err);
+    case ANC_LLM_EXEC: return anc_llm_exec_try(llm, body, len, reply, err);
     case ANC_LLM_LOCAL: {
         json_t *params = json_copy((json_t *)request); /* shallow: shares the messages */
         if (!params) {
@@ -109,7 +109,7 @@ static llm_try try_once(const anc_llm *llm, llm_worker *w, const json_t *request
             anc_error_set(err, ANC_ERR_INTERNAL, "local model %s: generator returned no text", llm->dir);
             return LLM_TRY_FATAL;
         }
-        st = llm_reply_from_text(text, strlen(text), llm->model, "local", reply, err);
+        st = anc_llm_reply_from_text(text, strlen(text), llm->model, "local", reply, err);
         free(text);
         if (st != ANC_OK) {
             anc_error_prefix(err, "local model %s", llm->dir);
@@ -133,7 +133,7 @@ static void append(anc_error *err, const char *suffix) {
     memcpy(err->message + n, suffix, m + 1);
 }
 
-anc_status llm_send(const anc_llm *llm, llm_worker *w, const json_t *request, const char *body, size_t len,
+anc_status anc_llm_send(const anc_llm *llm, llm_worker *w, const json_t *request, const char *body, size_t len,
                     anc_llm_reply *reply, anc_error *err) {
     memset(reply, 0, sizeof *reply);
     reply->prompt_tokens = reply->completion_tokens = reply->total_tokens = -1;
@@ -160,7 +160,7 @@ anc_status llm_send(const anc_llm *llm, llm_worker *w, const json_t *request, co
             else
                 snprintf(suffix, sizeof suffix, " (gave up after %u attempt%s)", attempt, attempt == 1 ? "" : "s");
             append(&last, suffix);
-            llm_redact(llm, last.message, sizeof last.message);
+            anc_llm_redact(llm, last.message, sizeof last.message);
             anc_error_set(err, last.code, "%s", last.message);
             reply->attempts = attempt;
             return last.code;
@@ -168,7 +168,7 @@ anc_status llm_send(const anc_llm *llm, llm_worker *w, const json_t *request, co
         if (cancelled(w)) {
             snprintf(suffix, sizeof suffix, " (batch cancelled after attempt %u)", attempt);
             append(&last, suffix);
-            llm_redact(llm, last.message, sizeof last.message);
+            anc_llm_redact(llm, last.message, sizeof last.message);
             anc_error_set(err, last.code, "%s", last.message);
             reply->attempts = attempt;
             return last.code;
@@ -177,7 +177,7 @@ anc_status llm_send(const anc_llm *llm, llm_worker *w, const json_t *request, co
         if (retry_after >= 0)
             delay = retry_after < llm->opt.retry_after_cap_s ? retry_after : llm->opt.retry_after_cap_s;
         else
-            delay = llm_backoff_delay(&llm->opt, attempt, anc_rng_uniform(&rng));
+            delay = anc_llm_backoff_delay(&llm->opt, attempt, anc_rng_uniform(&rng));
         sleep_for(llm, w, delay);
     }
 }

@@ -151,7 +151,7 @@ static void deliver_committed(stored_ctx *s, size_t i, char *text, json_t *raw) 
     r.text = text;
     r.raw = raw;
     r.cached = 1;
-    llm_reply_fill_meta(&r);
+    anc_llm_reply_fill_meta(&r);
     deliver(s, i, ANC_OK, &r, NULL, 1);
     anc_llm_reply_free(&r);
 }
@@ -232,7 +232,7 @@ static anc_status run_waves(anc_llm *llm, stored_ctx *s, json_t **send_req, size
     while (nsend > 0 && st == ANC_OK && !s->stop) {
         s->n_busy = s->n_elsewhere = 0;
         for (size_t k = 0; k < nsend; k++) send_req[k] = s->requests[s->send_idx[k]];
-        st = llm_run_requests_claimed(llm, send_req, nsend, concurrency, claim_one, s, on_done, s, err);
+        st = anc_llm_run_requests_claimed(llm, send_req, nsend, concurrency, claim_one, s, on_done, s, err);
         if (st == ANC_OK && s->claim_failed != ANC_OK) {
             *err = s->claim_err;
             st = s->claim_failed;

@@ -25,7 +25,7 @@ void anc_report_options_default(anc_report_options *o) {
     o->title = NULL;
 }
 
-void rpt_note(rpt_notes *notes, const char *fmt, ...) {
+void anc_rpt_note(rpt_notes *notes, const char *fmt, ...) {
     if (notes->oom) return;
     if (notes->n >= RPT_MAX_NOTES) {
         notes->n++;  /* counts the dropped notes */
@@ -62,12 +62,12 @@ static void notes_free(rpt_notes *notes) {
     free(notes->v);
 }
 
-int rpt_ends_with(const char *name, const char *suffix) {
+int anc_rpt_ends_with(const char *name, const char *suffix) {
     size_t n = strlen(name), s = strlen(suffix);
     return n >= s && strcmp(name + n - s, suffix) == 0;
 }
 
-const char *rpt_base(const char *rel) {
+const char *anc_rpt_base(const char *rel) {
     const char *slash = strrchr(rel, '/');
     return slash ? slash + 1 : rel;
 }
@@ -97,7 +97,7 @@ static anc_status walk(const char *dir, const char *rel, int depth, file_list *f
     if (!d) {
         if (depth == 0)
             return anc_error_set(err, ANC_ERR_IO, "%s: cannot open the run directory: %s", dir, strerror(errno));
-        rpt_note(notes, "%s: cannot open folder: %s", rel, strerror(errno));
+        anc_rpt_note(notes, "%s: cannot open folder: %s", rel, strerror(errno));
         return ANC_OK;
     }
     char **names = NULL;
@@ -133,7 +133,7 @@ static anc_status walk(const char *dir, const char *rel, int depth, file_list *f
         if (!path || !relpath) {
             st = ANC_ERR_NOMEM;
         } else if (lstat(path, &sb) != 0) {
-            rpt_note(notes, "%s: cannot stat: %s", relpath, strerror(errno));
+            anc_rpt_note(notes, "%s: cannot stat: %s", relpath, strerror(errno));
         } else if (S_ISDIR(sb.st_mode)) {
             if (depth < RPT_MAX_DEPTH) st = walk(path, relpath, depth + 1, fl, notes, err);
         } else if (S_ISREG(sb.st_mode) || (S_ISLNK(sb.st_mode) && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))) {
@@ -164,8 +164,8 @@ static anc_status walk(const char *dir, const char *rel, int depth, file_list *f
 /* ---- eval / A/B tables ----------------------------------------------------- */
 
 static int is_result_file(const char *rel) {
-    const char *b = rpt_base(rel);
-    return rpt_ends_with(b, ".json") && (strncmp(b, "eval", 4) == 0 || strncmp(b, "ab", 2) == 0);
+    const char *b = anc_rpt_base(rel);
+    return anc_rpt_ends_with(b, ".json") && (strncmp(b, "eval", 4) == 0 || strncmp(b, "ab", 2) == 0);
 }
 
 static void put_number(anc_sbuf *out, const json_t *v) {
@@ -213,12 +213,12 @@ static anc_status results_section(anc_sbuf *out, const file_list *fl, rpt_notes 
         json_error_t je;
         json_t *root = json_load_file(fl->v[i].path, 0, &je);
         if (!root) {
-            rpt_note(notes, "%s:%d:%d: not valid JSON (%s); expected one JSON object", fl->v[i].rel, je.line,
+            anc_rpt_note(notes, "%s:%d:%d: not valid JSON (%s); expected one JSON object", fl->v[i].rel, je.line,
                      je.column, je.text);
             continue;
         }
         if (!json_is_object(root)) {
-            rpt_note(notes, "%s: expected a JSON object at the top level, found a JSON %s", fl->v[i].rel,
+            anc_rpt_note(notes, "%s: expected a JSON object at the top level, found a JSON %s", fl->v[i].rel,
                      json_is_array(root) ? "array" : "scalar");
             json_decref(root);
             continue;
@@ -265,7 +265,7 @@ anc_status anc_report_render(const char *run_dir, const anc_report_options *opt,
     anc_report_summary sum = {0};
     anc_status st = walk(run_dir, "", 0, &fl, &notes, err);
     if (fl.truncated)
-        rpt_note(&notes, "more than %d files under the run directory: only the first %d (in name order) were read",
+        anc_rpt_note(&notes, "more than %d files under the run directory: only the first %d (in name order) were read",
                  RPT_MAX_FILES, RPT_MAX_FILES);
     anc_sbuf title = {0};
     if (opt->title)
@@ -280,8 +280,8 @@ anc_status anc_report_render(const char *run_dir, const anc_report_options *opt,
         anc_sbuf_puts(html, "<nav><a href=\"#pairs\">Preference pairs</a><a href=\"#training\">Training</a>"
                             "<a href=\"#results\">Evaluation</a><a href=\"#notes\">Notes</a></nav>\n");
     }
-    if (!st) st = rpt_pairs_section(html, fl.v, fl.n, opt->examples, &notes, &sum.datasets, err);
-    if (!st) st = rpt_train_section(html, fl.v, fl.n, &notes, &sum.runs, err);
+    if (!st) st = anc_rpt_pairs_section(html, fl.v, fl.n, opt->examples, &notes, &sum.datasets, err);
+    if (!st) st = anc_rpt_train_section(html, fl.v, fl.n, &notes, &sum.runs, err);
     if (!st) st = results_section(html, &fl, &notes, &sum.results, err);
     if (!st) {
         anc_sbuf_puts(html, "<h2 id=\"notes\">Notes</h2>\n");

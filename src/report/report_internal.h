@@ -18,7 +18,7 @@ typedef struct rpt_notes {
 } rpt_notes;
 
 /* Adds a printf-formatted note (out of memory is sticky in notes->oom). */
-void rpt_note(rpt_notes *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void anc_rpt_note(rpt_notes *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A file found under the run directory. */
 typedef struct rpt_file {
@@ -29,17 +29,17 @@ typedef struct rpt_file {
 /* Appends the "Preference pairs" section for the *.jsonl candidates among
  * files[0..n): datasets whose first row has chosen/rejected. *n_datasets
  * receives how many were shown. */
-anc_status rpt_pairs_section(anc_sbuf *out, const rpt_file *files, size_t n, size_t examples, rpt_notes *notes,
+anc_status anc_rpt_pairs_section(anc_sbuf *out, const rpt_file *files, size_t n, size_t examples, rpt_notes *notes,
                              size_t *n_datasets, anc_error *err);
 
 /* Appends the "Training" section for the metrics.jsonl files among
  * files[0..n). *n_runs receives the number of runs. */
-anc_status rpt_train_section(anc_sbuf *out, const rpt_file *files, size_t n, rpt_notes *notes, size_t *n_runs,
+anc_status anc_rpt_train_section(anc_sbuf *out, const rpt_file *files, size_t n, rpt_notes *notes, size_t *n_runs,
                              anc_error *err);
 
 /* 1 when name ends with suffix. */
-int rpt_ends_with(const char *name, const char *suffix);
+int anc_rpt_ends_with(const char *name, const char *suffix);
 /* The file-name part of a '/'-separated relative path. */
-const char *rpt_base(const char *rel);
+const char *anc_rpt_base(const char *rel);
 
 #endif

@@ -91,7 +91,7 @@ static int read_dataset(const rpt_file *f, size_t examples, anc_sbuf *ex, datase
     anc_error lerr = {0};
     if (anc_rows_load(&rows, f->path, &lerr)) {
         if (lerr.code == ANC_ERR_NOMEM) *fatal = anc_error_set(err, ANC_ERR_NOMEM, "%s", lerr.message);
-        else rpt_note(notes, "%s: skipped: %s", f->rel, lerr.message);
+        else anc_rpt_note(notes, "%s: skipped: %s", f->rel, lerr.message);
         return 0;
     }
     if (rows.n == 0 || !is_pair_row(rows.rows[0])) {
@@ -112,7 +112,7 @@ static int read_dataset(const rpt_file *f, size_t examples, anc_sbuf *ex, datase
         if (rs == ANC_ERR_NOMEM) {
             st = anc_error_set(err, rs, "%s", rerr.message);
         } else if (rs) {
-            if (bad++ == 0) rpt_note(notes, "%s", rerr.message);
+            if (bad++ == 0) anc_rpt_note(notes, "%s", rerr.message);
         } else {
             st = anc_contrast_add(acc, c, strlen(c), r, strlen(r), err);
             if (!st && shown < examples) {
@@ -133,7 +133,7 @@ static int read_dataset(const rpt_file *f, size_t examples, anc_sbuf *ex, datase
             free(ri);
         }
     }
-    if (bad > 1) rpt_note(notes, "%s: %zu rows in all were skipped as unreadable pairs", f->rel, bad);
+    if (bad > 1) anc_rpt_note(notes, "%s: %zu rows in all were skipped as unreadable pairs", f->rel, bad);
     if (!st && shown == 0) anc_sbuf_puts(ex, "<p class=\"empty\">no readable pairs</p>\n");
     if (!st) st = anc_contrast_result(acc, &ds->stats, err);
     anc_contrast_free(acc);
@@ -182,7 +182,7 @@ static void contrast_table(anc_sbuf *out, const dataset *ds, size_t n) {
                        "contrastive); identical: share of pairs with chosen = rejected.</p>\n");
 }
 
-anc_status rpt_pairs_section(anc_sbuf *out, const rpt_file *files, size_t n, size_t examples, rpt_notes *notes,
+anc_status anc_rpt_pairs_section(anc_sbuf *out, const rpt_file *files, size_t n, size_t examples, rpt_notes *notes,
                              size_t *n_datasets, anc_error *err) {
     dataset *ds = calloc(n ? n : 1, sizeof *ds);
     if (!ds) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
@@ -190,8 +190,8 @@ anc_status rpt_pairs_section(anc_sbuf *out, const rpt_file *files, size_t n, siz
     anc_status st = ANC_OK;
     size_t k = 0;
     for (size_t i = 0; !st && i < n; i++) {
-        const char *base = rpt_base(files[i].rel);
-        if (!rpt_ends_with(base, ".jsonl") || strcmp(base, "metrics.jsonl") == 0) continue;
+        const char *base = anc_rpt_base(files[i].rel);
+        if (!anc_rpt_ends_with(base, ".jsonl") || strcmp(base, "metrics.jsonl") == 0) continue;
         if (read_dataset(&files[i], examples, &ex, &ds[k], notes, &st, err)) k++;
     }
     anc_sbuf_puts(out, "<h2 id=\"pairs\">Preference pairs</h2>\n");

@@ -101,7 +101,7 @@ static int read_line(run *r, const char *rel, size_t lineno, const char *s, size
     }
     if (!o || !json_is_object(o)) {
         if (!*noted)
-            rpt_note(notes, "%s:%zu:%d: skipped a line: expected one JSON object per line (%s)", rel, lineno,
+            anc_rpt_note(notes, "%s:%zu:%d: skipped a line: expected one JSON object per line (%s)", rel, lineno,
                      o ? 1 : je.column, o ? "found another JSON value" : je.text);
         *noted = 1;
         json_decref(o);
@@ -133,7 +133,7 @@ static anc_status read_run(run *r, const rpt_file *f, rpt_notes *notes, anc_erro
     anc_error lerr = {0};
     if (anc_read_file(f->path, RPT_MAX_METRICS_BYTES, &text, &len, &lerr)) {
         if (lerr.code == ANC_ERR_NOMEM) return anc_error_set(err, ANC_ERR_NOMEM, "%s", lerr.message);
-        rpt_note(notes, "%s: skipped: %s", f->rel, lerr.message);
+        anc_rpt_note(notes, "%s: skipped: %s", f->rel, lerr.message);
         return ANC_OK;
     }
     int noted = 0;
@@ -205,11 +205,11 @@ static void runs_table(anc_sbuf *out, const run *runs, size_t n) {
                        "raise logps/chosen while lowering logps/rejected.</p>\n");
 }
 
-anc_status rpt_train_section(anc_sbuf *out, const rpt_file *files, size_t n, rpt_notes *notes, size_t *n_runs,
+anc_status anc_rpt_train_section(anc_sbuf *out, const rpt_file *files, size_t n, rpt_notes *notes, size_t *n_runs,
                              anc_error *err) {
     *n_runs = 0;
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += strcmp(rpt_base(files[i].rel), "metrics.jsonl") == 0;
+    for (size_t i = 0; i < n; i++) k += strcmp(anc_rpt_base(files[i].rel), "metrics.jsonl") == 0;
     run *runs = calloc(k ? k : 1, sizeof *runs);
     anc_svg_series *series = calloc(2 * (k ? k : 1), sizeof *series);
     if (!runs || !series) {
@@ -219,7 +219,7 @@ anc_status rpt_train_section(anc_sbuf *out, const rpt_file *files, size_t n, rpt
     anc_status st = ANC_OK;
     size_t nr = 0;
     for (size_t i = 0; !st && i < n; i++) {
-        const char *rel = files[i].rel, *base = rpt_base(rel);
+        const char *rel = files[i].rel, *base = anc_rpt_base(rel);
         if (strcmp(base, "metrics.jsonl") != 0) continue;
         run *r = &runs[nr++];
         if (base == rel) {

@@ -55,7 +55,7 @@ static void host_name(char *buf, size_t cap) {
         if (*c == ':') *c = '_'; /* ':' separates the owner's fields */
 }
 
-char *store_owner_make(const anc_store *s) {
+char *anc_store_owner_make(const anc_store *s) {
     char host[256];
     host_name(host, sizeof host);
     long pid = (long)getpid();
@@ -85,12 +85,12 @@ int anc_store_owner_alive(const char *owner) {
     return start == 0 || now_start == start;
 }
 
-anc_status store_tx_begin(anc_store *s, const char *what, anc_error *err) {
-    return store_exec_sql(s, s->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT anc_inner", what, err);
+anc_status anc_store_tx_begin(anc_store *s, const char *what, anc_error *err) {
+    return anc_store_exec_sql(s, s->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT anc_inner", what, err);
 }
 
-anc_status store_tx_end(anc_store *s, int ok, const char *what, anc_error *err) {
-    if (ok) return store_exec_sql(s, s->depth == 0 ? "COMMIT" : "RELEASE anc_inner", what, err);
+anc_status anc_store_tx_end(anc_store *s, int ok, const char *what, anc_error *err) {
+    if (ok) return anc_store_exec_sql(s, s->depth == 0 ? "COMMIT" : "RELEASE anc_inner", what, err);
     sqlite3_exec(s->db, s->depth == 0 ? "ROLLBACK" : "ROLLBACK TO anc_inner; RELEASE anc_inner", NULL, NULL, NULL);
     return ANC_OK;
 }
@@ -123,10 +123,10 @@ anc_status anc_store_claim(anc_store *s, const char *key, const json_t *request,
         " lease_owner = excluded.lease_owner, lease_expires = excluded.lease_expires,"
         " updated_at = excluded.updated_at";
     if (holder) *holder = NULL;
-    if (!s || !store_valid_key(key) || !request || !outcome || !(ttl_s > 0))
+    if (!s || !anc_store_valid_key(key) || !request || !outcome || !(ttl_s > 0))
         return anc_error_set(err, ANC_ERR_INVALID, "run store: claim: bad arguments");
     LOCK(s);
-    anc_status st = store_tx_begin(s, "claim: begin", err);
+    anc_status st = anc_store_tx_begin(s, "claim: begin", err);
     if (st != ANC_OK) {
         UNLOCK(s);
         return st;
@@ -134,30 +134,30 @@ anc_status anc_store_claim(anc_store *s, const char *key, const json_t *request,
     double now = wall_now();
     anc_claim c = ANC_CLAIM_OK;
     sqlite3_stmt *q = NULL;
-    st = store_prepare(s, "SELECT status, lease_owner, lease_expires FROM requests WHERE key = ?1", &q, "claim", err);
+    st = anc_store_prepare(s, "SELECT status, lease_owner, lease_expires FROM requests WHERE key = ?1", &q, "claim", err);
     if (st == ANC_OK) {
         sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(q);
         if (rc == SQLITE_ROW) c = judge_row(s, q, retry_failed, now, holder);
-        else if (rc != SQLITE_DONE) st = store_db_error(s, err, "claim");
+        else if (rc != SQLITE_DONE) st = anc_store_db_error(s, err, "claim");
         sqlite3_finalize(q);
     }
     if (st == ANC_OK && c == ANC_CLAIM_OK) {
-        st = store_prepare(s, TAKE, &q, "claim", err);
+        st = anc_store_prepare(s, TAKE, &q, "claim", err);
         if (st == ANC_OK) {
             int rc = sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
-            rc |= store_bind_json(q, 2, request);
-            rc |= store_bind_text(q, 3, s->owner);
+            rc |= anc_store_bind_json(q, 2, request);
+            rc |= anc_store_bind_text(q, 3, s->owner);
             rc |= sqlite3_bind_double(q, 4, now + ttl_s);
             if (rc != SQLITE_OK) {
                 sqlite3_finalize(q);
                 st = anc_error_set(err, ANC_ERR_NOMEM, "run store %s: claim %s: cannot bind values", s->path, key);
             } else {
-                st = store_step_done(s, q, "claim", err);
+                st = anc_store_step_done(s, q, "claim", err);
             }
         }
     }
-    anc_status end = store_tx_end(s, st == ANC_OK, "claim: commit", err);
+    anc_status end = anc_store_tx_end(s, st == ANC_OK, "claim: commit", err);
     if (st == ANC_OK) st = end;
     UNLOCK(s);
     if (st == ANC_OK) *outcome = c;
@@ -173,13 +173,13 @@ anc_status anc_store_renew_leases(anc_store *s, double ttl_s, size_t *renewed, a
     if (!s || !(ttl_s > 0)) return anc_error_set(err, ANC_ERR_INVALID, "run store: renew leases: bad arguments");
     LOCK(s);
     sqlite3_stmt *q = NULL;
-    anc_status st = store_prepare(
+    anc_status st = anc_store_prepare(
         s, "UPDATE requests SET lease_expires = ?1 WHERE lease_owner = ?2 AND status = 'pending'", &q,
         "renew leases", err);
     if (st == ANC_OK) {
         sqlite3_bind_double(q, 1, wall_now() + ttl_s);
-        store_bind_text(q, 2, s->owner);
-        st = store_step_done(s, q, "renew leases", err);
+        anc_store_bind_text(q, 2, s->owner);
+        st = anc_store_step_done(s, q, "renew leases", err);
         if (st == ANC_OK && renewed) *renewed = (size_t)sqlite3_changes(s->db);
     }
     UNLOCK(s);
@@ -214,11 +214,11 @@ static void describe_diff(const json_t *old, const json_t *now, char *out, size_
 
 static anc_status count_items(anc_store *s, const char *step, long long *n, anc_error *err) {
     sqlite3_stmt *q = NULL;
-    anc_status st = store_prepare(s, "SELECT COUNT(*) FROM items WHERE step = ?1", &q, "provenance", err);
+    anc_status st = anc_store_prepare(s, "SELECT COUNT(*) FROM items WHERE step = ?1", &q, "provenance", err);
     if (st != ANC_OK) return st;
     sqlite3_bind_text(q, 1, step, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(q) == SQLITE_ROW) *n = sqlite3_column_int64(q, 0);
-    else st = store_db_error(s, err, "provenance: count items");
+    else st = anc_store_db_error(s, err, "provenance: count items");
     sqlite3_finalize(q);
     return st;
 }
@@ -226,12 +226,12 @@ static anc_status count_items(anc_store *s, const char *step, long long *n, anc_
 static anc_status read_provenance(anc_store *s, const char *step, json_t **out, anc_error *err) {
     *out = NULL;
     sqlite3_stmt *q = NULL;
-    anc_status st = store_prepare(s, "SELECT provenance_json FROM steps WHERE step = ?1", &q, "provenance", err);
+    anc_status st = anc_store_prepare(s, "SELECT provenance_json FROM steps WHERE step = ?1", &q, "provenance", err);
     if (st != ANC_OK) return st;
     sqlite3_bind_text(q, 1, step, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) st = store_column_json(s, q, 0, out, "provenance", err);
-    else if (rc != SQLITE_DONE) st = store_db_error(s, err, "provenance");
+    if (rc == SQLITE_ROW) st = anc_store_column_json(s, q, 0, out, "provenance", err);
+    else if (rc != SQLITE_DONE) st = anc_store_db_error(s, err, "provenance");
     sqlite3_finalize(q);
     return st;
 }
@@ -240,31 +240,31 @@ static anc_status write_provenance(anc_store *s, const char *step, const json_t 
     sqlite3_stmt *q = NULL;
     anc_status st = ANC_OK;
     if (fresh) {
-        st = store_prepare(s, "DELETE FROM items WHERE step = ?1", &q, "provenance: fresh", err);
+        st = anc_store_prepare(s, "DELETE FROM items WHERE step = ?1", &q, "provenance: fresh", err);
         if (st != ANC_OK) return st;
         sqlite3_bind_text(q, 1, step, -1, SQLITE_TRANSIENT);
-        if ((st = store_step_done(s, q, "provenance: fresh", err)) != ANC_OK) return st;
+        if ((st = anc_store_step_done(s, q, "provenance: fresh", err)) != ANC_OK) return st;
     }
-    st = store_prepare(s,
+    st = anc_store_prepare(s,
                        "INSERT INTO steps (step, finished, updated_at, provenance_json) VALUES (?1, 0, " NOW_SQL
                        ", ?2) ON CONFLICT (step) DO UPDATE SET provenance_json = excluded.provenance_json,"
                        " updated_at = excluded.updated_at",
                        &q, "provenance", err);
     if (st != ANC_OK) return st;
-    int rc = store_bind_text(q, 1, step);
-    rc |= store_bind_json(q, 2, prov);
+    int rc = anc_store_bind_text(q, 1, step);
+    rc |= anc_store_bind_json(q, 2, prov);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(q);
         return anc_error_set(err, ANC_ERR_NOMEM, "run store %s: provenance of %s: out of memory", s->path, step);
     }
-    return store_step_done(s, q, "provenance", err);
+    return anc_store_step_done(s, q, "provenance", err);
 }
 
 anc_status anc_store_step_provenance(anc_store *s, const char *step, const json_t *prov, int fresh, anc_error *err) {
     if (!s || !step || !json_is_object(prov))
         return anc_error_set(err, ANC_ERR_INVALID, "run store: provenance: bad arguments");
     LOCK(s);
-    anc_status st = store_tx_begin(s, "provenance: begin", err);
+    anc_status st = anc_store_tx_begin(s, "provenance: begin", err);
     if (st != ANC_OK) {
         UNLOCK(s);
         return st;
@@ -284,7 +284,7 @@ anc_status anc_store_step_provenance(anc_store *s, const char *step, const json_
         st = write_provenance(s, step, prov, fresh, err);
     }
     json_decref(old);
-    anc_status end = store_tx_end(s, st == ANC_OK, "provenance: commit", err);
+    anc_status end = anc_store_tx_end(s, st == ANC_OK, "provenance: commit", err);
     if (st == ANC_OK) st = end;
     UNLOCK(s);
     return st;

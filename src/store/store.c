@@ -42,7 +42,7 @@ static const char *SCHEMA =
     " finished INTEGER NOT NULL DEFAULT 0,"
     " updated_at TEXT NOT NULL);";
 
-/* Version 2. A lease says which handle (lease_owner, see store_owner_make)
+/* Version 2. A lease says which handle (lease_owner, see anc_store_owner_make)
  * is sending a pending request and until when (lease_expires, Unix seconds;
  * NULL once the request is done or failed, when lease_owner names who
  * finished it). */
@@ -53,7 +53,7 @@ static const char *SCHEMA_V2 =
 
 /* ------------------------------------------------------------ helpers */
 
-anc_status store_db_error(anc_store *s, anc_error *err, const char *what) {
+anc_status anc_store_db_error(anc_store *s, anc_error *err, const char *what) {
     int code = sqlite3_extended_errcode(s->db);
     anc_status st = ANC_ERR_IO;
     int primary = code & 0xff;
@@ -64,30 +64,30 @@ anc_status store_db_error(anc_store *s, anc_error *err, const char *what) {
                          code);
 }
 
-anc_status store_exec_sql(anc_store *s, const char *sql, const char *what, anc_error *err) {
+anc_status anc_store_exec_sql(anc_store *s, const char *sql, const char *what, anc_error *err) {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        anc_status st = store_db_error(s, err, what);
+        anc_status st = anc_store_db_error(s, err, what);
         sqlite3_free(msg);
         return st;
     }
     return ANC_OK;
 }
 
-anc_status store_prepare(anc_store *s, const char *sql, sqlite3_stmt **st, const char *what, anc_error *err) {
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) return store_db_error(s, err, what);
+anc_status anc_store_prepare(anc_store *s, const char *sql, sqlite3_stmt **st, const char *what, anc_error *err) {
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) return anc_store_db_error(s, err, what);
     return ANC_OK;
 }
 
 /* Binds text (NULL binds SQL NULL). */
-int store_bind_text(sqlite3_stmt *st, int i, const char *v) {
+int anc_store_bind_text(sqlite3_stmt *st, int i, const char *v) {
     if (!v) return sqlite3_bind_null(st, i);
     return sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 }
 
 /* Binds the compact serialisation of j (NULL binds SQL NULL). Returns
  * SQLITE_NOMEM when serialisation fails. */
-int store_bind_json(sqlite3_stmt *st, int i, const json_t *j) {
+int anc_store_bind_json(sqlite3_stmt *st, int i, const json_t *j) {
     if (!j) return sqlite3_bind_null(st, i);
     char *txt = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!txt) return SQLITE_NOMEM;
@@ -95,7 +95,7 @@ int store_bind_json(sqlite3_stmt *st, int i, const json_t *j) {
 }
 
 /* malloc'd copy of column i (NULL for SQL NULL or out of memory: *oom set). */
-char *store_column_dup(sqlite3_stmt *st, int i, int *oom) {
+char *anc_store_column_dup(sqlite3_stmt *st, int i, int *oom) {
     if (sqlite3_column_type(st, i) == SQLITE_NULL) return NULL;
     const unsigned char *t = sqlite3_column_text(st, i);
     size_t n = (size_t)sqlite3_column_bytes(st, i);
@@ -114,7 +114,7 @@ char *store_column_dup(sqlite3_stmt *st, int i, int *oom) {
 }
 
 /* Parses column i as JSON into *out (NULL for SQL NULL). */
-anc_status store_column_json(anc_store *s, sqlite3_stmt *st, int i, json_t **out, const char *what,
+anc_status anc_store_column_json(anc_store *s, sqlite3_stmt *st, int i, json_t **out, const char *what,
                               anc_error *err) {
     *out = NULL;
     if (sqlite3_column_type(st, i) == SQLITE_NULL) return ANC_OK;
@@ -130,15 +130,15 @@ anc_status store_column_json(anc_store *s, sqlite3_stmt *st, int i, json_t **out
 }
 
 /* Runs a prepared write statement to completion and finalises it. */
-anc_status store_step_done(anc_store *s, sqlite3_stmt *st, const char *what, anc_error *err) {
+anc_status anc_store_step_done(anc_store *s, sqlite3_stmt *st, const char *what, anc_error *err) {
     int rc = sqlite3_step(st);
     anc_status out = ANC_OK;
-    if (rc != SQLITE_DONE) out = store_db_error(s, err, what);
+    if (rc != SQLITE_DONE) out = anc_store_db_error(s, err, what);
     sqlite3_finalize(st);
     return out;
 }
 
-int store_valid_key(const char *key) {
+int anc_store_valid_key(const char *key) {
     if (!key) return 0;
     size_t n = 0;
     for (; key[n]; n++) {
@@ -156,7 +156,7 @@ static const char *req_status_name(anc_req_status st) {
 
 static anc_status read_version(anc_store *s, int *version, anc_error *err) {
     sqlite3_stmt *q = NULL;
-    anc_status st = store_prepare(s, "PRAGMA user_version", &q, "cannot read schema version", err);
+    anc_status st = anc_store_prepare(s, "PRAGMA user_version", &q, "cannot read schema version", err);
     if (st != ANC_OK) return st;
     if (sqlite3_step(q) == SQLITE_ROW) *version = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
@@ -180,7 +180,7 @@ anc_status anc_store_open(anc_store **out, const char *path, anc_error *err) {
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
-        if (s->db) st = store_db_error(s, err, "cannot open");
+        if (s->db) st = anc_store_db_error(s, err, "cannot open");
         else st = anc_error_set(err, ANC_ERR_NOMEM, "run store %s: cannot open: out of memory", path);
         goto fail;
     }
@@ -189,22 +189,22 @@ anc_status anc_store_open(anc_store **out, const char *path, anc_error *err) {
     /* journal_mode reports the mode it ended in; WAL may be refused (e.g. on
      * some network file systems) and the rollback journal is then kept, which
      * is just as durable with synchronous=FULL. */
-    if ((st = store_exec_sql(s, "PRAGMA journal_mode=WAL", "cannot set WAL mode (is it a SQLite file?)", err)) != ANC_OK)
+    if ((st = anc_store_exec_sql(s, "PRAGMA journal_mode=WAL", "cannot set WAL mode (is it a SQLite file?)", err)) != ANC_OK)
         goto fail;
-    if ((st = store_exec_sql(s, "PRAGMA synchronous=FULL", "cannot set synchronous=FULL", err)) != ANC_OK) goto fail;
+    if ((st = anc_store_exec_sql(s, "PRAGMA synchronous=FULL", "cannot set synchronous=FULL", err)) != ANC_OK) goto fail;
 
     int version = 0;
     if ((st = read_version(s, &version, err)) != ANC_OK) goto fail;
     if (version < SCHEMA_VERSION) {
         /* Re-read inside the write transaction: another process may have
          * migrated the file between the first read and the lock. */
-        if ((st = store_exec_sql(s, "BEGIN IMMEDIATE", "cannot start schema transaction", err)) != ANC_OK) goto fail;
+        if ((st = anc_store_exec_sql(s, "BEGIN IMMEDIATE", "cannot start schema transaction", err)) != ANC_OK) goto fail;
         if ((st = read_version(s, &version, err)) == ANC_OK && version < 1)
-            st = store_exec_sql(s, SCHEMA, "cannot create tables", err);
-        if (st == ANC_OK && version < 2) st = store_exec_sql(s, SCHEMA_V2, "cannot add leases and provenance", err);
+            st = anc_store_exec_sql(s, SCHEMA, "cannot create tables", err);
+        if (st == ANC_OK && version < 2) st = anc_store_exec_sql(s, SCHEMA_V2, "cannot add leases and provenance", err);
         if (st == ANC_OK && version < SCHEMA_VERSION)
-            st = store_exec_sql(s, "PRAGMA user_version=2", "cannot set schema version", err);
-        if (st == ANC_OK) st = store_exec_sql(s, "COMMIT", "cannot commit schema", err);
+            st = anc_store_exec_sql(s, "PRAGMA user_version=2", "cannot set schema version", err);
+        if (st == ANC_OK) st = anc_store_exec_sql(s, "COMMIT", "cannot commit schema", err);
         if (st != ANC_OK) {
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             goto fail;
@@ -216,7 +216,7 @@ anc_status anc_store_open(anc_store **out, const char *path, anc_error *err) {
                            version, SCHEMA_VERSION);
         goto fail;
     }
-    if (!(s->owner = store_owner_make(s))) {
+    if (!(s->owner = anc_store_owner_make(s))) {
         st = anc_error_set(err, ANC_ERR_NOMEM, "run store %s: out of memory", path);
         goto fail;
     }
@@ -277,23 +277,23 @@ anc_status anc_store_get_reply(anc_store *s, const char *key, char **reply_text,
     if (reply_text) *reply_text = NULL;
     if (reply_json) *reply_json = NULL;
     if (found) *found = 0;
-    if (!s || !found || !store_valid_key(key))
+    if (!s || !found || !anc_store_valid_key(key))
         return anc_error_set(err, ANC_ERR_INVALID, "run store: get reply: bad arguments (key must be 64 hex digits)");
     LOCK(s);
     sqlite3_stmt *st = NULL;
-    anc_status out = store_prepare(s, "SELECT reply_text, reply_json FROM requests WHERE key = ?1 AND status = 'done'",
+    anc_status out = anc_store_prepare(s, "SELECT reply_text, reply_json FROM requests WHERE key = ?1 AND status = 'done'",
                              &st, "get reply", err);
     if (out != ANC_OK) goto done;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         int oom = 0;
-        char *text = store_column_dup(st, 0, &oom);
+        char *text = anc_store_column_dup(st, 0, &oom);
         if (oom) {
             out = anc_error_set(err, ANC_ERR_NOMEM, "run store %s: get reply %s: out of memory", s->path, key);
         } else {
             json_t *j = NULL;
-            if (reply_json) out = store_column_json(s, st, 1, &j, "get reply", err);
+            if (reply_json) out = anc_store_column_json(s, st, 1, &j, "get reply", err);
             if (out == ANC_OK) {
                 *found = 1;
                 if (reply_text) *reply_text = text ? text : calloc(1, 1);
@@ -310,7 +310,7 @@ anc_status anc_store_get_reply(anc_store *s, const char *key, char **reply_text,
             }
         }
     } else if (rc != SQLITE_DONE) {
-        out = store_db_error(s, err, "get reply");
+        out = anc_store_db_error(s, err, "get reply");
     }
     sqlite3_finalize(st);
 done:
@@ -322,13 +322,13 @@ anc_status anc_store_request_status(anc_store *s, const char *key, anc_req_statu
                                     char **error, anc_error *err) {
     if (error) *error = NULL;
     if (attempts) *attempts = 0;
-    if (!s || !status || !store_valid_key(key))
+    if (!s || !status || !anc_store_valid_key(key))
         return anc_error_set(err, ANC_ERR_INVALID, "run store: request status: bad arguments");
     *status = ANC_REQ_NONE;
     LOCK(s);
     sqlite3_stmt *st = NULL;
     anc_status out =
-        store_prepare(s, "SELECT status, attempts, error FROM requests WHERE key = ?1", &st, "request status", err);
+        anc_store_prepare(s, "SELECT status, attempts, error FROM requests WHERE key = ?1", &st, "request status", err);
     if (out != ANC_OK) goto done;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
@@ -341,10 +341,10 @@ anc_status anc_store_request_status(anc_store *s, const char *key, anc_req_statu
         sqlite3_int64 a = sqlite3_column_int64(st, 1);
         if (attempts) *attempts = a < 0 ? 0 : a > UINT32_MAX ? UINT32_MAX : (unsigned)a;
         int oom = 0;
-        if (error) *error = store_column_dup(st, 2, &oom);
+        if (error) *error = anc_store_column_dup(st, 2, &oom);
         if (oom) out = anc_error_set(err, ANC_ERR_NOMEM, "run store %s: out of memory", s->path);
     } else if (rc != SQLITE_DONE) {
-        out = store_db_error(s, err, "request status");
+        out = anc_store_db_error(s, err, "request status");
     }
     sqlite3_finalize(st);
 done:
@@ -374,28 +374,28 @@ static anc_status put_request(anc_store *s, const char *key, const json_t *reque
         "  lease_expires = CASE WHEN excluded.status = 'pending' THEN requests.lease_expires ELSE NULL END,"
         "  updated_at = excluded.updated_at";
     const char *what = status == ANC_REQ_DONE ? "put reply" : status == ANC_REQ_FAILED ? "put failure" : "put pending";
-    if (!s || !store_valid_key(key) || !request)
+    if (!s || !anc_store_valid_key(key) || !request)
         return anc_error_set(err, ANC_ERR_INVALID, "run store: %s: bad arguments (key must be 64 hex digits, "
                                                    "request JSON required)", what);
     LOCK(s);
     sqlite3_stmt *st = NULL;
-    anc_status out = store_prepare(s, SQL, &st, what, err);
+    anc_status out = anc_store_prepare(s, SQL, &st, what, err);
     if (out == ANC_OK) {
         int rc = SQLITE_OK;
         rc |= sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        rc |= store_bind_json(st, 2, request);
-        rc |= store_bind_text(st, 3, req_status_name(status));
-        rc |= store_bind_text(st, 4, reply_text);
-        rc |= store_bind_json(st, 5, reply_json);
-        rc |= store_bind_text(st, 6, error);
+        rc |= anc_store_bind_json(st, 2, request);
+        rc |= anc_store_bind_text(st, 3, req_status_name(status));
+        rc |= anc_store_bind_text(st, 4, reply_text);
+        rc |= anc_store_bind_json(st, 5, reply_json);
+        rc |= anc_store_bind_text(st, 6, error);
         rc |= sqlite3_bind_int64(st, 7, (sqlite3_int64)attempts);
-        rc |= store_bind_text(st, 8, s->owner);
+        rc |= anc_store_bind_text(st, 8, s->owner);
         if (rc != SQLITE_OK) {
             sqlite3_finalize(st);
             out = anc_error_set(err, ANC_ERR_NOMEM, "run store %s: %s %s: cannot bind values (out of memory?)",
                                 s->path, what, key);
         } else {
-            out = store_step_done(s, st, what, err);
+            out = anc_store_step_done(s, st, what, err);
         }
     }
     UNLOCK(s);
@@ -425,7 +425,7 @@ static anc_status count_by_status(anc_store *s, const char *sql, const char *ste
     if (failed) *failed = 0;
     LOCK(s);
     sqlite3_stmt *st = NULL;
-    anc_status out = store_prepare(s, sql, &st, what, err);
+    anc_status out = anc_store_prepare(s, sql, &st, what, err);
     if (out == ANC_OK) {
         if (step) sqlite3_bind_text(st, 1, step, -1, SQLITE_TRANSIENT);
         int rc;
@@ -438,7 +438,7 @@ static anc_status count_by_status(anc_store *s, const char *sql, const char *ste
             else if (strcmp(t, "done") == 0 && done) *done = n;
             else if (strcmp(t, "failed") == 0 && failed) *failed = n;
         }
-        if (rc != SQLITE_DONE) out = store_db_error(s, err, what);
+        if (rc != SQLITE_DONE) out = anc_store_db_error(s, err, what);
         sqlite3_finalize(st);
     }
     UNLOCK(s);
@@ -462,7 +462,7 @@ anc_status anc_store_item_get(anc_store *s, const char *step, const char *item_i
     *status = ANC_ITEM_NONE;
     LOCK(s);
     sqlite3_stmt *st = NULL;
-    anc_status out = store_prepare(s, "SELECT status, record_json, error FROM items WHERE step = ?1 AND item_id = ?2",
+    anc_status out = anc_store_prepare(s, "SELECT status, record_json, error FROM items WHERE step = ?1 AND item_id = ?2",
                              &st, "item get", err);
     if (out != ANC_OK) goto done;
     sqlite3_bind_text(st, 1, step, -1, SQLITE_TRANSIENT);
@@ -472,11 +472,11 @@ anc_status anc_store_item_get(anc_store *s, const char *step, const char *item_i
         const char *t = (const char *)sqlite3_column_text(st, 0);
         anc_item_status is = t && strcmp(t, "done") == 0 ? ANC_ITEM_DONE : ANC_ITEM_FAILED;
         json_t *j = NULL;
-        if (record) out = store_column_json(s, st, 1, &j, "item get", err);
+        if (record) out = anc_store_column_json(s, st, 1, &j, "item get", err);
         int oom = 0;
         char *e = NULL;
         if (out == ANC_OK && error) {
-            e = store_column_dup(st, 2, &oom);
+            e = anc_store_column_dup(st, 2, &oom);
             if (oom) out = anc_error_set(err, ANC_ERR_NOMEM, "run store %s: out of memory", s->path);
         }
         if (out == ANC_OK) {
@@ -489,7 +489,7 @@ anc_status anc_store_item_get(anc_store *s, const char *step, const char *item_i
             if (out == ANC_ERR_FORMAT) anc_error_prefix(err, "step %s item %s", step, item_id);
         }
     } else if (rc != SQLITE_DONE) {
-        out = store_db_error(s, err, "item get");
+        out = anc_store_db_error(s, err, "item get");
     }
     sqlite3_finalize(st);
 done:
@@ -508,20 +508,20 @@ anc_status anc_store_item_put(anc_store *s, const char *step, const char *item_i
         " error = excluded.error, updated_at = excluded.updated_at";
     LOCK(s);
     sqlite3_stmt *st = NULL;
-    anc_status out = store_prepare(s, SQL, &st, "item put", err);
+    anc_status out = anc_store_prepare(s, SQL, &st, "item put", err);
     if (out == ANC_OK) {
         int rc = SQLITE_OK;
-        rc |= store_bind_text(st, 1, step);
-        rc |= store_bind_text(st, 2, item_id);
-        rc |= store_bind_text(st, 3, status == ANC_ITEM_DONE ? "done" : "failed");
-        rc |= store_bind_json(st, 4, record);
-        rc |= store_bind_text(st, 5, error);
+        rc |= anc_store_bind_text(st, 1, step);
+        rc |= anc_store_bind_text(st, 2, item_id);
+        rc |= anc_store_bind_text(st, 3, status == ANC_ITEM_DONE ? "done" : "failed");
+        rc |= anc_store_bind_json(st, 4, record);
+        rc |= anc_store_bind_text(st, 5, error);
         if (rc != SQLITE_OK) {
             sqlite3_finalize(st);
             out = anc_error_set(err, ANC_ERR_NOMEM, "run store %s: item put %s/%s: cannot bind values", s->path, step,
                                 item_id);
         } else {
-            out = store_step_done(s, st, "item put", err);
+            out = anc_store_step_done(s, st, "item put", err);
         }
     }
     UNLOCK(s);
@@ -538,13 +538,13 @@ anc_status anc_store_item_clear(anc_store *s, const char *step, int failed_only,
     if (!s || !step) return anc_error_set(err, ANC_ERR_INVALID, "run store: item clear: bad arguments");
     LOCK(s);
     sqlite3_stmt *st = NULL;
-    anc_status out = store_prepare(s,
+    anc_status out = anc_store_prepare(s,
                              failed_only ? "DELETE FROM items WHERE step = ?1 AND status = 'failed'"
                                          : "DELETE FROM items WHERE step = ?1",
                              &st, "item clear", err);
     if (out == ANC_OK) {
         sqlite3_bind_text(st, 1, step, -1, SQLITE_TRANSIENT);
-        out = store_step_done(s, st, "item clear", err);
+        out = anc_store_step_done(s, st, "item clear", err);
     }
     UNLOCK(s);
     return out;
@@ -555,19 +555,19 @@ anc_status anc_store_item_foreach(anc_store *s, const char *step, anc_item_statu
     if (!s || !step || !fn) return anc_error_set(err, ANC_ERR_INVALID, "run store: item foreach: bad arguments");
     LOCK(s);
     sqlite3_stmt *st = NULL;
-    anc_status out = store_prepare(s,
+    anc_status out = anc_store_prepare(s,
                              "SELECT item_id, status, record_json, error FROM items WHERE step = ?1"
                              " AND (?2 IS NULL OR status = ?2) ORDER BY rowid",
                              &st, "item foreach", err);
     if (out == ANC_OK) {
         sqlite3_bind_text(st, 1, step, -1, SQLITE_TRANSIENT);
-        store_bind_text(st, 2, only == ANC_ITEM_DONE ? "done" : only == ANC_ITEM_FAILED ? "failed" : NULL);
+        anc_store_bind_text(st, 2, only == ANC_ITEM_DONE ? "done" : only == ANC_ITEM_FAILED ? "failed" : NULL);
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             const char *id = (const char *)sqlite3_column_text(st, 0);
             const char *t = (const char *)sqlite3_column_text(st, 1);
             json_t *j = NULL;
-            out = store_column_json(s, st, 2, &j, "item foreach", err);
+            out = anc_store_column_json(s, st, 2, &j, "item foreach", err);
             if (out != ANC_OK) {
                 anc_error_prefix(err, "step %s item %s", step, id ? id : "?");
                 break;
@@ -580,7 +580,7 @@ anc_status anc_store_item_foreach(anc_store *s, const char *step, anc_item_statu
                 break;
             }
         }
-        if (out == ANC_OK && rc != SQLITE_DONE) out = store_db_error(s, err, "item foreach");
+        if (out == ANC_OK && rc != SQLITE_DONE) out = anc_store_db_error(s, err, "item foreach");
         sqlite3_finalize(st);
     }
     UNLOCK(s);
@@ -596,14 +596,14 @@ anc_status anc_store_step_get(anc_store *s, const char *step, anc_store_step *ou
     LOCK(s);
     sqlite3_stmt *st = NULL;
     anc_status res =
-        store_prepare(s, "SELECT input_hash, config_hash, finished FROM steps WHERE step = ?1", &st, "step get", err);
+        anc_store_prepare(s, "SELECT input_hash, config_hash, finished FROM steps WHERE step = ?1", &st, "step get", err);
     if (res == ANC_OK) {
         sqlite3_bind_text(st, 1, step, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             int oom = 0;
-            out->input_hash = store_column_dup(st, 0, &oom);
-            out->config_hash = store_column_dup(st, 1, &oom);
+            out->input_hash = anc_store_column_dup(st, 0, &oom);
+            out->config_hash = anc_store_column_dup(st, 1, &oom);
             out->finished = sqlite3_column_int(st, 2) != 0;
             if (oom) {
                 anc_store_step_clear(out);
@@ -612,7 +612,7 @@ anc_status anc_store_step_get(anc_store *s, const char *step, anc_store_step *ou
                 *found = 1;
             }
         } else if (rc != SQLITE_DONE) {
-            res = store_db_error(s, err, "step get");
+            res = anc_store_db_error(s, err, "step get");
         }
         sqlite3_finalize(st);
     }
@@ -625,18 +625,18 @@ anc_status anc_store_step_put(anc_store *s, const char *step, const char *input_
     if (!s || !step) return anc_error_set(err, ANC_ERR_INVALID, "run store: step put: bad arguments");
     LOCK(s);
     sqlite3_stmt *st = NULL;
-    anc_status out = store_prepare(s,
+    anc_status out = anc_store_prepare(s,
                              "INSERT INTO steps (step, input_hash, config_hash, finished, updated_at)"
                              " VALUES (?1, ?2, ?3, ?4, " NOW_SQL ") ON CONFLICT (step) DO UPDATE SET"
                              " input_hash = excluded.input_hash, config_hash = excluded.config_hash,"
                              " finished = excluded.finished, updated_at = excluded.updated_at",
                              &st, "step put", err);
     if (out == ANC_OK) {
-        store_bind_text(st, 1, step);
-        store_bind_text(st, 2, input_hash);
-        store_bind_text(st, 3, config_hash);
+        anc_store_bind_text(st, 1, step);
+        anc_store_bind_text(st, 2, input_hash);
+        anc_store_bind_text(st, 3, config_hash);
         sqlite3_bind_int(st, 4, finished ? 1 : 0);
-        out = store_step_done(s, st, "step put", err);
+        out = anc_store_step_done(s, st, "step put", err);
     }
     UNLOCK(s);
     return out;
@@ -656,7 +656,7 @@ anc_status anc_store_begin(anc_store *s, anc_error *err) {
     LOCK(s);
     /* IMMEDIATE takes the write lock at once, so a later write in the
      * transaction never meets SQLITE_BUSY_SNAPSHOT. */
-    anc_status out = store_exec_sql(s, s->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT anc_nested", "begin transaction", err);
+    anc_status out = anc_store_exec_sql(s, s->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT anc_nested", "begin transaction", err);
     if (out == ANC_OK) s->depth++;
     UNLOCK(s);
     return out;
@@ -669,7 +669,7 @@ anc_status anc_store_commit(anc_store *s, anc_error *err) {
     if (s->depth == 0) {
         out = anc_error_set(err, ANC_ERR_INVALID, "run store %s: commit without begin", s->path);
     } else {
-        out = store_exec_sql(s, s->depth == 1 ? "COMMIT" : "RELEASE anc_nested", "commit", err);
+        out = anc_store_exec_sql(s, s->depth == 1 ? "COMMIT" : "RELEASE anc_nested", "commit", err);
         if (out == ANC_OK) s->depth--;
     }
     UNLOCK(s);
@@ -689,7 +689,7 @@ anc_status anc_store_check(anc_store *s, anc_error *err) {
     if (!s) return anc_error_set(err, ANC_ERR_INVALID, "run store: check: no store");
     LOCK(s);
     sqlite3_stmt *st = NULL;
-    anc_status out = store_prepare(s, "PRAGMA integrity_check", &st, "integrity check", err);
+    anc_status out = anc_store_prepare(s, "PRAGMA integrity_check", &st, "integrity check", err);
     if (out == ANC_OK) {
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
@@ -698,7 +698,7 @@ anc_status anc_store_check(anc_store *s, anc_error *err) {
                 out = anc_error_set(err, ANC_ERR_FORMAT, "run store %s: integrity check failed: %s", s->path,
                                     t ? t : "(no message)");
         } else {
-            out = store_db_error(s, err, "integrity check");
+            out = anc_store_db_error(s, err, "integrity check");
         }
         sqlite3_finalize(st);
     }

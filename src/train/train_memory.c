@@ -25,7 +25,7 @@ static int64_t largest_chunk(const anc_train_config *c, const anc_train_data *d,
     return budget > longest ? budget : longest;
 }
 
-anc_status tr_check_memory(const anc_train_config *c, const anc_config *mc, const anc_train_data *d,
+anc_status anc_tr_check_memory(const anc_train_config *c, const anc_config *mc, const anc_train_data *d,
                            const anc_train_data *eval, anc_error *err) {
     if (c->no_memory_check) return ANC_OK;
     anc_mem_plan_opts o;

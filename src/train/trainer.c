@@ -326,12 +326,12 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
             report(ctx, &rs);
         }
     }
-    if ((st = tr_check_memory(c, &mcfg, &t.data, &t.eval, err))) goto done;
+    if ((st = anc_tr_check_memory(c, &mcfg, &t.data, &t.eval, err))) goto done;
     if ((st = load_run_model(c, c->model_dir, &t.policy, err))) goto done;
     if (!(t.acts = anc_acts_create())) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
     anc_acts_set_checkpointing(t.acts, c->gradient_checkpointing);
     if (t.needs_ref && (st = setup_reference(&t, report, ctx, err))) goto done;
-    if ((st = tr_alloc_micro(&t, (size_t)c->batch_size, err))) goto done;
+    if ((st = anc_tr_alloc_micro(&t, (size_t)c->batch_size, err))) goto done;
     /* The reference is set up: from here on the policy runs its adapters. */
     if (c->use_peft && (st = setup_lora(&t, report, ctx, err))) goto done;
     float *train_grads;
@@ -372,7 +372,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         }
         if ((st = check_resume(ckpt_path, signature, err))) goto done;
         t.loss_state = s.loss_state;
-        if ((st = tr_truncate_metrics(metrics_path, s.step, err))) goto done;
+        if ((st = anc_tr_truncate_metrics(metrics_path, s.step, err))) goto done;
     } else {
         FILE *f = fopen(metrics_path, "w");
         if (f) fclose(f);
@@ -389,7 +389,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     perm = malloc(sizeof(size_t) * n);
     idx = malloc(sizeof(size_t) * B);
     if (!perm || !idx) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
-    if (t.eval.ps.n && c->eval_on_start && s.step == 0 && (st = tr_run_eval(&t, 0, 0.0, mf, report, ctx, err))) goto done;
+    if (t.eval.ps.n && c->eval_on_start && s.step == 0 && (st = anc_tr_run_eval(&t, 0, 0.0, mf, report, ctx, err))) goto done;
     int64_t perm_epoch = -1;
     double t_window = now_s();
     int64_t tokens_window = 0;
@@ -409,7 +409,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
             for (size_t k = 0; k < m; k++) idx[k] = perm[first + k];
             int64_t tok = 0;
             t.micro_id = (uint64_t)g;
-            st = tr_micro_step(&t, &t.data, t.ref_c, t.ref_r, idx, m, 1.0 / (double)GA, 1, s.window, &tok, err);
+            st = anc_tr_micro_step(&t, &t.data, t.ref_c, t.ref_r, idx, m, 1.0 / (double)GA, 1, s.window, &tok, err);
             if (st) {
                 anc_error_prefix(err, "step %lld", (long long)step);
                 goto done;
@@ -445,14 +445,14 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         rs.reward_accuracy = s.window[W_RA] / cnt;
         rs.reward_margin = s.window[W_RM] / cnt;
         if ((c->logging_steps > 0 && step % c->logging_steps == 0) || step == total) {
-            if ((st = tr_log_line(mf, "", s.window, cnt, unpaired, t.log_rewards, step, epoch_f, norm, lr_next, s.tokens, tps, err))) goto done;
+            if ((st = anc_tr_log_line(mf, "", s.window, cnt, unpaired, t.log_rewards, step, epoch_f, norm, lr_next, s.tokens, tps, err))) goto done;
             memset(s.window, 0, sizeof s.window);
             s.window_count = 0;
             t_window = now_s();
             tokens_window = 0;
         }
         if (t.eval.ps.n && c->eval_steps > 0 && (step % c->eval_steps == 0 || step == total) &&
-            (st = tr_run_eval(&t, step, epoch_f, mf, report, ctx, err)))
+            (st = anc_tr_run_eval(&t, step, epoch_f, mf, report, ctx, err)))
             goto done;
         if (c->save_steps > 0 && step % c->save_steps == 0 &&
             (st = anc_ckpt_save(rd.work, t.policy, t.lora, &t.opt, &s, (const char *const *)copy, err)))
@@ -494,6 +494,6 @@ done:
     free_copy_list(copy);
     free(perm);
     free(idx);
-    tr_free_trainer(&t);
+    anc_tr_free_trainer(&t);
     return st;
 }

@@ -46,30 +46,30 @@ typedef struct trainer {
     anc_packed pk;
 } trainer;
 
-anc_status tr_alloc_micro(trainer *t, size_t B, anc_error *err);
-void tr_free_trainer(trainer *t);
+anc_status anc_tr_alloc_micro(trainer *t, size_t B, anc_error *err);
+void anc_tr_free_trainer(trainer *t);
 /* Runs one micro-step on pairs idx[0..n) of d; pre_c/pre_r are precomputed
  * reference log-probs (NULL: use t->ref). scale multiplies the gradients;
  * backward = 0 for evaluation. Adds metrics to win and tokens to *tokens. */
-anc_status tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c, const float *pre_r,
+anc_status anc_tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c, const float *pre_r,
                          const size_t *idx, size_t n, double scale, int backward, double *win, int64_t *tokens,
                          anc_error *err);
 /* Appends one line to metrics.jsonl (prefix "" or "eval_"); without a
  * reward (rewards 0: a plain sft run) the rewards and kl keys are left out. */
-anc_status tr_log_line(FILE *f, const char *prefix, const double *win, double count, int unpaired, int rewards,
+anc_status anc_tr_log_line(FILE *f, const char *prefix, const double *win, double count, int unpaired, int rewards,
                        int64_t step, double epoch, double grad_norm, double lr, int64_t tokens, double tps, anc_error *err);
 /* Evaluates on t->eval and logs eval_ metrics. */
-anc_status tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_train_report_fn report, void *ctx,
+anc_status anc_tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_train_report_fn report, void *ctx,
                        anc_error *err);
 /* Keeps the lines of metrics.jsonl with step <= step. */
-anc_status tr_truncate_metrics(const char *path, int64_t step, anc_error *err);
+anc_status anc_tr_truncate_metrics(const char *path, int64_t step, anc_error *err);
 
 /* Refuses (ANC_ERR_NOMEM, with the plan and what would fit) a run whose
  * memory plan for model config mc and the loaded data d / eval (may be
  * empty) exceeds what this process can use; OK when it fits, when
  * c->no_memory_check is set, or when the available memory is unknown.
  * Runs before any weights are loaded. (train_memory.c) */
-anc_status tr_check_memory(const anc_train_config *c, const anc_config *mc, const anc_train_data *d,
+anc_status anc_tr_check_memory(const anc_train_config *c, const anc_config *mc, const anc_train_data *d,
                            const anc_train_data *eval, anc_error *err);
 
 #endif

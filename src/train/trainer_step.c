@@ -10,7 +10,7 @@
 
 
 
-anc_status tr_alloc_micro(trainer *t, size_t B, anc_error *err) {
+anc_status anc_tr_alloc_micro(trainer *t, size_t B, anc_error *err) {
     t->sub.pairs = calloc(B, sizeof(anc_pair));
     float **fs[] = {&t->c, &t->r, &t->rc, &t->rr, &t->dc, &t->dr, &t->dck, &t->drk, &t->lgc, &t->lgr};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) *fs[i] = calloc(B, sizeof(float));
@@ -26,7 +26,7 @@ anc_status tr_alloc_micro(trainer *t, size_t B, anc_error *err) {
     return ANC_OK;
 }
 
-void tr_free_trainer(trainer *t) {
+void anc_tr_free_trainer(trainer *t) {
     anc_model_free(t->policy);
     anc_model_free(t->ref);
     anc_lora_free(t->lora);
@@ -50,7 +50,7 @@ void tr_free_trainer(trainer *t) {
 
 /* Forward over the current packed chunk; fills per-pair log-probs (and ref
  * log-probs when the reference is in memory) at offset `at`. */
-anc_status tr_chunk_forward(trainer *t, size_t at, int with_ref, anc_error *err) {
+anc_status anc_tr_chunk_forward(trainer *t, size_t at, int with_ref, anc_error *err) {
     anc_packed *pk = &t->pk;
     if ((size_t)pk->n_seqs > t->seqbuf_cap) {
         free(t->seqbuf);
@@ -108,7 +108,7 @@ anc_status tr_chunk_forward(trainer *t, size_t at, int with_ref, anc_error *err)
 }
 
 /* Backward of the current chunk given per-pair d at offset `at`. */
-anc_status tr_chunk_backward(trainer *t, size_t at, anc_error *err) {
+anc_status anc_tr_chunk_backward(trainer *t, size_t at, anc_error *err) {
     anc_packed *pk = &t->pk;
     if (pk->n_tokens > t->dtok_cap) {
         free(t->dtok);
@@ -133,7 +133,7 @@ anc_status tr_chunk_backward(trainer *t, size_t at, anc_error *err) {
 
 /* Loss over the n pairs now in t->c/t->r/...; fills t->dc/t->dr scaled by
  * `scale` and adds the micro-step's metrics to win. */
-anc_status tr_micro_loss(trainer *t, size_t n, double scale, double *win, anc_error *err) {
+anc_status anc_tr_micro_loss(trainer *t, size_t n, double scale, double *win, anc_error *err) {
     anc_loss_batch b;
     memset(&b, 0, sizeof b);
     b.n = n;
@@ -194,7 +194,7 @@ anc_status tr_micro_loss(trainer *t, size_t n, double scale, double *win, anc_er
 
 /* Runs one micro-step on pairs idx[0..n) of d (ref log-probs from rc/rr
  * arrays when precomputed). backward = 0 for evaluation. */
-anc_status tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c, const float *pre_r,
+anc_status anc_tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c, const float *pre_r,
                              const size_t *idx, size_t n, double scale, int backward, double *win, int64_t *tokens,
                              anc_error *err) {
     t->sub.n = n;
@@ -215,22 +215,22 @@ anc_status tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c
     anc_status st = anc_pack_pairs(&t->pk, &t->sub, 0, t->cfg->max_tokens, err);
     if (st) return st;
     if (t->pk.n_pairs == n) {
-        if ((st = tr_chunk_forward(t, 0, with_ref, err))) return st;
-        if ((st = tr_micro_loss(t, n, scale, win, err))) return st;
-        return backward ? tr_chunk_backward(t, 0, err) : ANC_OK;
+        if ((st = anc_tr_chunk_forward(t, 0, with_ref, err))) return st;
+        if ((st = anc_tr_micro_loss(t, n, scale, win, err))) return st;
+        return backward ? anc_tr_chunk_backward(t, 0, err) : ANC_OK;
     }
     /* Several chunks: score all, then loss, then forward+backward each. */
     for (size_t at = 0; at < n; at += t->pk.n_pairs) {
         if (at > 0 && (st = anc_pack_pairs(&t->pk, &t->sub, at, t->cfg->max_tokens, err))) return st;
-        if ((st = tr_chunk_forward(t, at, with_ref, err))) return st;
+        if ((st = anc_tr_chunk_forward(t, at, with_ref, err))) return st;
     }
-    if ((st = tr_micro_loss(t, n, scale, win, err))) return st;
+    if ((st = anc_tr_micro_loss(t, n, scale, win, err))) return st;
     if (!backward) return ANC_OK;
     for (size_t at = 0; at < n; at += t->pk.n_pairs) {
         if ((st = anc_pack_pairs(&t->pk, &t->sub, at, t->cfg->max_tokens, err))) return st;
         if (t->lora) t->lora->dropout_pass = (t->micro_id << 20) ^ (uint64_t)at;
         if ((st = anc_model_forward(t->policy, t->acts, &t->pk.batch, NULL, NULL, NULL, err))) return st;
-        if ((st = tr_chunk_backward(t, at, err))) return st;
+        if ((st = anc_tr_chunk_backward(t, at, err))) return st;
     }
     return ANC_OK;
 }
@@ -240,7 +240,7 @@ static const char *const win_names[W_N] = {"loss", "rewards/chosen", "rewards/re
                                      "logits/rejected", "kl"};
 
 /* Appends one metrics line. */
-anc_status tr_log_line(FILE *f, const char *prefix, const double *win, double count, int unpaired, int rewards,
+anc_status anc_tr_log_line(FILE *f, const char *prefix, const double *win, double count, int unpaired, int rewards,
                        int64_t step, double epoch, double grad_norm, double lr, int64_t tokens, double tps, anc_error *err) {
     fprintf(f, "{\"step\": %lld", (long long)step);
     for (int i = 0; i < W_N; i++) {
@@ -259,7 +259,7 @@ anc_status tr_log_line(FILE *f, const char *prefix, const double *win, double co
     return ANC_OK;
 }
 
-anc_status tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_train_report_fn report, void *ctx,
+anc_status anc_tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_train_report_fn report, void *ctx,
                            anc_error *err) {
     double win[W_N] = {0};
     size_t n = t->eval.ps.n, B = (size_t)t->cfg->batch_size, count = 0;
@@ -272,7 +272,7 @@ anc_status tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_tra
         size_t m = n - at < B ? n - at : B;
         for (size_t k = 0; k < m; k++) idx[k] = at + k;
         anc_loss_state saved = t->loss_state;  /* evaluation must not move bco's running mean */
-        st = tr_micro_step(t, &t->eval, t->eval_ref_c, t->eval_ref_r, idx, m, 1.0, 0, win, &tokens, err);
+        st = anc_tr_micro_step(t, &t->eval, t->eval_ref_c, t->eval_ref_r, idx, m, 1.0, 0, win, &tokens, err);
         t->loss_state = saved;
         if (report) {
             anc_train_status s = {0};
@@ -286,12 +286,12 @@ anc_status tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_tra
     free(idx);
     if (t->lora) t->lora->training = 1;
     if (st) return anc_error_prefix(err, "evaluation at step %lld", (long long)step);
-    return tr_log_line(mf, "eval_", win, (double)count, t->eval.unpaired, t->log_rewards, step, epoch, 0, 0, 0, 0, err);
+    return anc_tr_log_line(mf, "eval_", win, (double)count, t->eval.unpaired, t->log_rewards, step, epoch, 0, 0, 0, 0, err);
 }
 
 /* Keeps the lines of metrics.jsonl whose step is <= step (used on resume so
  * the file equals that of an uninterrupted run). */
-anc_status tr_truncate_metrics(const char *path, int64_t step, anc_error *err) {
+anc_status anc_tr_truncate_metrics(const char *path, int64_t step, anc_error *err) {
     if (!anc_path_exists(path)) return ANC_OK;
     char *text = NULL;
     size_t len = 0;

@@ -16,8 +16,8 @@
  * answers from scratch in other words, and a demonstrator that makes
  * mistakes at a chosen rate (SFT data). Everything is deterministic given
  * an anc_rng; no global state; tasks are plain values (no allocation). */
-#ifndef ANCHOR_EVAL_DEMO_TASK_H
-#define ANCHOR_EVAL_DEMO_TASK_H
+#ifndef ANCHOR_DEMO_TASK_H
+#define ANCHOR_DEMO_TASK_H
 
 #include <stddef.h>
 

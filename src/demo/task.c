@@ -1,4 +1,4 @@
-#include "eval/demo_task.h"
+#include "demo/task.h"
 
 #include <stdio.h>
 #include <stdlib.h>

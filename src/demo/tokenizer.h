@@ -1,8 +1,8 @@
-/* A tiny Hugging Face tokenizer for the demo task family (eval/demo_task.h):
+/* A tiny Hugging Face tokenizer for the demo task family (demo/task.h):
  * a character-level BPE over the task alphabet with a few merges for its
  * frequent words, so a tiny model trains on short sequences. */
-#ifndef ANCHOR_EVAL_DEMO_TOKENIZER_H
-#define ANCHOR_EVAL_DEMO_TOKENIZER_H
+#ifndef ANCHOR_DEMO_TOKENIZER_H
+#define ANCHOR_DEMO_TOKENIZER_H
 
 #include "core/error.h"
 

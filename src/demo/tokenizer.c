@@ -1,4 +1,4 @@
-#include "eval/demo_tokenizer.h"
+#include "demo/tokenizer.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE /* vasprintf, posix_spawn_file_actions_addchdir_np (glibc 2.29+) */
-#include "cli/cli_spawn.h"
+#include "demo/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@ extern char **environ;
 
 #define PARENT_ENV "ANCHOR_PARENT_PID"
 
-int cli_follow_parent(void) {
+int anc_spawn_follow_parent(void) {
     const char *p = getenv(PARENT_ENV);
     if (!p) return 0;
     long want = strtol(p, NULL, 10);
@@ -29,7 +29,7 @@ int cli_follow_parent(void) {
 }
 
 /* Appends s (taken over; NULL marks out of memory). */
-static void push(cli_argv *a, char *s) {
+static void push(anc_argv *a, char *s) {
     if (!s) a->oom = 1;
     if (a->oom) {
         free(s);
@@ -54,21 +54,21 @@ static char *vfmt(const char *fmt, va_list ap) {
     return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
 }
 
-void cli_argv_add(cli_argv *a, const char *fmt, ...) {
+void anc_argv_add(anc_argv *a, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     push(a, vfmt(fmt, ap));
     va_end(ap);
 }
 
-void cli_argv_words(cli_argv *a, ...) {
+void anc_argv_words(anc_argv *a, ...) {
     va_list ap;
     va_start(ap, a);
     for (const char *w; (w = va_arg(ap, const char *));) push(a, strdup(w));
     va_end(ap);
 }
 
-void cli_argv_opt(cli_argv *a, const char *flag, const char *fmt, ...) {
+void anc_argv_opt(anc_argv *a, const char *flag, const char *fmt, ...) {
     push(a, strdup(flag));
     va_list ap;
     va_start(ap, fmt);
@@ -76,13 +76,13 @@ void cli_argv_opt(cli_argv *a, const char *flag, const char *fmt, ...) {
     va_end(ap);
 }
 
-void cli_argv_free(cli_argv *a) {
+void anc_argv_free(anc_argv *a) {
     for (size_t i = 0; i < a->n; i++) free(a->v[i]);
     free(a->v);
     memset(a, 0, sizeof *a);
 }
 
-int cli_spawn(const char *exe, cli_argv *a, const char *dir, const char *log_path, int one_thread, pid_t *pid,
+int anc_spawn(const char *exe, anc_argv *a, const char *dir, const char *log_path, int one_thread, pid_t *pid,
               anc_error *err) {
     if (a->oom || a->n == 0) return (void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1;
     size_t n_env = 0;
@@ -120,7 +120,7 @@ int cli_spawn(const char *exe, cli_argv *a, const char *dir, const char *log_pat
     return 0;
 }
 
-int cli_child_status(int status, const char *what, const char *log, anc_error *err) {
+int anc_spawn_status(int status, const char *what, const char *log, anc_error *err) {
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
     if (WIFSIGNALED(status))
         anc_error_set(err, ANC_ERR_IO, "%s was killed by signal %d; its output is in %s", what, WTERMSIG(status), log);
@@ -129,7 +129,7 @@ int cli_child_status(int status, const char *what, const char *log, anc_error *e
     return -1;
 }
 
-char *cli_self_exe(void) {
+char *anc_self_exe(void) {
     for (size_t cap = 256; cap <= ((size_t)1 << 20); cap *= 2) {
         char *b = malloc(cap);
         ssize_t n = b ? readlink("/proc/self/exe", b, cap) : -1;
@@ -146,7 +146,7 @@ char *cli_self_exe(void) {
     return NULL;
 }
 
-char *cli_shell_quote(const char *s) {
+char *anc_shell_quote(const char *s) {
     size_t n = 3;
     for (const char *p = s; *p; p++) n += *p == '\'' ? 4 : 1;
     char *q = malloc(n), *o = q;
@@ -161,7 +161,7 @@ char *cli_shell_quote(const char *s) {
     return q;
 }
 
-char *cli_pathf(const char *dir, const char *fmt, ...) {
+char *anc_pathf(const char *dir, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     char *name = NULL;
