@@ -10,7 +10,7 @@
  *                            with KL rows) under chatml with truncation
  *   anc_prompt_ids/anc_row_ids  `anchor generate`'s prompts
  *   anc_pack_pairs           the trainer's micro-batches of the pairs built
- * with the demo task's 195-token tokenizer (src/eval/demo_tokenizer.c).
+ * with the demo task's 195-token tokenizer (src/demo/tokenizer.c).
  * Invariants: failures explain themselves and return nothing; every built
  * pair has non-empty parts, ids inside the vocabulary and respects the
  * length limits; the row counts add up; packed batches hold exactly their
@@ -23,7 +23,7 @@
 #include "data/dataset.h"
 #include "data/jsonl.h"
 #include "data/pairs.h"
-#include "eval/demo_tokenizer.h"
+#include "demo/tokenizer.h"
 #include "fuzz_tmp.h"
 #include "jinja/template.h"
 #include "tokenizer/tokenizer.h"

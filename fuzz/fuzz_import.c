@@ -21,7 +21,7 @@
 #include "core/text.h"
 #include "data/dataset.h"
 #include "data/jsonl.h"
-#include "eval/demo_tokenizer.h"
+#include "demo/tokenizer.h"
 #include "fuzz_tmp.h"
 #include "jinja/template.h"
 #include "tokenizer/tokenizer.h"

@@ -35,6 +35,6 @@
 #include "jinja/template.h"
 #include "jinja/chat_template.h"
 
-#define ANCHOR_VERSION "0.1.0"
+#include "anchor/version.h"
 
 #endif

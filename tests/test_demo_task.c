@@ -1,5 +1,5 @@
-/* The demo task family (eval/demo_task.h) and its tokenizer
- * (eval/demo_tokenizer.h): deterministic generation, grading, the teacher's
+/* The demo task family (demo/task.h) and its tokenizer
+ * (demo/tokenizer.h): deterministic generation, grading, the teacher's
  * minimal revisions versus the stronger model's answers, the mistake rate of
  * demonstrations, the exec: reviser reply, and the tokenizer's round trip
  * and chat template. */
@@ -12,8 +12,8 @@
 
 #include "clair/revise.h"
 #include "clair/stats.h"
-#include "eval/demo_task.h"
-#include "eval/demo_tokenizer.h"
+#include "demo/task.h"
+#include "demo/tokenizer.h"
 #include "jinja/template.h"
 #include "tokenizer/tokenizer.h"
 

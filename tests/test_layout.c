@@ -43,7 +43,7 @@ static void scan(graph *g, const char *src) {
             DIR *sub = opendir(p);
             if (sub) {
                 closedir(sub);
-                snprintf(g->names[g->n++], sizeof g->names[0], "%s", e->d_name);
+                snprintf(g->names[g->n++], sizeof g->names[0], "%.31s", e->d_name);
             }
             free(p);
         }
@@ -67,7 +67,7 @@ static void scan(graph *g, const char *src) {
                 if (!slash || !q || slash > q) continue;
                 int j = dir_index(g, inc, (size_t)(slash - inc));
                 if (j < 0 || j == i) continue;
-                if (!g->edge[i][j]) snprintf(g->why[i][j], sizeof g->why[i][j], "%s", e->d_name);
+                if (!g->edge[i][j]) snprintf(g->why[i][j], sizeof g->why[i][j], "%.63s", e->d_name);
                 g->edge[i][j] = 1;
             }
             fclose(f);

@@ -2,9 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "anchor/version.h"
 #include "cli/cli.h"
-#include "demo/spawn.h"
 #include "core/blas.h"
+#include "demo/spawn.h"
 #include "llm/llm.h"
 
 static const cli_command commands[] = {
@@ -41,7 +42,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("anchor 0.1.0\n");
+        printf("anchor %s\n", anc_version());
         return 0;
     }
     /* libcurl's global setup must happen before any thread starts */

@@ -1,20 +1,11 @@
-/* anchor demo: the paper's experiment offline, in minutes on a laptop CPU.
- *
- * Every step is a real anchor subcommand run as a child process of this
- * binary (its output in DIR/logs/), so the demo exercises exactly what a
- * user runs: a tiny Llama is initialised and taught the demo task by sft on
- * demonstrations from a sloppy teacher (random mistakes plus one habit:
- * stopping a list one item early); it drafts answers to training prompts;
- * the programmatic teacher, plugged in through the exec: backend and the run
- * store, revises them (CLAIR), answers from scratch (stronger-preferred) and
- * grades pairs of samples (on-policy judge); then every dataset x objective
- * cell is trained from the same start model for several seeds and graded
- * greedily on held-out prompts. The two tables (contrast statistics and
- * held-out accuracy) are printed and kept in DIR with report.html.
- *
+/* The demo's experiment runner (see run.h): every step an anchor
+ * subcommand in a child process (demo/spawn.h), the grid two cells at a
+ * time, the tables from the graded held-out answers (demo/blocks.h).
  * Steps that finished are recorded in DIR/done/ and skipped on a rerun with
- * the same settings, so an interrupted demo resumes; --fresh starts over. */
+ * the same settings, so an interrupted demo resumes; fresh starts over. */
 #define _GNU_SOURCE /* asprintf */
+#include "demo/run.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -23,12 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/cli_spawn.h"
-#include "cli/cmd_demo.h"
 #include "core/fileutil.h"
+#include "demo/spawn.h"
 
 /* Everything that shapes the results; written to DIR/demo-config.json. */
 typedef struct demo_cfg {
@@ -95,37 +85,40 @@ static const char *const OBJECTIVE_NAMES[] = {"SFT on chosen", "APO-zero", "APO-
 
 typedef struct demo_ctx {
     demo_cfg cfg;
-    char *self;      /* this executable */
-    const char *dir; /* the run directory */
-    int jobs;        /* children at once */
+    const char *self; /* the anchor executable */
+    const char *dir;  /* the run directory */
+    int jobs;         /* children at once */
+    anc_demo_report_fn report;
+    void *report_ctx;
+    int live;         /* LIVE events wanted */
     double t0;
-    int done, total;  /* steps, for the progress lines */
-    int tty;          /* stderr is a terminal: live lines */
+    int done, total;  /* steps, for the progress events */
     double grid_t0;   /* when the grid started */
     int grid_ran;     /* cells trained in this process */
     int grid_left;    /* cells not finished yet */
 } demo_ctx;
 
-/* One line per finished step: what, how long it took, elapsed, and while the
- * grid runs its ETA (from the mean time of the cells trained so far). */
-static void progress_line(demo_ctx *c, const char *what, double secs, int skipped) {
-    c->done++;
-    double el = cli_now() - c->t0;
-    char took[32] = "  (done before)", eta[32] = "";
-    if (!skipped) snprintf(took, sizeof took, "%6.1f s", secs);
-    if (c->grid_left > 0 && c->grid_ran > 0) {
-        double left = (cli_now() - c->grid_t0) / c->grid_ran * c->grid_left;
-        snprintf(eta, sizeof eta, "  ETA %dm%02ds", (int)left / 60, (int)left % 60);
-    }
-    if (c->tty) fputs("\r\033[K", stderr);
-    fprintf(stderr, "[%3d/%d] %-40s %s  elapsed %dm%02ds%s\n", c->done, c->total, what, took, (int)el / 60,
-            (int)el % 60, eta);
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* On a terminal, redraws "[k/N] what: <last line of the child's log>" so a
- * long step (the start model's sft) shows its own progress bar. */
+/* One event per finished step: what, how long it took, elapsed, and while
+ * the grid runs its ETA (from the mean time of the cells trained so far). */
+static void progress_line(demo_ctx *c, const char *what, double secs, int skipped) {
+    c->done++;
+    if (!c->report) return;
+    anc_demo_event ev = {.kind = ANC_DEMO_STEP, .done = c->done, .total = c->total, .what = what,
+                         .skipped = skipped, .secs = skipped ? 0 : secs, .elapsed = now_s() - c->t0, .eta = -1};
+    if (c->grid_left > 0 && c->grid_ran > 0) ev.eta = (now_s() - c->grid_t0) / c->grid_ran * c->grid_left;
+    c->report(c->report_ctx, &ev);
+}
+
+/* While a step runs (LIVE events wanted): the last line of the child's log,
+ * so a long step (the start model's sft) can show its own progress bar. */
 static void live_line(const demo_ctx *c, const char *what, const char *log) {
-    if (!c->tty) return;
+    if (!c->live || !c->report) return;
     FILE *f = fopen(log, "rb");
     if (!f) return;
     char buf[512];
@@ -141,20 +134,21 @@ static void live_line(const demo_ctx *c, const char *what, const char *log) {
     char *last = buf;
     for (char *p = buf; *p; p++)
         if (*p == '\n' || *p == '\r') last = p + 1;
-    fprintf(stderr, "\r\033[K[%3d/%d] %s: %.90s", c->done + 1, c->total, what, last);
-    fflush(stderr);
+    anc_demo_event ev = {.kind = ANC_DEMO_LIVE, .done = c->done, .total = c->total, .what = what,
+                         .elapsed = now_s() - c->t0, .eta = -1, .log_line = last};
+    c->report(c->report_ctx, &ev);
 }
 
 /* The done-marker of a step. */
 static int step_done(const demo_ctx *c, const char *name) {
-    char *p = cli_pathf(c->dir, "done/%s", name);
+    char *p = anc_pathf(c->dir, "done/%s", name);
     int ok = p && anc_path_exists(p);
     free(p);
     return ok;
 }
 
 static int mark_done(const demo_ctx *c, const char *name, anc_error *err) {
-    char *p = cli_pathf(c->dir, "done/%s", name);
+    char *p = anc_pathf(c->dir, "done/%s", name);
     if (!p) return (void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1;
     int rc = anc_write_file_atomic(p, "", 0, err) ? -1 : 0;
     free(p);
@@ -162,31 +156,31 @@ static int mark_done(const demo_ctx *c, const char *name, anc_error *err) {
 }
 
 /* Runs one step to the end (all cores), unless done before. Consumes a. */
-static int run_step(demo_ctx *c, const char *name, const char *what, cli_argv *a, anc_error *err) {
+static int run_step(demo_ctx *c, const char *name, const char *what, anc_argv *a, anc_error *err) {
     int rc = 0;
     if (step_done(c, name)) {
         progress_line(c, what, 0, 1);
-        cli_argv_free(a);
+        anc_argv_free(a);
         return 0;
     }
-    char *log = cli_pathf(c->dir, "logs/%s.log", name);
-    double t = cli_now();
+    char *log = anc_pathf(c->dir, "logs/%s.log", name);
+    double t = now_s();
     pid_t pid;
     int status = 0;
     if (!log) rc = ((void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1);
-    else if (!(rc = cli_spawn(c->self, a, c->dir, log, 0, &pid, err))) {
+    else if (!(rc = anc_spawn(c->self, a, c->dir, log, 0, &pid, err))) {
         for (int tick = 0;; tick++) {
             pid_t got = waitpid(pid, &status, WNOHANG);
             if (got == pid || (got < 0 && errno != EINTR)) break;
             if (tick % 5 == 4) live_line(c, what, log);
             usleep(100 * 1000);
         }
-        rc = cli_child_status(status, what, log, err);
+        rc = anc_spawn_status(status, what, log, err);
     }
     if (!rc) rc = mark_done(c, name, err);
-    if (!rc) progress_line(c, what, cli_now() - t, 0);
+    if (!rc) progress_line(c, what, now_s() - t, 0);
     free(log);
-    cli_argv_free(a);
+    anc_argv_free(a);
     return rc;
 }
 
@@ -198,7 +192,7 @@ typedef struct cell {
     int phase;          /* 0 waiting, 1 training, 2 generating, 3 graded */
     pid_t pid;
     double start;
-    demo_scores scores;
+    anc_demo_scores scores;
 } cell;
 
 static char *cell_name(const cell *x) {
@@ -216,14 +210,14 @@ static void share_ref_cache(const demo_ctx *c, const cell *x, const char *name) 
         for (int o = 1; o < N_OBJECTIVES; o++) {
             cell y = {.ds = x->ds, .obj = o, .seed = s};
             char *other = cell_name(&y);
-            char *src_dir = other && step_done(c, other) ? cli_pathf(c->dir, "runs/%s", other) : NULL;
+            char *src_dir = other && step_done(c, other) ? anc_pathf(c->dir, "runs/%s", other) : NULL;
             DIR *d = src_dir ? opendir(src_dir) : NULL;
             int linked = 0;
             for (struct dirent *e; d && (e = readdir(d));) {
                 if (strncmp(e->d_name, "ref_logps-", 10) != 0) continue;
-                char *src = anc_path_join(src_dir, e->d_name), *dst = cli_pathf(c->dir, "runs/%s/%s", name, e->d_name);
+                char *src = anc_path_join(src_dir, e->d_name), *dst = anc_pathf(c->dir, "runs/%s/%s", name, e->d_name);
                 anc_error ignored;
-                char *dst_dir = cli_pathf(c->dir, "runs/%s", name);
+                char *dst_dir = anc_pathf(c->dir, "runs/%s", name);
                 if (src && dst && dst_dir && !anc_mkdirs(dst_dir, &ignored) && (link(src, dst) == 0 || errno == EEXIST))
                     linked = 1;
                 free(dst_dir);
@@ -241,32 +235,32 @@ static void share_ref_cache(const demo_ctx *c, const cell *x, const char *name) 
 static int cell_start(demo_ctx *c, cell *x, int one_thread, anc_error *err) {
     const demo_cfg *g = &c->cfg;
     char *name = cell_name(x), *log = NULL;
-    cli_argv a = {0};
+    anc_argv a = {0};
     int rc = -1;
     if (!name) return (void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1;
     if (x->phase == 0) {
         if (x->obj != 0) share_ref_cache(c, x, name);
-        cli_argv_words(&a, "anchor", "train", "--model", "start-model", "--loss-type", OBJECTIVES[x->obj], NULL);
-        cli_argv_opt(&a, "--data", "pairs/%s.jsonl", DATASETS[x->ds]);
-        cli_argv_opt(&a, "--beta", "%g", g->beta);
-        cli_argv_opt(&a, "--learning-rate", "%g", g->pref_lr);
-        cli_argv_opt(&a, "--per-device-train-batch-size", "%d", g->batch);
-        cli_argv_opt(&a, "--num-train-epochs", "%g", g->pref_epochs);
-        cli_argv_words(&a, "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--logging-steps", "5", NULL);
-        cli_argv_opt(&a, "--seed", "%d", x->seed);
-        cli_argv_opt(&a, "--output-dir", "runs/%s", name);
-        log = cli_pathf(c->dir, "logs/train-%s.log", name);
+        anc_argv_words(&a, "anchor", "train", "--model", "start-model", "--loss-type", OBJECTIVES[x->obj], NULL);
+        anc_argv_opt(&a, "--data", "pairs/%s.jsonl", DATASETS[x->ds]);
+        anc_argv_opt(&a, "--beta", "%g", g->beta);
+        anc_argv_opt(&a, "--learning-rate", "%g", g->pref_lr);
+        anc_argv_opt(&a, "--per-device-train-batch-size", "%d", g->batch);
+        anc_argv_opt(&a, "--num-train-epochs", "%g", g->pref_epochs);
+        anc_argv_words(&a, "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--logging-steps", "5", NULL);
+        anc_argv_opt(&a, "--seed", "%d", x->seed);
+        anc_argv_opt(&a, "--output-dir", "runs/%s", name);
+        log = anc_pathf(c->dir, "logs/train-%s.log", name);
     } else {
-        cli_argv_words(&a, "anchor", "generate", "--prompts", "heldout.jsonl", "--temperature", "0", "--max-new-tokens",
+        anc_argv_words(&a, "anchor", "generate", "--prompts", "heldout.jsonl", "--temperature", "0", "--max-new-tokens",
                        "32", "--parallel", "32", NULL);
-        cli_argv_opt(&a, "--model", "runs/%s", name);
-        cli_argv_opt(&a, "--out", "runs/%s/heldout-answers.jsonl", name);
-        log = cli_pathf(c->dir, "logs/eval-%s.log", name);
+        anc_argv_opt(&a, "--model", "runs/%s", name);
+        anc_argv_opt(&a, "--out", "runs/%s/heldout-answers.jsonl", name);
+        log = anc_pathf(c->dir, "logs/eval-%s.log", name);
     }
-    if (log) rc = cli_spawn(c->self, &a, c->dir, log, one_thread, &x->pid, err);
+    if (log) rc = anc_spawn(c->self, &a, c->dir, log, one_thread, &x->pid, err);
     else anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     if (!rc) x->phase++;
-    cli_argv_free(&a);
+    anc_argv_free(&a);
     free(log);
     free(name);
     return rc;
@@ -275,8 +269,8 @@ static int cell_start(demo_ctx *c, cell *x, int one_thread, anc_error *err) {
 /* Grades a finished cell from its held-out answers. */
 static int cell_grade(demo_ctx *c, cell *x, anc_error *err) {
     char *name = cell_name(x);
-    char *p = name ? cli_pathf(c->dir, "runs/%s/heldout-answers.jsonl", name) : NULL;
-    int rc = p ? demo_grade_file(p, "completion", &x->scores, err)
+    char *p = name ? anc_pathf(c->dir, "runs/%s/heldout-answers.jsonl", name) : NULL;
+    int rc = p ? (anc_demo_grade_file(p, "completion", &x->scores, err) ? -1 : 0)
                : ((void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1);
     free(p);
     free(name);
@@ -287,7 +281,7 @@ static int cell_grade(demo_ctx *c, cell *x, anc_error *err) {
 /* Runs every cell, c->jobs children at a time. */
 static int run_grid(demo_ctx *c, cell *cells, int n, anc_error *err) {
     int running = 0, next = 0, rc = 0;
-    c->grid_t0 = cli_now(), c->grid_ran = 0, c->grid_left = n;
+    c->grid_t0 = now_s(), c->grid_ran = 0, c->grid_left = n;
     int one_thread = c->jobs > 1;
     for (;;) {
         /* start what fits; cells done before are only graded */
@@ -303,7 +297,7 @@ static int run_grid(demo_ctx *c, cell *cells, int n, anc_error *err) {
                 continue;
             }
             free(name);
-            x->start = cli_now();
+            x->start = now_s();
             if ((rc = cell_start(c, x, one_thread, err))) break;
             running++;
         }
@@ -321,8 +315,8 @@ static int run_grid(demo_ctx *c, cell *cells, int n, anc_error *err) {
         if (!x) continue;
         running--;
         char *name = cell_name(x);
-        char *log = name ? cli_pathf(c->dir, "logs/%s-%s.log", x->phase == 1 ? "train" : "eval", name) : NULL;
-        int failed = rc ? 0 : cli_child_status(status, name ? name : "a grid cell", log ? log : "logs/", err);
+        char *log = name ? anc_pathf(c->dir, "logs/%s-%s.log", x->phase == 1 ? "train" : "eval", name) : NULL;
+        int failed = rc ? 0 : anc_spawn_status(status, name ? name : "a grid cell", log ? log : "logs/", err);
         free(log);
         if (failed) rc = -1;
         if (!rc && x->phase == 1) {
@@ -332,7 +326,7 @@ static int run_grid(demo_ctx *c, cell *cells, int n, anc_error *err) {
                 c->grid_ran++, c->grid_left--;
                 char what[96];
                 snprintf(what, sizeof what, "%s  %.1f%%", name, 100 * x->scores.solved);
-                progress_line(c, what, cli_now() - x->start, 0);
+                progress_line(c, what, now_s() - x->start, 0);
             }
         }
         free(name);
@@ -355,7 +349,7 @@ static void put_padded(FILE *f, const char *s, int width, int right) {
 
 enum { M_SOLVED, M_EXACT, M_HABIT };
 
-static double metric(const demo_scores *s, int which) {
+static double metric(const anc_demo_scores *s, int which) {
     return which == M_SOLVED ? s->solved : which == M_EXACT ? s->accuracy : s->habit;
 }
 
@@ -396,7 +390,7 @@ static void put_table(FILE *f, const cell *cells, int n, int which, double start
 
 /* The results tables (Markdown) into *out (malloc'd), results.md and
  * eval-demo.json (every cell's means, sds and changes, for report.html). */
-static int results(demo_ctx *c, const cell *cells, int n, const demo_scores *start, char **out, anc_error *err) {
+static int results(demo_ctx *c, const cell *cells, int n, const anc_demo_scores *start, char **out, anc_error *err) {
     char *md = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&md, &len);
@@ -439,7 +433,7 @@ static int results(demo_ctx *c, const cell *cells, int n, const demo_scores *sta
         json_decref(j);
         return (void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1;
     }
-    char *jp = cli_pathf(c->dir, "eval-demo.json"), *mp = cli_pathf(c->dir, "results.md");
+    char *jp = anc_pathf(c->dir, "eval-demo.json"), *mp = anc_pathf(c->dir, "results.md");
     char *js = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
     int rc = 0;
@@ -456,107 +450,108 @@ static int results(demo_ctx *c, const cell *cells, int n, const demo_scores *sta
 /* ---- the demo -------------------------------------------------------------- */
 
 /* "anchor SUB" (argv[0] is replaced by the executable's path). */
-static cli_argv cmd(const char *sub) {
-    cli_argv a = {0};
-    cli_argv_words(&a, "anchor", sub, NULL);
+static anc_argv cmd(const char *sub) {
+    anc_argv a = {0};
+    anc_argv_words(&a, "anchor", sub, NULL);
     return a;
 }
 
-static void task_args(cli_argv *a, const demo_cfg *g) {
-    cli_argv_opt(a, "--min-numbers", "%d", g->min_n);
-    cli_argv_opt(a, "--max-numbers", "%d", g->max_n);
-    cli_argv_opt(a, "--max-value", "%d", g->max_value);
-    cli_argv_opt(a, "--conditions", "%d", g->n_conds);
+static void task_args(anc_argv *a, const demo_cfg *g) {
+    anc_argv_opt(a, "--min-numbers", "%d", g->min_n);
+    anc_argv_opt(a, "--max-numbers", "%d", g->max_n);
+    anc_argv_opt(a, "--max-value", "%d", g->max_value);
+    anc_argv_opt(a, "--conditions", "%d", g->n_conds);
 }
 
 static int teacher_step(demo_ctx *c, const char *name, const char *what, const char *sub, const char *role,
                         const char *mode, const char *input, anc_error *err) {
-    char *q = cli_shell_quote(c->self);
+    char *q = anc_shell_quote(c->self);
     if (!q) return (void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1;
-    cli_argv a = cmd(sub);
-    if (!strcmp(sub, "pairs")) cli_argv_words(&a, "stronger", NULL);
-    cli_argv_words(&a, "--input", input, "--store", "store.db", NULL);
-    cli_argv_opt(&a, "--out", "pairs/%s.jsonl", name);
-    cli_argv_add(&a, "--%s", role);
-    cli_argv_add(&a, "exec:%s demo teacher %s", q, mode);
-    cli_argv_opt(&a, "--concurrency", "%d", c->jobs);
+    anc_argv a = cmd(sub);
+    if (!strcmp(sub, "pairs")) anc_argv_words(&a, "stronger", NULL);
+    anc_argv_words(&a, "--input", input, "--store", "store.db", NULL);
+    anc_argv_opt(&a, "--out", "pairs/%s.jsonl", name);
+    anc_argv_add(&a, "--%s", role);
+    anc_argv_add(&a, "exec:%s demo teacher %s", q, mode);
+    anc_argv_opt(&a, "--concurrency", "%d", c->jobs);
     free(q);
     return run_step(c, name, what, &a, err);
 }
 
-static int grade_into(demo_ctx *c, const char *file, demo_scores *s, anc_error *err) {
-    char *p = cli_pathf(c->dir, "%s", file);
-    int rc = p ? demo_grade_file(p, "completion", s, err) : ((void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1);
+static int grade_into(demo_ctx *c, const char *file, anc_demo_scores *s, anc_error *err) {
+    char *p = anc_pathf(c->dir, "%s", file);
+    int rc = p ? (anc_demo_grade_file(p, "completion", s, err) ? -1 : 0) : ((void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1);
     free(p);
     return rc;
 }
 
-static int print_file(const demo_ctx *c, const char *name, anc_error *err) {
-    char *p = cli_pathf(c->dir, "%s", name), *text = NULL;
+/* The text of a file of the run directory (malloc'd) into *out. */
+static int read_text(const demo_ctx *c, const char *name, char **out, anc_error *err) {
+    char *p = anc_pathf(c->dir, "%s", name), *text = NULL;
     size_t len = 0;
     int rc = p && !anc_read_file(p, 1 << 20, &text, &len, err) ? 0 : -1;
     if (!p) anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
-    if (!rc) fwrite(text, 1, len, stdout);
-    free(text);
+    if (!rc) *out = text;
+    else free(text);
     free(p);
     return rc;
 }
 
 static int demo_steps(demo_ctx *c, anc_error *err) {
     const demo_cfg *g = &c->cfg;
-    cli_argv a;
+    anc_argv a;
     /* the task data: held-out prompts first, so training data can leave them out */
-    a = cmd("demo"), cli_argv_words(&a, "data", "--kind", "prompts", "--seed", "7", "--out", "heldout.jsonl", NULL);
-    cli_argv_opt(&a, "--n", "%d", g->heldout), task_args(&a, g);
+    a = cmd("demo"), anc_argv_words(&a, "data", "--kind", "prompts", "--seed", "7", "--out", "heldout.jsonl", NULL);
+    anc_argv_opt(&a, "--n", "%d", g->heldout), task_args(&a, g);
     if (run_step(c, "heldout", "held-out prompts", &a, err)) return -1;
-    a = cmd("demo"), cli_argv_words(&a, "data", "--kind", "sft", "--seed", "11", "--exclude", "heldout.jsonl", "--out",
+    a = cmd("demo"), anc_argv_words(&a, "data", "--kind", "sft", "--seed", "11", "--exclude", "heldout.jsonl", "--out",
                                     "sft-demos.jsonl", NULL);
-    cli_argv_opt(&a, "--n", "%d", g->sft_demos), task_args(&a, g);
-    cli_argv_opt(&a, "--mistake-rate", "%g", g->mistake_rate), cli_argv_opt(&a, "--habit-rate", "%g", g->habit_rate);
+    anc_argv_opt(&a, "--n", "%d", g->sft_demos), task_args(&a, g);
+    anc_argv_opt(&a, "--mistake-rate", "%g", g->mistake_rate), anc_argv_opt(&a, "--habit-rate", "%g", g->habit_rate);
     if (run_step(c, "sft-demos", "demonstrations from a sloppy teacher", &a, err)) return -1;
-    a = cmd("demo"), cli_argv_words(&a, "data", "--kind", "prompts", "--seed", "3", "--exclude", "heldout.jsonl", "--out",
+    a = cmd("demo"), anc_argv_words(&a, "data", "--kind", "prompts", "--seed", "3", "--exclude", "heldout.jsonl", "--out",
                                     "train-prompts.jsonl", NULL);
-    cli_argv_opt(&a, "--n", "%d", g->train_prompts), task_args(&a, g);
+    anc_argv_opt(&a, "--n", "%d", g->train_prompts), task_args(&a, g);
     if (run_step(c, "train-prompts", "training prompts", &a, err)) return -1;
 
     /* the start model */
-    a = cmd("demo"), cli_argv_words(&a, "init", "--out", "init-model", NULL);
-    cli_argv_opt(&a, "--hidden", "%d", g->hidden), cli_argv_opt(&a, "--layers", "%d", g->layers);
-    cli_argv_opt(&a, "--heads", "%d", g->heads), cli_argv_opt(&a, "--kv-heads", "%d", g->kv_heads);
-    cli_argv_opt(&a, "--intermediate", "%d", g->inter);
+    a = cmd("demo"), anc_argv_words(&a, "init", "--out", "init-model", NULL);
+    anc_argv_opt(&a, "--hidden", "%d", g->hidden), anc_argv_opt(&a, "--layers", "%d", g->layers);
+    anc_argv_opt(&a, "--heads", "%d", g->heads), anc_argv_opt(&a, "--kv-heads", "%d", g->kv_heads);
+    anc_argv_opt(&a, "--intermediate", "%d", g->inter);
     if (run_step(c, "init", "tiny random Llama", &a, err)) return -1;
-    a = cmd("train"), cli_argv_words(&a, "--model", "init-model", "--data", "sft-demos.jsonl", "--loss-type", "sft",
+    a = cmd("train"), anc_argv_words(&a, "--model", "init-model", "--data", "sft-demos.jsonl", "--loss-type", "sft",
                                      "--lr-scheduler", "cosine", "--warmup-ratio", "0.05", "--logging-steps", "10",
                                      "--output-dir", "start-model", NULL);
-    cli_argv_opt(&a, "--learning-rate", "%g", g->sft_lr), cli_argv_opt(&a, "--per-device-train-batch-size", "%d", g->batch);
-    cli_argv_opt(&a, "--num-train-epochs", "%g", g->sft_epochs);
+    anc_argv_opt(&a, "--learning-rate", "%g", g->sft_lr), anc_argv_opt(&a, "--per-device-train-batch-size", "%d", g->batch);
+    anc_argv_opt(&a, "--num-train-epochs", "%g", g->sft_epochs);
     if (run_step(c, "start-model", "start model: sft on the demonstrations", &a, err)) return -1;
-    a = cmd("generate"), cli_argv_words(&a, "--model", "start-model", "--prompts", "heldout.jsonl", "--out",
+    a = cmd("generate"), anc_argv_words(&a, "--model", "start-model", "--prompts", "heldout.jsonl", "--out",
                                         "start-model/heldout-answers.jsonl", "--temperature", "0", "--max-new-tokens", "32",
                                         "--parallel", "32", NULL);
     if (run_step(c, "start-eval", "start model on held-out prompts", &a, err)) return -1;
 
     /* drafts and the three datasets */
-    a = cmd("generate"), cli_argv_words(&a, "--model", "start-model", "--prompts", "train-prompts.jsonl", "--out",
+    a = cmd("generate"), anc_argv_words(&a, "--model", "start-model", "--prompts", "train-prompts.jsonl", "--out",
                                         "drafts.jsonl", "--seed", "1", "--max-new-tokens", "32", "--parallel", "32", NULL);
-    cli_argv_opt(&a, "--temperature", "%g", g->draft_temperature);
+    anc_argv_opt(&a, "--temperature", "%g", g->draft_temperature);
     if (run_step(c, "drafts", "drafts (one per training prompt)", &a, err)) return -1;
-    a = cmd("generate"), cli_argv_words(&a, "--model", "start-model", "--prompts", "train-prompts.jsonl", "--out",
+    a = cmd("generate"), anc_argv_words(&a, "--model", "start-model", "--prompts", "train-prompts.jsonl", "--out",
                                         "samples.jsonl", "--samples-per-prompt", "2", "--seed", "2", "--max-new-tokens",
                                         "32", "--parallel", "32", NULL);
-    cli_argv_opt(&a, "--temperature", "%g", g->draft_temperature);
+    anc_argv_opt(&a, "--temperature", "%g", g->draft_temperature);
     if (run_step(c, "samples", "two samples per prompt for the judge", &a, err)) return -1;
     if (teacher_step(c, "clair", "CLAIR: the teacher revises each draft", "revise", "reviser", "revise", "drafts.jsonl", err) ||
         teacher_step(c, "stronger", "stronger-preferred: the teacher answers", "pairs", "stronger", "stronger", "drafts.jsonl", err) ||
         teacher_step(c, "judge", "on-policy judge: the grader picks", "judge", "judge", "judge", "samples.jsonl", err))
         return -1;
-    a = cmd("stats"), cli_argv_words(&a, "pairs/clair.jsonl", "pairs/stronger.jsonl", "pairs/judge.jsonl", NULL);
+    a = cmd("stats"), anc_argv_words(&a, "pairs/clair.jsonl", "pairs/stronger.jsonl", "pairs/judge.jsonl", NULL);
     return run_step(c, "contrast", "contrast statistics", &a, err);
 }
 
 /* --fresh: forgets the finished steps (outputs are overwritten as steps rerun). */
 static void clear_markers(const demo_ctx *c) {
-    char *done = cli_pathf(c->dir, "done");
+    char *done = anc_pathf(c->dir, "done");
     DIR *d = done ? opendir(done) : NULL;
     for (struct dirent *e; d && (e = readdir(d));) {
         if (e->d_name[0] == '.') continue;
@@ -568,119 +563,98 @@ static void clear_markers(const demo_ctx *c) {
     free(done);
 }
 
-static void put_header(const demo_ctx *c, const demo_scores *start, const demo_scores *drafts) {
-    printf("\nanchor demo: %s in %s\n", c->cfg.quick ? "quick run" : "full run", c->dir);
-    printf("start model: %.1f%% of %zu held-out prompts right (greedy); its drafts at temperature %g: %.1f%% right\n\n",
-           100 * start->solved, start->n, c->cfg.draft_temperature, 100 * drafts->solved);
-    printf("Contrast between chosen and rejected in each dataset:\n\n");
-}
-
-int demo_run(int argc, char **argv) {
-    const char *out = NULL;
-    int quick = 0, fresh = 0;
-    long seeds = 0, jobs = 0;
-    cli_opt opts[] = {
-        {"out", OPT_STR, &out, "DIR", "run directory (default demo-run, or demo-quick with --quick)"},
-        {"quick", OPT_FLAG, &quick, NULL, "a smaller model, fewer prompts, one seed: the pipeline end to end in ~20 s"},
-        {"seeds", OPT_COUNT, &seeds, "N", "seeds per grid cell (default 3; 1 with --quick)"},
-        {"jobs", OPT_COUNT, &jobs, "N", "grid cells trained at once (default: 2 on 2+ cores, each on one BLAS thread)"},
-        {"fresh", OPT_FLAG, &fresh, NULL, "start over: ignore the steps a previous run in DIR finished"},
-        {0},
-    };
-    int rc = cli_parse(argc, argv, opts, "demo", "[--quick] [--out DIR] [options]",
-                       "Reproduces the CLAIR + APO experiment offline on the built-in task family (numbers to\n"
-                       "select, order and sum): a tiny Llama learns the task from a sloppy teacher, drafts\n"
-                       "answers, and a programmatic teacher builds three preference datasets from them through\n"
-                       "the exec: backend and the run store (CLAIR minimal revisions, stronger-model answers,\n"
-                       "on-policy judge pairs). Every dataset x objective (sft on chosen, apo_zero, apo_down,\n"
-                       "sigmoid = DPO) is trained from the same start model for several seeds and graded on\n"
-                       "held-out prompts. Prints the contrast table and the accuracy tables; writes them with\n"
-                       "report.html into DIR. Rerunning resumes after the last finished step.\n\n"
-                       "Building blocks (see `anchor demo SUBCOMMAND --help`):\n"
-                       "  init | data | grade | teacher revise|stronger|judge",
-                       NULL, NULL);
-    if (rc) return rc == 1 ? 0 : rc;
-    demo_ctx c = {0};
-    cfg_defaults(&c.cfg, quick);
-    if (seeds < 0 || jobs < 0) return cli_usage_error("demo", "--seeds and --jobs must be positive");
-    if (seeds) c.cfg.seeds = (int)seeds;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    c.jobs = jobs ? (int)jobs : ncpu >= 2 ? 2 : 1;
-    c.dir = out ? out : quick ? "demo-quick" : "demo-run";
-    c.t0 = cli_now();
-    c.tty = isatty(2);
-    anc_error err = {0};
-    /* this executable, for the children and the exec: teacher */
-    c.self = cli_self_exe();
-    if (!c.self) {
-        anc_error_set(&err, ANC_ERR_IO, "cannot find this executable (/proc/self/exe): %s", strerror(errno));
-        return cli_fail("demo", &err);
-    }
-    char *cfg_text = cfg_json(&c.cfg), *cfg_path = cli_pathf(c.dir, "demo-config.json");
+/* Creates the run directory and its folders and writes demo-config.json,
+ * refusing a directory that holds a run of other settings. */
+static int setup_dir(demo_ctx *c, int fresh, anc_error *err) {
+    char *cfg_text = cfg_json(&c->cfg), *cfg_path = anc_pathf(c->dir, "demo-config.json");
     char *old = NULL;
     size_t old_len = 0;
-    int code = 0;
-    cell *cells = NULL;
-    char *table = NULL;
+    int rc = -1;
     if (!cfg_text || !cfg_path) {
-        anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
-        goto fail;
+        anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+        goto done;
     }
-    if (fresh) clear_markers(&c);
-    if (anc_path_exists(cfg_path) && !anc_read_file(cfg_path, 1 << 20, &old, &old_len, &err) && strcmp(old, cfg_text)) {
-        anc_error_set(&err, ANC_ERR_INVALID, "%s holds a demo run with other settings (%s); use --fresh or another --out",
-                      c.dir, cfg_path);
-        goto fail;
+    if (fresh) clear_markers(c);
+    if (anc_path_exists(cfg_path) && !anc_read_file(cfg_path, 1 << 20, &old, &old_len, err) && strcmp(old, cfg_text)) {
+        anc_error_set(err, ANC_ERR_INVALID, "%s holds a demo run with other settings (%s); use --fresh or another --out",
+                      c->dir, cfg_path);
+        goto done;
     }
-    char *sub[] = {cli_pathf(c.dir, "done"), cli_pathf(c.dir, "logs"), cli_pathf(c.dir, "pairs"), cli_pathf(c.dir, "runs")};
+    char *sub[] = {anc_pathf(c->dir, "done"), anc_pathf(c->dir, "logs"), anc_pathf(c->dir, "pairs"),
+                   anc_pathf(c->dir, "runs")};
     int mk = 0;
     for (int i = 0; i < 4; i++) {
-        if (!mk && (!sub[i] || anc_mkdirs(sub[i], &err))) mk = -1;
+        if (!mk && (!sub[i] || anc_mkdirs(sub[i], err))) mk = -1;
         free(sub[i]);
     }
-    if (mk || anc_write_file_atomic(cfg_path, cfg_text, strlen(cfg_text), &err)) goto fail;
-
-    int n_cells = N_DATASETS * N_OBJECTIVES * c.cfg.seeds;
-    c.total = 13 + n_cells;
-    fprintf(stderr, "anchor demo: %d steps in %s (logs in %s/logs); %d grid cells, %d at a time\n", c.total, c.dir,
-            c.dir, n_cells, c.jobs);
-    if (demo_steps(&c, &err)) goto fail;
-    cells = calloc((size_t)n_cells, sizeof *cells);
-    if (!cells) {
-        anc_error_set(&err, ANC_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    /* seeds outermost, so a partial grid already covers every cell once */
-    for (int s = 0, i = 0; s < c.cfg.seeds; s++)
-        for (int d = 0; d < N_DATASETS; d++)
-            for (int o = 0; o < N_OBJECTIVES; o++, i++) cells[i] = (cell){.ds = d, .obj = o, .seed = s + 1};
-    if (run_grid(&c, cells, n_cells, &err)) goto fail;
-    demo_scores start, drafts;
-    if (grade_into(&c, "start-model/heldout-answers.jsonl", &start, &err) || grade_into(&c, "drafts.jsonl", &drafts, &err) ||
-        results(&c, cells, n_cells, &start, &table, &err))
-        goto fail;
-    cli_argv a = cmd("report");
-    cli_argv_words(&a, ".", "--title", "anchor demo: CLAIR and APO on the built-in task", NULL);
-    c.done = c.total - 1; /* the report is the last step, and always rewritten */
-    char *marker = cli_pathf(c.dir, "done/report");
-    if (marker) unlink(marker);
-    free(marker);
-    if (run_step(&c, "report", "report.html", &a, &err)) goto fail;
-    put_header(&c, &start, &drafts);
-    if (print_file(&c, "logs/contrast.log", &err)) goto fail;
-    printf("\n%s\n", table);
-    double el = cli_now() - c.t0;
-    printf("Wall time %dm%02ds on %ld cores. Report: %s/report.html (tables: %s/results.md, settings: %s)\n", (int)el / 60,
-           (int)el % 60, ncpu, c.dir, c.dir, cfg_path);
-    goto done;
-fail:
-    code = cli_fail("demo", &err);
+    if (!mk && !anc_write_file_atomic(cfg_path, cfg_text, strlen(cfg_text), err)) rc = 0;
 done:
-    free(table);
-    free(cells);
     free(old);
     free(cfg_text);
     free(cfg_path);
-    free(c.self);
-    return code;
+    return rc;
+}
+
+/* Everything after the directory is set up: the steps, the grid, the
+ * tables and the report. */
+static int run_all(demo_ctx *c, anc_demo_result *out, anc_error *err) {
+    int n_cells = N_DATASETS * N_OBJECTIVES * c->cfg.seeds;
+    c->total = 13 + n_cells;
+    if (c->report) {
+        anc_demo_event ev = {.kind = ANC_DEMO_BEGIN, .total = c->total, .n_cells = n_cells, .jobs = c->jobs,
+                             .elapsed = now_s() - c->t0, .eta = -1};
+        c->report(c->report_ctx, &ev);
+    }
+    if (demo_steps(c, err)) return -1;
+    cell *cells = calloc((size_t)n_cells, sizeof *cells);
+    if (!cells) return (void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1;
+    /* seeds outermost, so a partial grid already covers every cell once */
+    for (int s = 0, i = 0; s < c->cfg.seeds; s++)
+        for (int d = 0; d < N_DATASETS; d++)
+            for (int o = 0; o < N_OBJECTIVES; o++, i++) cells[i] = (cell){.ds = d, .obj = o, .seed = s + 1};
+    int rc = run_grid(c, cells, n_cells, err);
+    if (!rc)
+        rc = grade_into(c, "start-model/heldout-answers.jsonl", &out->start, err) ||
+             grade_into(c, "drafts.jsonl", &out->drafts, err) || results(c, cells, n_cells, &out->start, &out->tables, err);
+    free(cells);
+    if (rc) return -1;
+    anc_argv a = cmd("report");
+    anc_argv_words(&a, ".", "--title", "anchor demo: CLAIR and APO on the built-in task", NULL);
+    c->done = c->total - 1; /* the report is the last step, and always rewritten */
+    char *marker = anc_pathf(c->dir, "done/report");
+    if (marker) unlink(marker);
+    free(marker);
+    if (run_step(c, "report", "report.html", &a, err)) return -1;
+    return read_text(c, "logs/contrast.log", &out->contrast, err);
+}
+
+anc_status anc_demo_run(const anc_demo_run_opts *o, anc_demo_report_fn report, void *ctx, anc_demo_result *out,
+                        anc_error *err) {
+    anc_error local = {0};
+    if (!err) err = &local;
+    memset(out, 0, sizeof *out);
+    if (!o->exe || !o->dir) return anc_error_set(err, ANC_ERR_INVALID, "demo: the executable and the run directory are required");
+    if (o->seeds < 0 || o->jobs < 0) return anc_error_set(err, ANC_ERR_INVALID, "--seeds and --jobs must be positive");
+    demo_ctx c = {0};
+    cfg_defaults(&c.cfg, o->quick);
+    if (o->seeds) c.cfg.seeds = o->seeds;
+    c.jobs = o->jobs ? o->jobs : sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
+    c.self = o->exe;
+    c.dir = o->dir;
+    c.report = report, c.report_ctx = ctx, c.live = o->live;
+    c.t0 = now_s();
+    out->quick = c.cfg.quick, out->seeds = c.cfg.seeds, out->jobs = c.jobs;
+    out->draft_temperature = c.cfg.draft_temperature;
+    if (setup_dir(&c, o->fresh, err) || run_all(&c, out, err)) {
+        anc_demo_result_free(out);
+        return err->code ? err->code : anc_error_set(err, ANC_ERR_INTERNAL, "demo: failed");
+    }
+    return ANC_OK;
+}
+
+void anc_demo_result_free(anc_demo_result *r) {
+    if (!r) return;
+    free(r->contrast);
+    free(r->tables);
+    memset(r, 0, sizeof *r);
 }

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clair/text.h"
+#include "core/strbuf.h"
+#include "core/text.h"
 
 #define MAX_ITEMS 32 /* list items a canonical response may hold */
 
