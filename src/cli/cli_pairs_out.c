@@ -58,14 +58,3 @@ anc_status cli_pairs_write_ordered(anc_store *store, const char *step, const cha
     return st;
 }
 
-char *cli_prompt_text(const json_t *p) {
-    if (json_is_string(p)) return strdup(json_string_value(p));
-    if (json_is_array(p))
-        for (size_t i = json_array_size(p); i-- > 0;) {
-            json_t *m = json_array_get(p, i);
-            const char *role = json_string_value(json_object_get(m, "role"));
-            const char *content = json_string_value(json_object_get(m, "content"));
-            if (role && content && !strcmp(role, "user")) return strdup(content);
-        }
-    return NULL;
-}

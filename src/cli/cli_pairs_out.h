@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "data/jsonl.h" /* anc_prompt_text */
 #include "store/store.h"
 
 /* {"id", "prompt", "chosen", "rejected", "source"}: with a message-list
@@ -13,10 +14,6 @@
 json_t *cli_pair_record(const char *id, const json_t *prompt, const char *chosen, const char *rejected,
                         const char *source);
 
-/* The text a prompt stands for in reviser/judge prompts: the string, or
- * the content of the last user message of a message list. malloc'd; NULL
- * when there is none. */
-char *cli_prompt_text(const json_t *prompt);
 
 /* Writes the DONE records of step that hold a pair ("chosen") for ids[0..n) (input order; ids repeated
  * in the input are written once) to out atomically; counts the pairs

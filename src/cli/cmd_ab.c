@@ -314,7 +314,7 @@ int cmd_ab(int argc, char **argv) {
                 code = cli_fail("ab", &err);
                 goto done;
             }
-            char *ptext = cli_prompt_text(it->prompt);
+            char *ptext = anc_prompt_text(it->prompt);
             anc_status gst = anc_grade(&grader, ptext, it->ya, it->ref, &it->sa, &err);
             if (!gst) gst = anc_grade(&grader, ptext, it->yb, it->ref, &it->sb, &err);
             free(ptext);
@@ -343,7 +343,7 @@ int cmd_ab(int argc, char **argv) {
         size_t n_req = 0;
         for (size_t i = 0; i < n_items; i++) {
             ab_item *it = &items[i];
-            char *ptext = cli_prompt_text(it->prompt);
+            char *ptext = anc_prompt_text(it->prompt);
             for (int o = 0; o < 2; o++) {
                 char *text = NULL;
                 anc_status st = ptext ? anc_judge_prompt(tmpl, ptext, o ? it->yb : it->ya, o ? it->ya : it->yb, &text, &err)

@@ -213,7 +213,7 @@ int cmd_eval(int argc, char **argv) {
             const json_t *ref = json_object_get(row, "reference");
             if (!ref) ref = json_object_get(row, "answer");
             const json_t *p = json_object_get(row, "prompt");
-            char *ptext = cli_prompt_text(p ? p : json_object_get(row, "messages"));
+            char *ptext = anc_prompt_text(p ? p : json_object_get(row, "messages"));
             double s = 0;
             st = anc_grade(&g, ptext, texts[i], ref, &s, &err);
             free(ptext);

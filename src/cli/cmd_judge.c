@@ -172,7 +172,7 @@ int cmd_judge(int argc, char **argv) {
             goto done;
         }
         if (is == ANC_ITEM_DONE) { skipped++; continue; }
-        char *ptext = cli_prompt_text(json_object_get(ss.rows.rows[gr->row1], prompt_key));
+        char *ptext = anc_prompt_text(json_object_get(ss.rows.rows[gr->row1], prompt_key));
         for (int o = 0; o < 2; o++) {
             char *text = NULL;
             anc_status st = ptext ? anc_judge_prompt(tmpl, ptext, o ? gr->y2 : gr->y1, o ? gr->y1 : gr->y2, &text, &err)

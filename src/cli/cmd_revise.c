@@ -110,7 +110,7 @@ int cmd_revise(int argc, char **argv) {
         json_t *p = json_object_get(row, prompt_field);
         if (!p && !strcmp(prompt_field, "prompt")) p = json_object_get(row, "messages");
         const char *draft = json_string_value(json_object_get(row, response_field));
-        char *ptext = p ? cli_prompt_text(p) : NULL;
+        char *ptext = p ? anc_prompt_text(p) : NULL;
         if (!ptext || !draft) {
             free(ptext);
             anc_error_set(&err, ANC_ERR_FORMAT, "%s:%zu: expected a \"%s\" (string or messages with a user turn) and a string \"%s\"",

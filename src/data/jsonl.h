@@ -37,4 +37,9 @@ void anc_rows_free(anc_rows *rows);
 anc_status anc_row_ids(const json_t *row, const char *key, int optional, int vocab, int32_t **ids,
                        size_t *n, const char *label, size_t line, anc_error *err);
 
+/* The text a prompt stands for: a string prompt itself, or the content of
+ * the last user message of a message list. malloc'd (caller frees); NULL
+ * when there is none or out of memory. */
+char *anc_prompt_text(const json_t *prompt);
+
 #endif

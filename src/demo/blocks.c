@@ -13,19 +13,6 @@
 #include "demo/tokenizer.h"
 #include "model/model.h"
 
-/* The text a prompt stands for: the string, or the content of the last user
- * message of a message list. malloc'd; NULL when there is none. */
-static char *prompt_text(const json_t *p) {
-    if (json_is_string(p)) return strdup(json_string_value(p));
-    if (json_is_array(p))
-        for (size_t i = json_array_size(p); i-- > 0;) {
-            json_t *m = json_array_get(p, i);
-            const char *role = json_string_value(json_object_get(m, "role"));
-            const char *content = json_string_value(json_object_get(m, "content"));
-            if (role && content && !strcmp(role, "user")) return strdup(content);
-        }
-    return NULL;
-}
 
 /* ---- demo init -------------------------------------------------------------- */
 
@@ -115,7 +102,7 @@ static anc_status load_prompts(const char *path, char ***out, size_t *n, anc_err
     if (!v) st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     for (size_t i = 0; !st && i < rows.n; i++) {
         json_t *p = json_object_get(rows.rows[i], "prompt");
-        if (!p || !(v[i] = prompt_text(p)))
+        if (!p || !(v[i] = anc_prompt_text(p)))
             st = anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: expected a \"prompt\" (string or messages)", path,
                                rows.lines[i]);
     }
@@ -194,7 +181,7 @@ anc_status anc_demo_grade_file(const char *path, const char *field, anc_demo_sco
     if (st) return st;
     for (size_t i = 0; i < rows.n; i++) {
         json_t *p = json_object_get(rows.rows[i], "prompt");
-        char *ptext = p ? prompt_text(p) : NULL;
+        char *ptext = p ? anc_prompt_text(p) : NULL;
         anc_demo_task t;
         if (!ptext || (st = anc_demo_task_parse(ptext, &t, err))) {
             free(ptext);
