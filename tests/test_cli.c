@@ -1,5 +1,6 @@
 /* The anchor program end to end: help, convert, info and score, including
  * the errors a user sees for bad input. Runs the real binary ($ANCHOR_CLI). */
+#include "anchor/version.h"
 #include "testutil.h"
 
 #include <jansson.h>
@@ -227,9 +228,31 @@ static void test_generate_matches_llama2c(void **state) {
     free(d);
 }
 
+/* anchor --version prints the library's version, generated from
+ * project(anchor VERSION ...) into anchor/version.h. */
+static void test_version(void **state) {
+    (void)state;
+    assert_string_equal(anc_version(), ANCHOR_VERSION_STRING);
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", ANCHOR_VERSION_MAJOR, ANCHOR_VERSION_MINOR, ANCHOR_VERSION_PATCH);
+    assert_string_equal(anc_version(), want);
+    char *d = tu_tmpdir();
+    assert_int_equal(tu_system("'%s' --version > '%s/v.txt'", tu_cli(), d), 0);
+    char *p = tu_path(d, "v.txt");
+    char *out = tu_read_file(p, NULL);
+    char line[96];
+    snprintf(line, sizeof line, "anchor %s\n", ANCHOR_VERSION_STRING);
+    assert_string_equal(out, line);
+    free(out);
+    free(p);
+    tu_rmtree(d);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_and_usage_errors),
+        cmocka_unit_test(test_version),
         cmocka_unit_test(test_convert_and_info),
         cmocka_unit_test(test_score_pairs),
         cmocka_unit_test(test_score_bad_data),
