@@ -235,13 +235,14 @@ def write_adapter(outdir, cfg, ad, L):
         assert back[n].dtype == torch.float32 and torch.equal(back[n].to(torch.float64), L[n]), n
 
 
-def finite_diff_check(cfg, P, L, scaling, grads, batch, seed):
+def fd_worst(L, grads, names, f, h, samples, seed, floor):
+    """Central finite differences of the scalar f(adapter dict) against the
+    autograd grads on `samples` elements drawn (seeded) from the tensors
+    `names` of L; the worst relative error (denominator at least floor)."""
     g = torch.Generator().manual_seed(seed)
-    names = sorted(L)
-    h = 1e-6
     worst = 0.0
     with torch.no_grad():
-        for _ in range(24):
+        for _ in range(samples):
             n = names[int(torch.randint(0, len(names), (1,), generator=g))]
             flat = int(torch.randint(0, L[n].numel(), (1,), generator=g))
             vals = []
@@ -250,11 +251,28 @@ def finite_diff_check(cfg, P, L, scaling, grads, batch, seed):
                 w = L[n].clone()
                 w.view(-1)[flat] += sgn * h
                 M[n] = w
-                vals.append(objective(cfg, P, M, scaling, batch)[2].item())
+                vals.append(f(M))
             fd = (vals[0] - vals[1]) / (2 * h)
             an = grads[n].view(-1)[flat].item()
-            worst = max(worst, abs(fd - an) / max(abs(fd), abs(an), 1e-6))
+            worst = max(worst, abs(fd - an) / max(abs(fd), abs(an), floor))
     return worst
+
+
+def finite_diff_check(cfg, P, L, scaling, grads, batch, seed):
+    return fd_worst(L, grads, sorted(L), lambda M: objective(cfg, P, M, scaling, batch)[2].item(), 1e-6, 24, seed, 1e-6)
+
+
+def load_base():
+    """The base model llama_gqa as committed: (config, float64 parameters),
+    its config.json checked against make_reference.py's."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    base_dir = os.path.join(here, "..", "tests", "fixtures", "reference", BASE)
+    m = [x for x in mr.MODELS if x["dir"] == BASE][0]
+    cfg = m["config"]
+    P = mr.reload_checkpoint(base_dir, m)
+    with open(os.path.join(base_dir, "config.json")) as f:
+        assert json.load(f) == cfg, "llama_gqa/config.json differs from make_reference.py"
+    return cfg, P
 
 
 def main():
@@ -266,13 +284,7 @@ def main():
     root = sys.argv[1]
     os.makedirs(root, exist_ok=True)
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    base_dir = os.path.join(here, "..", "tests", "fixtures", "reference", BASE)
-    m = [x for x in mr.MODELS if x["dir"] == BASE][0]
-    cfg = m["config"]
-    P = mr.reload_checkpoint(base_dir, m)
-    with open(os.path.join(base_dir, "config.json")) as f:
-        assert json.load(f) == cfg, "llama_gqa/config.json differs from make_reference.py"
+    cfg, P = load_base()
 
     batch = make_batch(cfg)
     tokens, seq_offsets, positions, mask, coef = batch

@@ -156,25 +156,9 @@ def batch_loss(t, sums, ref, lens):
 
 
 def fd_check(cfg, P, L, scaling, t, ref, lens, packed, grads, seed):
-    g = torch.Generator().manual_seed(seed)
     names = sorted(n for n in L if n.endswith("lora_B.weight"))
-    h = 1e-5
-    worst = 0.0
-    with torch.no_grad():
-        for _ in range(12):
-            n = names[int(torch.randint(0, len(names), (1,), generator=g))]
-            flat = int(torch.randint(0, L[n].numel(), (1,), generator=g))
-            vals = []
-            for sgn in (1, -1):
-                M = dict(L)
-                w = L[n].clone()
-                w.view(-1)[flat] += sgn * h
-                M[n] = w
-                vals.append(batch_loss(t, seq_sums(cfg, P, M, scaling, packed)[0], ref, lens)[0].item())
-            fd = (vals[0] - vals[1]) / (2 * h)
-            an = grads[n].view(-1)[flat].item()
-            worst = max(worst, abs(fd - an) / max(abs(fd), abs(an), 1e-8))
-    return worst
+    f = lambda M: batch_loss(t, seq_sums(cfg, P, M, scaling, packed)[0], ref, lens)[0].item()  # noqa: E731
+    return mlora.fd_worst(L, grads, names, f, 1e-5, 12, seed, 1e-8)
 
 
 def main():
@@ -186,13 +170,7 @@ def main():
     root = sys.argv[1]
     os.makedirs(root, exist_ok=True)
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    base_dir = os.path.join(here, "..", "tests", "fixtures", "reference", BASE)
-    m = [x for x in mr.MODELS if x["dir"] == BASE][0]
-    cfg = m["config"]
-    P = mr.reload_checkpoint(base_dir, m)
-    with open(os.path.join(base_dir, "config.json")) as f:
-        assert json.load(f) == cfg, "llama_gqa/config.json differs from make_reference.py"
+    cfg, P = mlora.load_base()
 
     pairs = make_pairs(cfg)
     with open(os.path.join(root, "pairs.jsonl"), "w") as fh:
