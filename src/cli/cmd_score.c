@@ -39,8 +39,7 @@ static anc_status score_with(const char *dir, const char *adapter, const anc_pai
             }
         }
     }
-    anc_acts *a = anc_acts_create();
-    anc_acts_set_checkpointing(a, 1); /* forward only: one layer of activations at a time */
+    anc_acts *a = anc_acts_create_forward_only();
     cli_progress prog;
     cli_progress_init(&prog, label, "pairs");
     double t0 = cli_now();

@@ -24,8 +24,7 @@ anc_status anc_loglik(const anc_model *m, const anc_ll_request *reqs, size_t n, 
     uint8_t *mask = malloc((size_t)cap);
     float *tlp = malloc((size_t)cap * sizeof *tlp);
     int64_t *offs = malloc((n + 1) * sizeof *offs);
-    anc_acts *acts = anc_acts_create();
-    anc_acts_set_checkpointing(acts, 1); /* forward only: one layer of activations at a time */
+    anc_acts *acts = anc_acts_create_forward_only();
     anc_status st = ANC_OK;
     if (!tokens || !mask || !tlp || !offs || !acts) {
         st = anc_error_set(err, ANC_ERR_NOMEM, "log-likelihood: out of memory for a %lld-token batch", (long long)cap);

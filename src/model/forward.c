@@ -55,6 +55,12 @@ struct anc_acts {
 
 anc_acts *anc_acts_create(void) { return calloc(1, sizeof(anc_acts)); }
 
+anc_acts *anc_acts_create_forward_only(void) {
+    anc_acts *a = anc_acts_create();
+    anc_acts_set_checkpointing(a, 1);
+    return a;
+}
+
 void anc_acts_set_checkpointing(anc_acts *a, int on) {
     on = on != 0;
     if (!a || a->ckpt == on) return;

@@ -103,6 +103,10 @@ size_t anc_model_act_bytes_per_token(const anc_config *cfg, int checkpointing);
 anc_status anc_model_save_hf(const anc_model *m, const char *dir, anc_dtype dtype, anc_error *err);
 
 anc_acts *anc_acts_create(void);
+/* Acts for passes that only run forward (reference, scoring, evaluation):
+ * checkpointing on (see below), which costs such a pass nothing and holds
+ * one layer's inner activations instead of all. NULL when out of memory. */
+anc_acts *anc_acts_create_forward_only(void);
 void anc_acts_free(anc_acts *a);
 /* Gradient checkpointing per layer (TRL's gradient_checkpointing): on: a
  * forward keeps only the residual stream entering each layer, and backward

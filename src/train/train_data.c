@@ -112,8 +112,7 @@ anc_status anc_ref_logps_cached(const anc_model *ref, const anc_train_data *d, c
         }
         /* an unreadable cache is recomputed and replaced */
     }
-    anc_acts *a = anc_acts_create();
-    anc_acts_set_checkpointing(a, 1); /* forward only: one layer of activations at a time */
+    anc_acts *a = anc_acts_create_forward_only();
     st = anc_score_pairs(ref, a, &d->ps, max_tokens, chosen, rejected, progress, ctx, err);
     anc_acts_free(a);
     if (!st) {

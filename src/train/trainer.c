@@ -191,21 +191,13 @@ static anc_status load_run_model(const anc_train_config *c, const char *dir, anc
     return st;
 }
 
-/* Acts for forward passes only (reference, evaluation): checkpointing
- * costs nothing there and holds one layer's activations, not all. */
-static anc_acts *forward_only_acts(void) {
-    anc_acts *a = anc_acts_create();
-    if (a) anc_acts_set_checkpointing(a, 1);
-    return a;
-}
-
 static anc_status setup_reference(trainer *t, anc_train_report_fn report, void *ctx, anc_error *err) {
     const anc_train_config *c = t->cfg;
     anc_status st;
     if (!c->precompute_ref && c->use_peft && !c->ref_model_dir) {
         /* the base with its adapters off: the policy's own weights */
         t->ref_is_base = 1;
-        t->ref_acts = forward_only_acts();
+        t->ref_acts = anc_acts_create_forward_only();
         return t->ref_acts ? ANC_OK : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     }
     if (!c->precompute_ref) {
@@ -213,7 +205,7 @@ static anc_status setup_reference(trainer *t, anc_train_report_fn report, void *
         if (t->ref->cfg.vocab_size != t->policy->cfg.vocab_size)
             return anc_error_set(err, ANC_ERR_INVALID, "train: the reference model's vocabulary (%d) differs from the policy's (%d)",
                                  t->ref->cfg.vocab_size, t->policy->cfg.vocab_size);
-        t->ref_acts = forward_only_acts();
+        t->ref_acts = anc_acts_create_forward_only();
         return t->ref_acts ? ANC_OK : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     }
     /* Precomputed: the reference is the policy as loaded (before any
