@@ -8,21 +8,28 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "flow/flow.h"
+#include "flow/llm_step.h"
+#include "flow/options.h"
+#include "flow/revise.h"
 
-/* OPT_INT: any integer that fits a long (seeds); OPT_COUNT: a count or size,
- * 0..INT_MAX, so "--max-steps -3" and "--max-new-tokens 99999999999" are
- * refused instead of wrapping. Both store a long. */
-typedef enum { OPT_STR, OPT_INT, OPT_COUNT, OPT_FLOAT, OPT_FLAG, OPT_LIST } cli_opt_kind;
+/* Option kinds are the library's (flow/options.h): OPT_INT any integer that
+ * fits a long (seeds); OPT_COUNT a count or size, 0..INT_MAX, so
+ * "--max-steps -3" and "--max-new-tokens 99999999999" are refused instead
+ * of wrapping. Both store a long. */
+typedef anc_option_type cli_opt_kind;
+#define OPT_STR ANC_OPT_STR
+#define OPT_INT ANC_OPT_INT
+#define OPT_COUNT ANC_OPT_COUNT
+#define OPT_FLOAT ANC_OPT_FLOAT
+#define OPT_FLAG ANC_OPT_FLAG
+#define OPT_LIST ANC_OPT_LIST
 
 /* Values of a repeatable option (OPT_LIST): "--loss-type a --loss-type b"
- * or "--loss-type a,b". Values from a config file are replaced, not
- * extended, by values on the command line. */
-#define CLI_LIST_MAX 16
-typedef struct cli_list {
-    const char *v[CLI_LIST_MAX];
-    int n;
-    int from_file;
-} cli_list;
+ * or "--loss-type a,b". Values from a config file (or the table's default)
+ * are replaced, not extended, by values on the command line. */
+#define CLI_LIST_MAX ANC_OPT_LIST_MAX
+typedef anc_opt_list cli_list;
 
 typedef struct cli_opt {
     const char *name;      /* "model" for --model; '_' and '-' are interchangeable */
@@ -50,6 +57,16 @@ typedef struct cli_command {
  * (message printed). */
 int cli_parse(int argc, char **argv, const cli_opt *opts, const char *cmd, const char *usage,
               const char *description, char ***pos, int *n_pos);
+/* Parses argv[1..] against the option table t of a library step, storing
+ * into base (an options struct the caller initialised with its defaults); a
+ * "config" row reads --config FILE.yaml first so that flags override it.
+ * Positional arguments go to *pos (malloc'd array, caller frees; n_pos set)
+ * when pos is non-NULL, else are refused; the table's ANC_OPT_POSITIONAL row
+ * names them for the pipeline and is no flag. Returns 0, 1 after printing
+ * --help, 2 after a usage error. Strings are borrowed from argv (or kept
+ * for the life of the process, from a config file). */
+int cli_parse_table(int argc, char **argv, const anc_option *t, void *base, const char *cmd, const char *usage,
+                    const char *description, char ***pos, int *n_pos);
 /* Applies a YAML config file (a mapping of option names, with '_' or '-',
  * to scalars or lists) to opts, before the command line is parsed so that
  * flags override it. Returns 0, or 2 after printing an error naming the
@@ -86,6 +103,33 @@ void cli_progress_cb(void *ctx, size_t done, size_t total, int64_t tokens);
 void cli_progress_done(cli_progress *p);
 
 double cli_now(void);
+
+/* The CLI's side of a running flow: notes go to stderr as "anchor CMD:
+ * TEXT", progress to a cli_progress line labelled CMD. */
+typedef struct cli_hooks {
+    const char *cmd;
+    cli_progress prog;
+    int started;
+    anc_flow_hooks hooks;   /* what to pass to anc_<step>_run */
+} cli_hooks;
+/* Sets h up for cmd; h->hooks points back into h (do not copy h). */
+void cli_hooks_init(cli_hooks *h, const char *cmd);
+/* Ends the progress line if one was drawn. */
+void cli_hooks_done(cli_hooks *h);
+
+/* Exit code of a stored LLM step (revise, judge, pairs stronger) in which
+ * every item failed: the step made nothing usable. */
+#define CLI_EXIT_ALL_FAILED 3
+/* Prints the closing line of a stored LLM step: pairs written, items reused
+ * as finished earlier, request counts, then failures said plainly (where the
+ * errors are, that a rerun retries them). Returns 0, or CLI_EXIT_ALL_FAILED
+ * when items failed and none finished. `detail` (may be NULL) follows the
+ * pairs count. */
+int cli_items_result(const char *cmd, const char *out, const anc_items_result *r, const char *detail);
+
+/* Runs the revise flow with o and the run store (borrowed, may be NULL),
+ * printing as `anchor revise` does; returns its exit code. */
+int cli_revise_exec(const anc_revise_opts *o, anc_store *store);
 
 /* Subcommands. */
 int cmd_info(int argc, char **argv);

@@ -77,27 +77,6 @@ anc_status cli_store_open(const cli_llm_args *a, const char *out, anc_store **st
     return st;
 }
 
-void cli_item_id(const json_t *row, const char *const *parts, size_t n_parts, char *buf, size_t cap) {
-    json_t *id = json_object_get(row, "id");
-    if (json_is_string(id)) {
-        snprintf(buf, cap, "%s", json_string_value(id));
-        return;
-    }
-    if (json_is_integer(id)) {
-        snprintf(buf, cap, "%lld", (long long)json_integer_value(id));
-        return;
-    }
-    anc_sha256 h;
-    anc_sha256_init(&h);
-    for (size_t i = 0; i < n_parts; i++) {
-        const char *s = parts[i] ? parts[i] : "";
-        anc_sha256_update(&h, s, strlen(s) + 1);  /* the NUL separates the parts */
-    }
-    char hex[ANC_SHA256_HEX];
-    anc_sha256_final_hex(&h, hex);
-    snprintf(buf, cap, "h:%.32s", hex);
-}
-
 int cli_tally_put(cli_tally *t, anc_store *store, const char *step, const char *id, anc_item_status status,
                   const json_t *record, const char *error) {
     anc_error err = {0};
@@ -141,38 +120,6 @@ void cli_llm_session_close(cli_llm_session *s) {
     anc_store_close(s->store);
     anc_rows_free(&s->rows);
     memset(s, 0, sizeof *s);
-}
-
-/* realpath of the folder holding path (the file itself may not exist yet)
- * joined with its last component; malloc'd, NULL when the folder is missing. */
-static char *canonical_file(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return NULL;
-    char *real = realpath(dir, NULL);
-    free(dir);
-    if (!real) return NULL;
-    const char *base = slash ? slash + 1 : path;
-    char *out = NULL;
-    if (asprintf(&out, "%s/%s", strcmp(real, "/") ? real : "", base) < 0) out = NULL;
-    free(real);
-    return out;
-}
-
-char *cli_item_step(const char *kind, const char *out, const char *store_path) {
-    char *o = canonical_file(out);
-    char *st = store_path ? canonical_file(store_path) : NULL;
-    const char *rel = o ? o : out;
-    if (o && st) {
-        const char *sl = strrchr(st, '/');
-        size_t dl = sl ? (size_t)(sl - st) + 1 : 0; /* the store's folder, with its '/' */
-        if (dl && !strncmp(o, st, dl)) rel = o + dl;
-    }
-    char *name = NULL;
-    if (asprintf(&name, "%s:%s", kind, rel) < 0) name = NULL;
-    free(o);
-    free(st);
-    return name;
 }
 
 json_t *cli_llm_provenance(const cli_llm_args *a, const anc_llm *llm, const char *template_text, const char *builtin) {
@@ -248,7 +195,7 @@ void cli_llm_note_key(const char *cmd, const cli_llm_args *a, const anc_llm *llm
 
 int cli_llm_step_begin(const char *cmd, cli_llm_session *ss, const cli_llm_args *a, const char *kind, const char *out,
                        const char *template_text, const char *builtin, json_t *extra, char **step) {
-    *step = cli_item_step(kind, out, anc_store_path(ss->store));
+    *step = anc_item_step(kind, out, anc_store_path(ss->store));
     json_t *prov = *step ? cli_llm_provenance(a, ss->llm, template_text, builtin) : NULL;
     if (prov && extra) json_object_update(prov, extra);
     json_decref(extra);

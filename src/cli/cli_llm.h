@@ -84,17 +84,6 @@ int cli_tally_put(cli_tally *t, anc_store *store, const char *step, const char *
 int cli_llm_run(const char *cmd, anc_llm *llm, anc_store *store, const cli_llm_args *a, const anc_llm_request *reqs,
                 size_t n, anc_llm_batch_fn cb, void *ctx, cli_tally *t, const char *unit, anc_llm_stored_stats *stats);
 
-/* Exit code of a stored LLM step (revise, judge, pairs stronger) in which
- * every item failed: the step made nothing usable. */
-#define CLI_EXIT_ALL_FAILED 3
-
-/* The run-store step that keeps a command's item records: "KIND:PATH", PATH
- * being out relative to the folder of the store when it lies inside it (so a
- * moved run directory keeps its items), else absolute. Two commands writing
- * different outputs never share items; two runs writing the same output do.
- * malloc'd (NULL when out of memory). */
-char *cli_item_step(const char *kind, const char *out, const char *store_path);
-
 /* The settings that decide an LLM step's replies, keyed by their option
  * names (so a refusal names the flag to look at): the backend (--reviser
  * etc., as its id), --<role>-model, --temperature, --max-tokens, --seed,
@@ -125,7 +114,7 @@ int cli_items_summary(const char *cmd, const char *out, const cli_items_count *c
                       const anc_store *store, const anc_llm_stored_stats *stats);
 
 /* What every stored LLM step does once its session is open: names the
- * store step of out's items (*step, caller frees; cli_item_step), checks
+ * store step of out's items (*step, caller frees; anc_item_step), checks
  * and records its provenance (cli_llm_provenance + extra, which is stolen
  * and may be NULL) with --fresh, and notes a missing API key. Returns 0 or
  * the exit code after printing the error. */
@@ -135,9 +124,5 @@ int cli_llm_step_begin(const char *cmd, cli_llm_session *ss, const cli_llm_args 
 /* Prints, once, that an HTTP backend sends no API key (the default variable
  * is unset). */
 void cli_llm_note_key(const char *cmd, const cli_llm_args *a, const anc_llm *llm);
-
-/* A stable item id for a row: its "id" (string or integer), else a hash of
- * the given parts. Writes into buf (cap >= 80). */
-void cli_item_id(const json_t *row, const char *const *parts, size_t n_parts, char *buf, size_t cap);
 
 #endif

@@ -23,7 +23,7 @@
 #include "cli/cli.h"
 #include "core/blas.h"
 #include "cli/cli_llm.h"
-#include "cli/cli_pairs_out.h"
+#include "flow/llm_step.h"
 #include "core/fileutil.h"
 #include "data/dataset.h"
 #include "data/jsonl.h"
@@ -97,7 +97,7 @@ static const json_t *row_reference(const json_t *row, const char *field) {
 static void item_key(const json_t *row, char *buf, size_t cap) {
     char *pj = json_dumps(row_prompt(row), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     const char *parts[1] = {pj};
-    cli_item_id(row, parts, 1, buf, cap);
+    anc_item_id(row, parts, 1, buf, cap);
     free(pj);
 }
 

@@ -24,7 +24,7 @@
 
 #include "cli/cli.h"
 #include "core/blas.h"
-#include "cli/cli_pairs_out.h"
+#include "flow/llm_step.h"
 #include "core/fileutil.h"
 #include "data/dataset.h"
 #include "data/jsonl.h"

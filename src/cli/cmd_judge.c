@@ -10,7 +10,7 @@
 #include "clair/judge.h"
 #include "cli/cli.h"
 #include "cli/cli_llm.h"
-#include "cli/cli_pairs_out.h"
+#include "flow/llm_step.h"
 #include "data/jsonl.h"
 #include "llm/stored.h"
 
@@ -54,7 +54,7 @@ static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply
     json_t *rec;
     if (o == ANC_JUDGE_FIRST || o == ANC_JUDGE_SECOND) {
         const json_t *row = r->rows->rows[g->row1];
-        rec = cli_pair_record(g->id, json_object_get(row, r->prompt_key), o == ANC_JUDGE_FIRST ? g->y1 : g->y2,
+        rec = anc_pair_record(g->id, json_object_get(row, r->prompt_key), o == ANC_JUDGE_FIRST ? g->y1 : g->y2,
                               o == ANC_JUDGE_FIRST ? g->y2 : g->y1, "judge");
         json_object_set_new(rec, "judge", json_string(r->judge_id));
     } else {
@@ -144,7 +144,7 @@ int cmd_judge(int argc, char **argv) {
         char *pj = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
         char id[96];
         const char *parts[1] = {pj};
-        cli_item_id(row, parts, 1, id, sizeof id);
+        anc_item_id(row, parts, 1, id, sizeof id);
         free(pj);
         keys[i] = strdup(id);
         size_t g = 0;
@@ -206,7 +206,7 @@ int cmd_judge(int argc, char **argv) {
     ids = malloc(sizeof(char *) * (n_groups + 1));
     for (size_t g = 0; g < n_groups; g++) ids[g] = groups[g].id;
     cli_items_count cnt = {.reused = skipped};
-    if (cli_pairs_write_ordered(ss.store, step, ids, n_groups, out, &cnt.written, &cnt.done, &cnt.failed, &err)) {
+    if (anc_pairs_write_ordered(ss.store, step, ids, n_groups, out, &cnt.written, &cnt.done, &cnt.failed, &err)) {
         code = cli_fail("judge", &err);
         goto done;
     }

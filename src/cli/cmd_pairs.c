@@ -11,6 +11,7 @@
 
 #include "clair/import.h"
 #include "cli/cli.h"
+#include "flow/data_steps.h"
 #include "core/fileutil.h"
 #include "data/jsonl.h"
 
@@ -98,15 +99,8 @@ static anc_status load_rows(const char *path, anc_rows *rows, anc_error *err) {
 }
 
 static int pairs_import(int argc, char **argv) {
-    const char *format = NULL, *input = NULL, *out = NULL, *source = NULL;
-    cli_opt opts[] = {
-        {"format", OPT_STR, &format, "NAME", "ultrafeedback | hh-rlhf | llama-factory | llama-factory-kto"},
-        {"input", OPT_STR, &input, "FILE", "JSONL or JSON array (a .gz file is read through gzip -dc)"},
-        {"out", OPT_STR, &out, "FILE", "write pair rows as JSONL here ('-' = stdout); written atomically"},
-        {"source", OPT_STR, &source, "NAME", "value of each row's \"source\" field (default: the format name)"},
-        {0},
-    };
-    int rc = cli_parse(argc, argv, opts, "pairs import", "--format NAME --input FILE --out FILE [--source NAME]",
+    anc_import_opts o = {0};
+    int rc = cli_parse_table(argc, argv, anc_import_option_table, &o, "pairs import", "--format NAME --input FILE --out FILE [--source NAME]",
                        "Converts preference data into anchor's pair rows (TRL conversational):\n"
                        "  {\"prompt\": [messages], \"chosen\": [assistant], \"rejected\": [assistant], \"id\", \"source\"}\n"
                        "or, for llama-factory-kto, unpaired {\"prompt\", \"completion\", \"label\", \"id\", \"source\"}.\n"
@@ -117,6 +111,7 @@ static int pairs_import(int argc, char **argv) {
                        "skipped and counted by reason in the summary on stderr; malformed rows are errors.",
                        NULL, NULL);
     if (rc) return rc == 1 ? 0 : rc;
+    const char *format = o.format, *input = o.input, *out = o.out, *source = o.source;
     if (!format || !input || !out)
         return cli_usage_error("pairs import", "--format NAME, --input FILE and --out FILE are required");
     anc_error err = {0};

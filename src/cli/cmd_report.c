@@ -5,22 +5,16 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "flow/data_steps.h"
 #include "report/report.h"
 
-/* Declared here until cli.h lists it (main.c dispatches "report" to it). */
-
 int cmd_report(int argc, char **argv) {
-    const char *out = NULL, *title = NULL;
-    long examples = 3;
-    cli_opt opts[] = {
-        {"out", OPT_STR, &out, "FILE", "where to write the page (default RUN_DIR/report.html)"},
-        {"examples", OPT_COUNT, &examples, "N", "example pairs with word diffs per dataset (default 3; 0: none)"},
-        {"title", OPT_STR, &title, "TEXT", "page title (default \"anchor report: RUN_DIR\")"},
-        {0},
-    };
+    anc_report_opts o = {0};
+    anc_error derr;
+    (void)anc_options_defaults(anc_report_option_table, &o, &derr);
     char **pos = NULL;
     int n_pos = 0;
-    int rc = cli_parse(argc, argv, opts, "report", "RUN_DIR [--out FILE] [options]",
+    int rc = cli_parse_table(argc, argv, anc_report_option_table, &o, "report", "RUN_DIR [--out FILE] [options]",
                        "Writes one self-contained HTML page about a run directory: no scripts, no network, no\n"
                        "external fonts or stylesheets; charts are inline SVG. It shows\n"
                        "  - the contrast table of every preference-pairs dataset (*.jsonl whose rows have\n"
@@ -35,6 +29,8 @@ int cmd_report(int argc, char **argv) {
                        "Files that cannot be read are listed under Notes on the page; the command fails only\n"
                        "when RUN_DIR cannot be read or the page cannot be written.",
                        &pos, &n_pos);
+    const char *out = o.out, *title = o.title;
+    long examples = o.examples;
     if (rc) {
         free(pos);
         return rc == 1 ? 0 : rc;

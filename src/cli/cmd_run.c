@@ -71,7 +71,7 @@ static anc_status assess(const anc_pipeline *p, size_t i, anc_store *store, step
 }
 
 /* revise/judge/stronger keep their item records in run.db under a step
- * named by their output (cli_item_step), so steps never share them. */
+ * named by their output (anc_item_step), so steps never share them. */
 static int is_llm_items_step(anc_step_kind k) {
     return k == ANC_STEP_REVISE || k == ANC_STEP_JUDGE || k == ANC_STEP_STRONGER;
 }
@@ -81,7 +81,7 @@ static anc_status failed_items(const anc_pipeline *p, size_t i, anc_store *store
     *failed = 0;
     const anc_pipe_step *s = &p->steps[i];
     if (!is_llm_items_step(s->kind)) return ANC_OK;
-    char *step = cli_item_step(anc_step_kind_name(s->kind), s->out, p->store_path);
+    char *step = anc_item_step(anc_step_kind_name(s->kind), s->out, p->store_path);
     if (!step) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     anc_status st = anc_store_item_count(store, step, NULL, failed, err);
     free(step);

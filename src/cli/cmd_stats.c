@@ -9,6 +9,7 @@
 #include "clair/import.h"
 #include "clair/stats.h"
 #include "cli/cli.h"
+#include "flow/data_steps.h"
 #include "data/jsonl.h"
 #include "tokenizer/tokenizer.h"
 
@@ -63,16 +64,10 @@ static anc_status file_stats(const char *path, anc_tokenizer *tok, anc_contrast_
 }
 
 int cmd_stats(int argc, char **argv) {
-    int json = 0;
-    const char *model = NULL;
-    cli_opt opts[] = {
-        {"json", OPT_FLAG, &json, NULL, "print JSON (an array with one object per file) instead of the table"},
-        {"model", OPT_STR, &model, "DIR", "also the token-set Jaccard, with this model's tokenizer"},
-        {0},
-    };
+    anc_stats_opts o = {0};
     char **pos = NULL;
     int n_pos = 0;
-    int rc = cli_parse(argc, argv, opts, "stats", "FILE... [--json] [--model DIR]",
+    int rc = cli_parse_table(argc, argv, anc_stats_option_table, &o, "stats", "FILE... [--json] [--model DIR]",
                        "Contrast statistics of preference datasets, as in Table 1 of the CLAIR/APO paper: for each\n"
                        "FILE (JSONL or JSON array of pairs; \"chosen\"/\"rejected\" as strings, message lists (the\n"
                        "last assistant message counts) or LLaMA-Factory {\"from\",\"value\"} objects): rows, mean and\n"
@@ -81,6 +76,8 @@ int cmd_stats(int argc, char **argv) {
                        "distance (lower = more contrastive) and the share of identical pairs. Rows that also carry\n"
                        "chosen_ids/rejected_ids, or --model DIR, add a token-set Jaccard column.",
                        &pos, &n_pos);
+    int json = o.json;
+    const char *model = o.model;
     if (rc) {
         free(pos);
         return rc == 1 ? 0 : rc;

@@ -9,7 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_llm.h"
-#include "cli/cli_pairs_out.h"
+#include "flow/llm_step.h"
 #include "data/jsonl.h"
 #include "llm/stored.h"
 
@@ -35,7 +35,7 @@ static int on_reply(void *ctx, size_t index, anc_status st, anc_llm_reply *reply
     if (!text || len == 0)
         return cli_tally_put(&r->tally, r->store, r->step, r->ids[row_i], ANC_ITEM_FAILED, NULL, text ? "empty answer" : error->message);
     char *answer = strndup(text, len);
-    json_t *rec = cli_pair_record(r->ids[row_i], json_object_get(row, r->prompt_key), answer,
+    json_t *rec = anc_pair_record(r->ids[row_i], json_object_get(row, r->prompt_key), answer,
                                   json_string_value(json_object_get(row, r->response_field)), "stronger");
     json_object_set_new(rec, "stronger", json_string(r->model_id));
     int stop = cli_tally_put(&r->tally, r->store, r->step, r->ids[row_i], ANC_ITEM_DONE, rec, NULL);
@@ -100,7 +100,7 @@ int cmd_pairs_stronger(int argc, char **argv) {
         }
         char *pj = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
         const char *parts[2] = {pj, draft};
-        cli_item_id(row, parts, 2, ids[i], sizeof ids[i]);
+        anc_item_id(row, parts, 2, ids[i], sizeof ids[i]);
         free(pj);
         idp[i] = ids[i];
         anc_item_status is;
@@ -130,7 +130,7 @@ int cmd_pairs_stronger(int argc, char **argv) {
     anc_llm_stored_stats stats = {0};
     if ((code = cli_llm_run("pairs stronger", ss.llm, ss.store, &la, reqs, n_req, on_reply, &run, &run.tally, "items", &stats))) goto done;
     cli_items_count cnt = {.reused = skipped};
-    if (cli_pairs_write_ordered(ss.store, step, idp, ss.rows.n, out, &cnt.written, &cnt.done, &cnt.failed, &err)) {
+    if (anc_pairs_write_ordered(ss.store, step, idp, ss.rows.n, out, &cnt.written, &cnt.done, &cnt.failed, &err)) {
         code = cli_fail("pairs stronger", &err);
         goto done;
     }

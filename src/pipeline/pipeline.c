@@ -159,7 +159,7 @@ static anc_status add_cfg(parse_ctx *c, const char *key, char **vals, size_t n) 
 /* Adds an option to step s: raw values (after ${...} substitution) are
  * resolved by role; the canonical form enters the config hash. Takes
  * ownership of raw (an array of n malloc'd strings). */
-static anc_status add_opt(parse_ctx *c, anc_pipe_step *s, const anc_optdef *d, char **raw, size_t n, size_t line) {
+static anc_status add_opt(parse_ctx *c, anc_pipe_step *s, const anc_option *d, char **raw, size_t n, size_t line) {
     anc_status st = add_cfg(c, d->name, raw, n);
     if (st) goto fail;
     if (grow((void **)&s->opts, s->n_opts, sizeof *s->opts)) {
@@ -169,7 +169,7 @@ static anc_status add_opt(parse_ctx *c, anc_pipe_step *s, const anc_optdef *d, c
     anc_pipe_opt *o = &s->opts[s->n_opts];
     memset(o, 0, sizeof *o);
     o->key = strdup(d->name);
-    o->flag = d->type == PT_FLAG;
+    o->flag = d->type == ANC_OPT_FLAG;
     o->line = line;
     o->values = raw;
     o->n_values = n;
@@ -177,14 +177,14 @@ static anc_status add_opt(parse_ctx *c, anc_pipe_step *s, const anc_optdef *d, c
     if (!o->key) return nomem(c->err);
     for (size_t i = 0; i < n; i++) {
         char *r = NULL;
-        if (d->role == PR_IN_FILE || d->role == PR_IN_DIR || d->role == PR_OUT) {
+        if (d->role == ANC_ROLE_IN_FILE || d->role == ANC_ROLE_IN_DIR || d->role == ANC_ROLE_OUT) {
             r = resolve(c->p->run_dir, raw[i]);
             if (!r) return nomem(c->err);
-            if (d->role != PR_OUT && (st = add_input(s, r, c->err))) {
+            if (d->role != ANC_ROLE_OUT && (st = add_input(s, r, c->err))) {
                 free(r);
                 return st;
             }
-        } else if (d->role == PR_MAYBE_PATH) {
+        } else if (d->role == ANC_ROLE_MAYBE_PATH) {
             char *cand = resolve(c->p->run_dir, raw[i]);
             if (!cand) return nomem(c->err);
             if (strchr(raw[i], '/') || strchr(raw[i], '.')) {
@@ -197,7 +197,7 @@ static anc_status add_opt(parse_ctx *c, anc_pipe_step *s, const anc_optdef *d, c
             } else {
                 free(cand);
             }
-        } else if (d->role == PR_SPEC && !strncmp(raw[i], "local:", 6)) {
+        } else if (d->role == ANC_ROLE_SPEC && !strncmp(raw[i], "local:", 6)) {
             char *dir = resolve(c->p->run_dir, raw[i] + 6);
             r = dir ? fmt("local:%s", dir) : NULL;
             if (!r || (st = add_input(s, dir, c->err))) {
@@ -221,25 +221,12 @@ fail:
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Checks a scalar against its option type. */
-static anc_status check_type(parse_ctx *c, const anc_optdef *d, const char *v, size_t line) {
-    char *end = NULL;
-    if (d->type == PT_INT) {
-        (void)strtol(v, &end, 10);
-        if (!*v || *end)
-            return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key '%s': expected an integer, got '%s'", c->p->path,
-                                 line, d->name, v);
-    } else if (d->type == PT_FLOAT) {
-        (void)strtod(v, &end);
-        if (!*v || *end)
-            return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key '%s': expected a number, got '%s'", c->p->path,
-                                 line, d->name, v);
-    } else if (d->type == PT_FLAG) {
-        if (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "True") && strcmp(v, "False") && strcmp(v, "yes") &&
-            strcmp(v, "no"))
-            return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key '%s': expected true or false, got '%s'",
-                                 c->p->path, line, d->name, v);
-    }
+/* Checks a scalar against its option type (the command's own check). */
+static anc_status check_type(parse_ctx *c, const anc_option *d, const char *v, size_t line) {
+    const char *why = anc_option_check(d, v);
+    if (why)
+        return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key '%s': expected %s, got '%s'", c->p->path, line,
+                             d->name, why, v);
     return ANC_OK;
 }
 
@@ -257,7 +244,7 @@ static anc_status parse_step(parse_ctx *c, size_t idx, yaml_node_t *m) {
             return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: step '%s': keys must be option names", p->path, line,
                                  s->name);
         if (!strcmp(key, "name") || !strcmp(key, "kind")) continue;
-        const anc_optdef *d = anc_kind_find_opt(s->kind, key);
+        const anc_option *d = anc_kind_find_opt(s->kind, key);
         if (!d)
             return anc_error_set(c->err, ANC_ERR_FORMAT,
                                  "%s:%zu: key '%s': not an option of a %s step (see 'anchor %s --help'%s)", p->path,
@@ -274,14 +261,14 @@ static anc_status parse_step(parse_ctx *c, size_t idx, yaml_node_t *m) {
         yaml_node_item_t *items = NULL;
         size_t n_items = 1;
         if (v->type == YAML_SEQUENCE_NODE) {
-            if (d->type != PT_LIST)
+            if (d->type != ANC_OPT_LIST)
                 return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key '%s': expects a single value, not a list",
                                      p->path, node_line(v), key);
             items = v->data.sequence.items.start;
             n_items = (size_t)(v->data.sequence.items.top - items);
         } else if (v->type != YAML_SCALAR_NODE) {
             return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key '%s': expects %s, not a mapping", p->path,
-                                 node_line(v), key, d->type == PT_LIST ? "a value or a list of values" : "a single value");
+                                 node_line(v), key, d->type == ANC_OPT_LIST ? "a value or a list of values" : "a single value");
         }
         raw = calloc(n_items ? n_items : 1, sizeof *raw);
         if (!raw) return nomem(c->err);
@@ -296,7 +283,7 @@ static anc_status parse_step(parse_ctx *c, size_t idx, yaml_node_t *m) {
                 st = substitute(c, idx, xv, node_line(x), key, &raw[n]);
             if (!st) n++;
         }
-        if (!st && d->required && n == 0)
+        if (!st && (d->flags & ANC_OPT_REQUIRED) && n == 0)
             st = anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key '%s': needs at least one value", p->path, line, key);
         if (st) {
             for (size_t j = 0; j < n; j++) free(raw[j]);
@@ -344,8 +331,8 @@ static anc_status parse_step(parse_ctx *c, size_t idx, yaml_node_t *m) {
             if ((st = add_opt(c, s, anc_kind_find_opt(s->kind, kd->out_opt), raw, 1, 0))) return st;
         }
     }
-    for (const anc_optdef *d = kd->opts; d->name; d++) {
-        if (!d->required) continue;
+    for (const anc_option *d = kd->opts; d->name; d++) {
+        if (!(d->flags & ANC_OPT_REQUIRED) || (d->flags & ANC_OPT_CLI_ONLY)) continue;
         size_t j = 0;
         while (j < s->n_opts && strcmp(s->opts[j].key, d->name)) j++;
         if (j == s->n_opts)

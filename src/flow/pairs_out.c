@@ -1,4 +1,6 @@
-#include "cli/cli_pairs_out.h"
+/* Pair records and writing a step's records from the run store in input
+ * order (flow/llm_step.h). */
+#include "flow/llm_step.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,7 @@ static json_t *answer(const json_t *prompt, const char *text) {
     return a;
 }
 
-json_t *cli_pair_record(const char *id, const json_t *prompt, const char *chosen, const char *rejected,
+json_t *anc_pair_record(const char *id, const json_t *prompt, const char *chosen, const char *rejected,
                         const char *source) {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(id));
@@ -28,7 +30,7 @@ json_t *cli_pair_record(const char *id, const json_t *prompt, const char *chosen
     return o;
 }
 
-anc_status cli_pairs_write_ordered(anc_store *store, const char *step, const char *const *ids, size_t n,
+anc_status anc_pairs_write_ordered(anc_store *store, const char *step, const char *const *ids, size_t n,
                                    const char *out, size_t *written, size_t *done, size_t *failed, anc_error *err) {
     *written = *failed = 0;
     if (done) *done = 0;

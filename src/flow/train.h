@@ -1,0 +1,79 @@
+/* The train step's options: TRL's and PEFT's option names, one table for
+ * `anchor train` and the pipeline's train kind, turned into the trainer's
+ * anc_train_config (train/trainer.h) by anc_train_opts_config. */
+#ifndef ANCHOR_FLOW_TRAIN_H
+#define ANCHOR_FLOW_TRAIN_H
+
+#include "flow/options.h"
+#include "train/trainer.h"
+
+typedef struct anc_train_opts {
+    const char *model;
+    const char *data;
+    const char *output_dir;
+    const char *config;
+    anc_opt_list loss_type;
+    anc_opt_list loss_weights;
+    double beta;
+    double label_smoothing;
+    double simpo_gamma;
+    double cpo_alpha;
+    double desirable_weight;
+    double undesirable_weight;
+    const char *ref_model;
+    int no_precompute_ref;
+    int bf16;
+    int gradient_checkpointing;
+    int no_memory_check;
+    int use_peft;
+    long lora_r;
+    double lora_alpha;
+    double lora_dropout;
+    anc_opt_list lora_target_modules;
+    int use_rslora;
+    const char *adapter;
+    const char *optimizer;
+    double learning_rate;
+    double adam_beta1;
+    double adam_beta2;
+    double adam_epsilon;
+    double weight_decay;
+    const char *lr_scheduler;
+    double warmup_ratio;
+    long warmup_steps;
+    long per_device_train_batch_size;
+    long gradient_accumulation_steps;
+    double max_grad_norm;
+    double num_train_epochs;
+    long max_steps;
+    long seed;
+    long logging_steps;
+    long save_steps;
+    const char *eval_data;
+    int eval_on_start;
+    long eval_steps;
+    long max_tokens;
+    const char *chat_template;
+    long max_length;
+    long max_prompt_length;
+    const char *truncation_mode;
+    int resume;
+    const char *save_dtype;
+} anc_train_opts;
+
+/* The option table of train. */
+extern const anc_option anc_train_option_table[];
+
+/* Zeroes o and applies the defaults (the table's and the trainer's,
+ * anc_train_config_default). */
+void anc_train_opts_init(anc_train_opts *o);
+
+/* Fills c (after anc_train_config_default) from o: loss types and weights,
+ * optimiser, scheduler, LoRA shape, save dtype, truncation mode. Strings in
+ * c are borrowed from o. Errors (ANC_ERR_INVALID, naming the option): a
+ * missing model/data/output-dir, an unknown name, a value out of range, or
+ * options that exclude each other (--lora-* without --use-peft; an
+ * --adapter with shape options it brings itself). */
+anc_status anc_train_opts_config(const anc_train_opts *o, anc_train_config *c, anc_error *err);
+
+#endif
