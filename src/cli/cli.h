@@ -11,7 +11,12 @@
 #include "flow/flow.h"
 #include "flow/llm_step.h"
 #include "flow/options.h"
+#include "flow/ab.h"
+#include "flow/eval.h"
+#include "flow/generate.h"
+#include "flow/judge.h"
 #include "flow/revise.h"
+#include "flow/stronger.h"
 
 /* Option kinds are the library's (flow/options.h): OPT_INT any integer that
  * fits a long (seeds); OPT_COUNT a count or size, 0..INT_MAX, so
@@ -127,9 +132,22 @@ void cli_hooks_done(cli_hooks *h);
  * pairs count. */
 int cli_items_result(const char *cmd, const char *out, const anc_items_result *r, const char *detail);
 
-/* Runs the revise flow with o and the run store (borrowed, may be NULL),
- * printing as `anchor revise` does; returns its exit code. */
+/* The steps as the CLI runs them: each calls its flow (anc_<step>_run)
+ * with o and, for the LLM steps, the run store (borrowed; NULL: the step
+ * opens its own), prints what `anchor <step>` prints and returns its exit
+ * code. `anchor <step>` and `anchor run` both call them. */
+int cli_generate_exec(const anc_generate_opts *o);
 int cli_revise_exec(const anc_revise_opts *o, anc_store *store);
+int cli_judge_exec(const anc_judge_opts *o, anc_store *store);
+int cli_stronger_exec(const anc_stronger_opts *o, anc_store *store);
+int cli_eval_exec(const anc_eval_opts *o);
+int cli_ab_exec(const anc_ab_opts *o, anc_store *store);
+
+/* Runs pipeline step kind k in-process from its argv (as built by
+ * anc_pipeline_argv, argv[0] the subcommand) through the step's option table
+ * and cli_<step>_exec, with the pipeline's store. Returns the exit code, or
+ * -1 when k is not a flow step (the caller dispatches it as a command). */
+int cli_step_exec(int kind, int argc, char **argv, anc_store *store);
 
 /* Subcommands. */
 int cmd_info(int argc, char **argv);

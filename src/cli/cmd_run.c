@@ -104,8 +104,10 @@ static int dispatch(anc_step_kind k, int argc, char **argv) {
     }
 }
 
-/* Runs step i in-process; stats's stdout goes to its output file. */
-static int run_step(const anc_pipeline *p, size_t i, int resume) {
+/* Runs step i in-process: a flow step with the pipeline's store, another
+ * as its command (store is closed then: the command opens run.db itself);
+ * stats's stdout goes to its output file. */
+static int run_step(const anc_pipeline *p, size_t i, int resume, anc_store **store) {
     const anc_pipe_step *s = &p->steps[i];
     /* Resuming: train from its newest checkpoint; an LLM step keeps its
      * finished items (and retries the failed ones). Otherwise the step's
@@ -129,7 +131,13 @@ static int run_step(const anc_pipeline *p, size_t i, int resume) {
             return cli_fail(RUN, &err);
         }
     }
-    int rc;
+    int rc = cli_step_exec(s->kind, ac, av, *store);
+    if (rc >= 0) {
+        anc_pipeline_argv_free(av);
+        return rc;
+    }
+    anc_store_close(*store);
+    *store = NULL;
     if (s->kind == ANC_STEP_STATS) {
         size_t n = strlen(s->out) + 5;
         char *tmp = malloc(n);
@@ -332,12 +340,9 @@ int cmd_run(int argc, char **argv) {
             code = cli_fail(RUN, &err);
             goto done;
         }
-        /* the subcommand opens run.db itself; keep no connection meanwhile */
-        anc_store_close(store);
-        store = NULL;
         double ts = cli_now();
-        int src = run_step(&p, i, st->resumable);
-        if ((code = reopen(&store, p.store_path))) goto done;
+        int src = run_step(&p, i, st->resumable, &store);
+        if (!store && (code = reopen(&store, p.store_path))) goto done;
         if (src) {
             fprintf(stderr, "anchor run: step '%s' (%s) failed (exit %d) after %.1fs; fix it and rerun: finished steps are skipped\n",
                     s->name, anc_step_kind_name(s->kind), src, cli_now() - ts);
