@@ -200,6 +200,102 @@ static int reopen(anc_store **store, const char *path) {
     return 0;
 }
 
+/* The state of one `anchor run` over its steps. */
+typedef struct run_plan {
+    const anc_pipeline *p;
+    anc_store *store;
+    step_state *states;
+    int *will_run;
+    long from_i, only_i;
+    int force, dry;
+    size_t ran, skipped, with_failures;
+} run_plan;
+
+/* Whether step i runs, and why (why may point into because). */
+static int decide(const run_plan *rp, size_t i, const char **why, char *because, size_t cap) {
+    const anc_pipe_step *s = &rp->p->steps[i];
+    const step_state *st = &rp->states[i];
+    *why = st->why;
+    if (rp->only_i >= 0) {
+        int run = (long)i == rp->only_i;
+        *why = run ? "selected by --only" : "not selected (--only)";
+        return run;
+    }
+    if (rp->from_i >= 0) {
+        *why = (long)i >= rp->from_i ? "selected by --from" : "up to date";
+        return (long)i >= rp->from_i;
+    }
+    if (rp->force) {
+        *why = st->up_to_date ? "forced" : st->why;
+        return 1;
+    }
+    if (!st->up_to_date) return 1;
+    if (rp->dry)
+        for (size_t d = 0; d < s->n_deps; d++)
+            if (rp->will_run[s->deps[d]]) {
+                snprintf(because, cap, "the step '%s' above it runs", rp->p->steps[s->deps[d]].name);
+                *why = because;
+                return 1;
+            }
+    return 0;
+}
+
+/* Runs step i, recording it in run.db as started before and finished (when
+ * none of its items failed) after. Returns 0 or the exit code. */
+static int execute(run_plan *rp, size_t i) {
+    const anc_pipe_step *s = &rp->p->steps[i];
+    step_state *st = &rp->states[i];
+    anc_error err = {0};
+    char key[512];
+    step_key(key, sizeof key, s->name);
+    if (anc_store_step_put(rp->store, key, st->in_hash, s->config_hash, 0, &err)) return cli_fail(RUN, &err);
+    double ts = cli_now();
+    int src = run_step(rp->p, i, st->resumable, &rp->store);
+    int code = 0;
+    if (!rp->store && (code = reopen(&rp->store, rp->p->store_path))) return code;
+    if (src) {
+        fprintf(stderr, "anchor run: step '%s' (%s) failed (exit %d) after %.1fs; fix it and rerun: finished steps are skipped\n",
+                s->name, anc_step_kind_name(s->kind), src, cli_now() - ts);
+        return src;
+    }
+    size_t n_failed = 0;
+    if (failed_items(rp->p, i, rp->store, &n_failed, &err) ||
+        anc_store_step_put(rp->store, key, st->in_hash, s->config_hash, n_failed == 0, &err))
+        return cli_fail(RUN, &err);
+    if (n_failed) {
+        fprintf(stderr, "anchor run: step '%s' (%s): %zu items failed; it is not up to date, so a rerun retries them\n",
+                s->name, anc_step_kind_name(s->kind), n_failed);
+        rp->with_failures++;
+    }
+    rp->ran++;
+    return 0;
+}
+
+/* Assesses step i, prints the decision, and runs it unless this is a dry
+ * run. Returns 0 or the exit code. */
+static int visit_step(run_plan *rp, size_t i) {
+    const anc_pipe_step *s = &rp->p->steps[i];
+    size_t n = rp->p->n_steps;
+    anc_error err = {0};
+    if (((long)i >= rp->from_i || rp->from_i < 0) && assess(rp->p, i, rp->store, &rp->states[i], &err))
+        return cli_fail(RUN, &err);
+    const char *why = NULL;
+    char because[256];
+    int run = decide(rp, i, &why, because, sizeof because);
+    rp->will_run[i] = run;
+    if (rp->dry) {
+        printf("[%zu/%zu] %s (%s): %s — %s\n", i + 1, n, s->name, anc_step_kind_name(s->kind), run ? "run" : "skip", why);
+        return 0;
+    }
+    if (!run) {
+        fprintf(stderr, "[%zu/%zu] %s (%s): skipped, %s\n", i + 1, n, s->name, anc_step_kind_name(s->kind), why);
+        rp->skipped++;
+        return 0;
+    }
+    fprintf(stderr, "[%zu/%zu] %s (%s): %s\n", i + 1, n, s->name, anc_step_kind_name(s->kind), why);
+    return execute(rp, i);
+}
+
 int cmd_run(int argc, char **argv) {
     const char *run_dir = NULL, *from = NULL, *only = NULL;
     int dry = 0, force = 0;
@@ -240,7 +336,6 @@ int cmd_run(int argc, char **argv) {
     free(pos);
     anc_store *store = NULL;
     anc_lock *lock = NULL;
-    size_t steps_with_failures = 0;
     step_state *states = calloc(p.n_steps, sizeof *states);
     int *will_run = calloc(p.n_steps, sizeof *will_run);
     long from_i = from ? anc_pipeline_find(&p, from) : -1, only_i = only ? anc_pipeline_find(&p, only) : -1;
@@ -286,85 +381,14 @@ int cmd_run(int argc, char **argv) {
             goto done;
         }
     }
-    size_t n = p.n_steps, ran = 0, skipped = 0;
+    run_plan rp = {&p, store, states, will_run, from_i, only_i, force, dry, 0, 0, 0};
     double t0 = cli_now();
     if (dry) printf("plan for %s (run directory %s):\n", p.path, p.run_dir);
-    for (size_t i = 0; i < n; i++) {
-        const anc_pipe_step *s = &p.steps[i];
-        step_state *st = &states[i];
-        if ((long)i >= from_i || from_i < 0) {
-            if (assess(&p, i, store, st, &err)) {
-                code = cli_fail(RUN, &err);
-                goto done;
-            }
-        }
-        int run = 0;
-        const char *why = st->why;
-        char because[256];
-        if (only_i >= 0) {
-            run = (long)i == only_i;
-            why = run ? "selected by --only" : "not selected (--only)";
-        } else if (from_i >= 0 && (long)i >= from_i) {
-            run = 1;
-            why = "selected by --from";
-        } else if (from_i >= 0) {
-            why = "up to date";
-        } else if (force) {
-            run = 1;
-            why = st->up_to_date ? "forced" : st->why;
-        } else {
-            run = !st->up_to_date;
-            if (!run && dry)
-                for (size_t d = 0; d < s->n_deps; d++)
-                    if (will_run[s->deps[d]]) {
-                        snprintf(because, sizeof because, "the step '%s' above it runs", p.steps[s->deps[d]].name);
-                        why = because;
-                        run = 1;
-                        break;
-                    }
-        }
-        will_run[i] = run;
-        if (dry) {
-            printf("[%zu/%zu] %s (%s): %s — %s\n", i + 1, n, s->name, anc_step_kind_name(s->kind), run ? "run" : "skip", why);
-            continue;
-        }
-        if (!run) {
-            fprintf(stderr, "[%zu/%zu] %s (%s): skipped, %s\n", i + 1, n, s->name, anc_step_kind_name(s->kind), why);
-            skipped++;
-            continue;
-        }
-        fprintf(stderr, "[%zu/%zu] %s (%s): %s\n", i + 1, n, s->name, anc_step_kind_name(s->kind), why);
-        char key[512];
-        step_key(key, sizeof key, s->name);
-        if (anc_store_step_put(store, key, st->in_hash, s->config_hash, 0, &err)) {
-            code = cli_fail(RUN, &err);
-            goto done;
-        }
-        double ts = cli_now();
-        int src = run_step(&p, i, st->resumable, &store);
-        if (!store && (code = reopen(&store, p.store_path))) goto done;
-        if (src) {
-            fprintf(stderr, "anchor run: step '%s' (%s) failed (exit %d) after %.1fs; fix it and rerun: finished steps are skipped\n",
-                    s->name, anc_step_kind_name(s->kind), src, cli_now() - ts);
-            code = src;
-            goto done;
-        }
-        size_t n_failed = 0;
-        if (failed_items(&p, i, store, &n_failed, &err) ||
-            anc_store_step_put(store, key, st->in_hash, s->config_hash, n_failed == 0, &err)) {
-            code = cli_fail(RUN, &err);
-            goto done;
-        }
-        if (n_failed) {
-            fprintf(stderr, "anchor run: step '%s' (%s): %zu items failed; it is not up to date, so a rerun retries them\n",
-                    s->name, anc_step_kind_name(s->kind), n_failed);
-            steps_with_failures++;
-        }
-        ran++;
-    }
-    if (!dry)
-        fprintf(stderr, "anchor run: %zu steps run, %zu skipped in %.1fs; results in %s%s\n", ran, skipped, cli_now() - t0,
-                p.run_dir, steps_with_failures ? "; some items failed (see above): rerun to retry them" : "");
+    for (size_t i = 0; i < p.n_steps && !code; i++) code = visit_step(&rp, i);
+    store = rp.store;
+    if (!dry && !code)
+        fprintf(stderr, "anchor run: %zu steps run, %zu skipped in %.1fs; results in %s%s\n", rp.ran, rp.skipped,
+                cli_now() - t0, p.run_dir, rp.with_failures ? "; some items failed (see above): rerun to retry them" : "");
 done:
     free(states);
     free(will_run);
