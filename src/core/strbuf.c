@@ -30,12 +30,19 @@ static anc_status sbuf_reserve(anc_sbuf *b, size_t extra) {
     return ANC_OK;
 }
 
+anc_status anc_sbuf_reserve(anc_sbuf *b, size_t extra) { return sbuf_reserve(b, extra); }
+
 anc_status anc_sbuf_append(anc_sbuf *b, const char *s, size_t n) {
+    int cut = 0;
+    if (b->max && n > b->max - b->len) {
+        n = b->max - b->len;
+        cut = b->truncated = 1;
+    }
     if (sbuf_reserve(b, n)) return ANC_ERR_NOMEM;
     if (n) memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';
-    return ANC_OK;
+    return cut ? ANC_ERR_INVALID : ANC_OK;
 }
 
 anc_status anc_sbuf_puts(anc_sbuf *b, const char *s) { return anc_sbuf_append(b, s, strlen(s)); }
@@ -56,8 +63,15 @@ anc_status anc_sbuf_printf(anc_sbuf *b, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    b->len += (size_t)n;
-    return ANC_OK;
+    size_t add = (size_t)n;
+    int cut = 0;
+    if (b->max && add > b->max - b->len) {
+        add = b->max - b->len;
+        cut = b->truncated = 1;
+    }
+    b->len += add;
+    b->data[b->len] = '\0';
+    return cut ? ANC_ERR_INVALID : ANC_OK;
 }
 
 const char *anc_sbuf_str(const anc_sbuf *b) { return b->data ? b->data : ""; }
@@ -70,11 +84,15 @@ char *anc_sbuf_take(anc_sbuf *b) {
     if (!b->data && sbuf_reserve(b, 0)) return NULL;
     b->data[b->len] = '\0';
     char *s = b->data;
+    size_t max = b->max;
     memset(b, 0, sizeof *b);
+    b->max = max;
     return s;
 }
 
 void anc_sbuf_free(anc_sbuf *b) {
     free(b->data);
+    size_t max = b->max;
     memset(b, 0, sizeof *b);
+    b->max = max;
 }

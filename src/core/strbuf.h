@@ -11,18 +11,27 @@
 /* ---- growable string buffer ------------------------------------------- */
 
 /* A NUL-terminated byte string that grows on demand. Zero-initialise it
- * (anc_sbuf b = {0}) or call anc_sbuf_init. Out of memory is sticky: once an
- * append fails, every later append is a no-op returning ANC_ERR_NOMEM, so a
- * caller may append many pieces and check only b.oom (or the last status). */
+ * (anc_sbuf b = {0}) or call anc_sbuf_init; set max to bound it (a reply
+ * read from a backend). Out of memory is sticky: once an append fails,
+ * every later append is a no-op returning ANC_ERR_NOMEM, so a caller may
+ * append many pieces and check only b.oom (or the last status). An append
+ * that would pass max keeps what fits, sets truncated and returns
+ * ANC_ERR_INVALID. */
 typedef struct anc_sbuf {
-    char *data;   /* NULL until the first append; NUL-terminated after it */
-    size_t len;   /* bytes, excluding the NUL */
-    size_t cap;   /* allocated bytes */
-    int oom;      /* 1 after an allocation failed */
+    char *data;     /* NULL until the first append; NUL-terminated after it */
+    size_t len;     /* bytes, excluding the NUL */
+    size_t cap;     /* allocated bytes */
+    int oom;        /* 1 after an allocation failed */
+    size_t max;     /* 0: no limit; else len never exceeds it */
+    int truncated;  /* 1 after an append was cut at max */
 } anc_sbuf;
 
 void anc_sbuf_init(anc_sbuf *b);
-/* Appends n bytes of s (which may hold NULs). Returns ANC_OK or ANC_ERR_NOMEM. */
+/* Makes room for extra more bytes (plus the NUL kept after len), for a
+ * caller that writes into data + len itself. ANC_OK or ANC_ERR_NOMEM. */
+anc_status anc_sbuf_reserve(anc_sbuf *b, size_t extra);
+/* Appends n bytes of s (which may hold NULs). Returns ANC_OK, ANC_ERR_NOMEM,
+ * or ANC_ERR_INVALID when max cut it. The other appends return the same. */
 anc_status anc_sbuf_append(anc_sbuf *b, const char *s, size_t n);
 /* Appends the NUL-terminated string s. */
 anc_status anc_sbuf_puts(anc_sbuf *b, const char *s);
@@ -33,8 +42,10 @@ anc_status anc_sbuf_printf(anc_sbuf *b, const char *fmt, ...) __attribute__((for
  * next append or free. */
 const char *anc_sbuf_str(const anc_sbuf *b);
 /* Hands the malloc'd NUL-terminated contents to the caller (caller frees)
- * and resets b to empty. Returns NULL when out of memory (or b.oom). */
+ * and resets b to empty (its max is kept). Returns NULL when out of memory
+ * (or b.oom). */
 char *anc_sbuf_take(anc_sbuf *b);
+/* Frees the contents and resets b to empty, keeping its max. */
 void anc_sbuf_free(anc_sbuf *b);
 
 #endif

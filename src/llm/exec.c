@@ -22,39 +22,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/strbuf.h"
 #include "llm/llm_internal.h"
 
 extern char **environ;
 
 #define STDERR_KEEP 2048
 #define EXCERPT_MAX 400
-
-typedef struct out_buf {
-    char *data;
-    size_t len, cap, max;
-    int overflow;
-} out_buf;
-
-/* Appends n bytes, keeping at most max (overflow set past it). Returns 0 on
- * out of memory. */
-static int buf_add(out_buf *b, const char *p, size_t n) {
-    if (n > b->max - b->len) {
-        n = b->max - b->len;
-        b->overflow = 1;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *q = realloc(b->data, cap);
-        if (!q) return 0;
-        b->data = q;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 1;
-}
 
 static void close_fd(int *fd) {
     if (*fd >= 0) close(*fd);
@@ -63,13 +37,14 @@ static void close_fd(int *fd) {
 
 /* Reads what is available from *fd into b; closes *fd at EOF. Returns 0 on
  * out of memory. */
-static int drain(int *fd, out_buf *b) {
+static int drain(int *fd, anc_sbuf *b) {
     char chunk[16384];
     for (;;) {
         ssize_t r = read(*fd, chunk, sizeof chunk);
         if (r > 0) {
-            if (!buf_add(b, chunk, (size_t)r)) return 0;
-            if (b->overflow) return 1;
+            /* a cut at b->max keeps what fits and sets b->truncated */
+            if (anc_sbuf_append(b, chunk, (size_t)r) == ANC_ERR_NOMEM) return 0;
+            if (b->truncated) return 1;
             continue;
         }
         if (r == 0) close_fd(fd);
@@ -92,7 +67,7 @@ static void cmd_label(const char *cmd, char *out, size_t cap) {
 }
 
 /* Turns the collected stdout into a reply. */
-static llm_try parse_output(const anc_llm *llm, const char *label, out_buf *o, anc_llm_reply *reply,
+static llm_try parse_output(const anc_llm *llm, const char *label, anc_sbuf *o, anc_llm_reply *reply,
                             anc_error *err) {
     size_t from = 0, to = o->len;
     while (from < to && (o->data[from] == ' ' || o->data[from] == '\n' || o->data[from] == '\r' ||
@@ -132,7 +107,7 @@ llm_try anc_llm_exec_try(const anc_llm *llm, const char *body, size_t len, anc_l
     char label[160];
     cmd_label(llm->command, label, sizeof label);
     int in_sv[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
-    out_buf o = {.max = llm->opt.max_reply_bytes}, e = {.max = STDERR_KEEP};
+    anc_sbuf o = {.max = llm->opt.max_reply_bytes}, e = {.max = STDERR_KEEP};
     llm_try res = LLM_TRY_RETRY;
     pid_t pid = -1;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_sv) != 0 || pipe2(out_p, O_CLOEXEC) != 0 ||
@@ -203,11 +178,11 @@ llm_try anc_llm_exec_try(const anc_llm *llm, const char *body, size_t len, anc_l
         }
         if (i_out >= 0 && pf[i_out].revents && !drain(&out_p[0], &o)) oom = 1;
         if (i_err >= 0 && pf[i_err].revents && !drain(&err_p[0], &e)) oom = 1;
-        if (oom || o.overflow) break;
+        if (oom || o.truncated) break;
     }
     close_fd(&in_sv[0]);
     int killed = 0;
-    if (timed_out || oom || o.overflow || out_p[0] >= 0 || err_p[0] >= 0) {
+    if (timed_out || oom || o.truncated || out_p[0] >= 0 || err_p[0] >= 0) {
         kill(-pid, SIGKILL);
         kill(pid, SIGKILL);
         killed = 1;
@@ -238,7 +213,7 @@ llm_try anc_llm_exec_try(const anc_llm *llm, const char *body, size_t len, anc_l
     if (oom) {
         anc_error_set(err, ANC_ERR_NOMEM, "exec `%s`: out of memory reading its output", label);
         res = LLM_TRY_FATAL;
-    } else if (o.overflow) {
+    } else if (o.truncated) {
         anc_error_set(err, ANC_ERR_FORMAT, "exec `%s`: output larger than the %zu-byte limit", label, o.max);
         res = LLM_TRY_FATAL;
     } else if (timed_out) {

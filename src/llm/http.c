@@ -10,42 +10,25 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/strbuf.h"
 #include "llm/llm_internal.h"
 
 #define EXCERPT_MAX 300
-
-typedef struct http_buf {
-    char *data;
-    size_t len, cap, max;
-    int overflow;
-} http_buf;
 
 typedef struct http_hdr {
     char retry_after[128];
 } http_hdr;
 
+/* A body past b->max aborts the transfer (truncated); so does running out
+ * of memory (oom). */
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
-    http_buf *b = ud;
+    anc_sbuf *b = ud;
     size_t n = size * nmemb; /* curl guarantees size == 1 */
-    if (n > b->max - b->len) {
-        b->overflow = 1;
+    if (b->max && n > b->max - b->len) {
+        b->truncated = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->overflow = 2;
-            return 0;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    return anc_sbuf_append(b, ptr, n) == ANC_OK ? n : 0;
 }
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
@@ -112,7 +95,7 @@ llm_try anc_llm_http_try(const anc_llm *llm, llm_worker *w, const char *body, si
         if (!(tmp = curl_slist_append(hdrs, llm->auth_header))) goto oom;
         hdrs = tmp;
     }
-    http_buf buf = {.max = llm->opt.max_reply_bytes};
+    anc_sbuf buf = {.max = llm->opt.max_reply_bytes};
     http_hdr hh = {{0}};
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
@@ -149,11 +132,11 @@ llm_try anc_llm_http_try(const anc_llm *llm, llm_worker *w, const char *body, si
     llm_try out;
     char excerpt[EXCERPT_MAX + 8];
     if (rc != CURLE_OK) {
-        if (buf.overflow == 1) {
+        if (buf.truncated) {
             anc_error_set(err, ANC_ERR_FORMAT, "POST %s: reply larger than the %zu-byte limit (HTTP %ld)", url,
                           llm->opt.max_reply_bytes, status);
             out = LLM_TRY_FATAL;
-        } else if (buf.overflow == 2) {
+        } else if (buf.oom) {
             anc_error_set(err, ANC_ERR_NOMEM, "POST %s: out of memory reading the reply", url);
             out = LLM_TRY_FATAL;
         } else {

@@ -143,7 +143,7 @@ anc_status anc_tk_split_added(anc_tokenizer *tok, const anc_tk_trie *trie, int n
     anc_status st = ANC_OK;
     for (size_t k = 0; !st && k < in->n; k++) {
         const anc_tk_piece *pc = &in->v[k];
-        const char *s = in->text.p + pc->off;
+        const char *s = in->text.data + pc->off;
         size_t len = pc->len;
         if (pc->id >= 0) {
             st = anc_tk_pieces_push(out, s, len, pc->id, pc->at_origin, err);
@@ -152,7 +152,7 @@ anc_status anc_tk_split_added(anc_tokenizer *tok, const anc_tk_trie *trie, int n
         if (normalize && tok->normalizer) {
             st = anc_tk_normalize(tok, tok->normalizer, s, len, &norm, err);
             if (st) break;
-            s = norm.p;
+            s = norm.data;
             len = norm.len;
         }
         st = find_matches(tok, trie, s, len, pc->at_origin, out, err);

@@ -54,7 +54,7 @@ static anc_status list_push(tk_list *l, const char *s, size_t n, anc_error *err)
     return st;
 }
 
-#define TOK(l, i) ((l)->text.p + (l)->off[i])
+#define TOK(l, i) ((l)->text.data + (l)->off[i])
 
 static anc_status dec_byte_level(const anc_tokenizer *tok, const tk_list *in, tk_list *out, anc_error *err) {
     anc_tk_buf bytes = {0};
@@ -79,7 +79,7 @@ static anc_status dec_byte_level(const anc_tokenizer *tok, const tk_list *in, tk
         }
     }
     if (!st) st = list_open(out, err);
-    if (!st) st = anc_tk_append_lossy(&out->text, (const unsigned char *)bytes.p, bytes.len, err);
+    if (!st) st = anc_tk_append_lossy(&out->text, (const unsigned char *)bytes.data, bytes.len, err);
     if (!st) list_close(out);
     anc_tk_buf_free(&bytes);
     return st;
@@ -123,8 +123,8 @@ static int byte_token(const char *s, size_t len) {
 static anc_status flush_bytes(anc_tk_buf *pend, tk_list *out, anc_error *err) {
     anc_status st = ANC_OK;
     if (!pend->len) return ANC_OK;
-    if (anc_tk_utf8_valid(pend->p, pend->len, NULL)) {
-        st = list_push(out, pend->p, pend->len, err);
+    if (anc_tk_utf8_valid(pend->data, pend->len, NULL)) {
+        st = list_push(out, pend->data, pend->len, err);
     } else {
         for (size_t k = 0; !st && k < pend->len; k++) st = list_push(out, "\xEF\xBF\xBD", 3, err);
     }
@@ -229,7 +229,7 @@ static anc_status run_decoder(const anc_tokenizer *tok, const anc_tk_decoder *d,
     case ANC_TK_D_BYTE_FALLBACK: st = dec_byte_fallback(cur, tmp, err); break;
     case ANC_TK_D_FUSE:
         st = list_open(tmp, err);
-        if (!st) st = anc_tk_buf_append(&tmp->text, cur->text.p, cur->text.len, err);
+        if (!st) st = anc_tk_buf_append(&tmp->text, cur->text.data, cur->text.len, err);
         if (!st) list_close(tmp);
         break;
     case ANC_TK_D_STRIP: st = dec_strip(d, cur, tmp, err); break;
@@ -279,7 +279,7 @@ anc_status anc_tokenizer_decode(const anc_tokenizer *tok, const int32_t *ids, si
         } else {
             size_t w = 0;
             if (!tok->decoder) {
-                memcpy(r, cur.text.p ? cur.text.p : "", cur.text.len);
+                memcpy(r, cur.text.data ? cur.text.data : "", cur.text.len);
                 w = cur.text.len;
             } else {
                 for (size_t i = 0; i < cur.n; i++) {

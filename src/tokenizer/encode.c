@@ -93,7 +93,7 @@ anc_status anc_tokenizer_encode(anc_tokenizer *tok, const char *text, size_t len
     for (size_t k = 0; !st && k < a.n; k++) {
         const anc_tk_piece *pc = &a.v[k];
         if (pc->id >= 0) st = anc_tk_ids_push(&out.v, &out.n, &out.cap, pc->id, err);
-        else st = anc_tk_bpe_word(tok, a.text.p + pc->off, pc->len, &out.v, &out.n, &out.cap, err);
+        else st = anc_tk_bpe_word(tok, a.text.data + pc->off, pc->len, &out.v, &out.n, &out.cap, err);
     }
     anc_tk_pieces_free(&a);
     anc_tk_pieces_free(&b);

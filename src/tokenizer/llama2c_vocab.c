@@ -98,15 +98,15 @@ static anc_status read_tok_bin(const char *path, int vocab_size, l2c_tok *toks, 
         anc_tk_buf b = {0};
         for (size_t k = 0; !st && k < pl; k++) /* " " back to SentencePiece's U+2581 */
             st = p[k] == ' ' ? anc_tk_buf_append(&b, "\xE2\x96\x81", 3, err) : anc_tk_buf_append(&b, p + k, 1, err);
-        if (!st && !b.p) st = anc_tk_buf_append(&b, "", 0, err);
+        if (!st && !b.data) st = anc_tk_buf_append(&b, "", 0, err);
         if (st) {
             anc_tk_buf_free(&b);
             goto done;
         }
-        toks[i].s = b.p;
+        toks[i].s = b.data;
         toks[i].len = b.len;
         toks[i].score = isnan(score) ? -INFINITY : score;
-        toks[i].plain = i > 2 && !is_byte_piece(b.p, b.len) && b.len > 0;
+        toks[i].plain = i > 2 && !is_byte_piece(b.data, b.len) && b.len > 0;
         off += (size_t)n;
     }
     if (off != len)

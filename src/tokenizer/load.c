@@ -136,7 +136,7 @@ static anc_status build_tries(anc_tokenizer *tok, anc_error *err) {
         }
         if (tok->normalizer) {
             st = anc_tk_normalize(tok, tok->normalizer, a->content, a->len, &norm, err);
-            if (!st) st = anc_tk_dup(norm.p, norm.len, &a->norm, err);
+            if (!st) st = anc_tk_dup(norm.data, norm.len, &a->norm, err);
             a->norm_len = norm.len;
         }
         if (!st)

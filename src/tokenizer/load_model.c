@@ -63,7 +63,7 @@ static anc_status add_merge(anc_tokenizer *tok, const anc_tk_ctx *cx, const char
     scratch->len = 0;
     if ((st = anc_tk_buf_append(scratch, a, al, err)) || (st = anc_tk_buf_append(scratch, b + skip, bl - skip, err)))
         return st;
-    if ((st = vocab_id(tok, cx, path, scratch->p, scratch->len, &inew, err))) return st;
+    if ((st = vocab_id(tok, cx, path, scratch->data, scratch->len, &inew, err))) return st;
     uint64_t key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
     return anc_tk_u64map_set(&bpe->merges, key, (uint64_t)rank << 32 | (uint32_t)inew, err);
 }

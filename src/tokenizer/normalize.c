@@ -110,18 +110,18 @@ anc_status anc_tk_normalize(anc_tokenizer *tok, const anc_tk_normalizer *n, cons
     out->len = 0;
     anc_status st = anc_tk_buf_reserve(out, len, err);
     if (st) return st;
-    out->p[0] = '\0';
+    out->data[0] = '\0';
     switch (n->kind) {
     case ANC_TK_N_SEQUENCE: {
         anc_tk_buf a = {0}, b = {0};
         st = anc_tk_buf_append(&a, s, len, err);
         for (size_t k = 0; !st && k < n->n_kids; k++) {
-            st = anc_tk_normalize(tok, &n->kids[k], a.p, a.len, &b, err);
+            st = anc_tk_normalize(tok, &n->kids[k], a.data, a.len, &b, err);
             anc_tk_buf t = a;
             a = b;
             b = t;
         }
-        if (!st) st = anc_tk_buf_append(out, a.p, a.len, err);
+        if (!st) st = anc_tk_buf_append(out, a.data, a.len, err);
         anc_tk_buf_free(&a);
         anc_tk_buf_free(&b);
         return st;

@@ -93,7 +93,7 @@ static anc_status byte_level(anc_tokenizer *tok, const anc_tk_pretok *p, const c
         if ((st = anc_tk_buf_append(scratch, " ", 1, err))) return st;
     }
     if ((st = anc_tk_buf_append(scratch, s, len, err))) return st;
-    const char *t = scratch->p;
+    const char *t = scratch->data;
     size_t tl = scratch->len;
     sp->n = 0;
     if (p->use_regex) {
@@ -108,7 +108,7 @@ static anc_status byte_level(anc_tokenizer *tok, const anc_tk_pretok *p, const c
         if ((st = anc_tk_pieces_push(out, "", 0, -1, at_origin && a == 0, err))) return st;
         anc_tk_piece *pc = &out->v[out->n - 1];
         if ((st = anc_tk_buf_reserve(&out->text, (e - a) * 2, err))) return st;
-        char *w = out->text.p + out->text.len;
+        char *w = out->text.data + out->text.len;
         size_t wl = 0;
         for (size_t j = a; j < e; j++) {
             unsigned char b = (unsigned char)t[j];
@@ -116,7 +116,7 @@ static anc_status byte_level(anc_tokenizer *tok, const anc_tk_pretok *p, const c
             wl += tok->byte_char_len[b];
         }
         out->text.len += wl;
-        out->text.p[out->text.len] = '\0';
+        out->text.data[out->text.len] = '\0';
         pc->len = wl;
     }
     return ANC_OK;
@@ -137,8 +137,8 @@ static anc_status metaspace(const anc_tk_pretok *p, const char *s, size_t len, i
         else st = anc_tk_buf_append(scratch, s + i, 1, err);
         if (st) return st;
     }
-    if (!p->split) return anc_tk_pieces_push(out, scratch->p, scratch->len, -1, at_origin, err);
-    return pred_split(pred_char, &p->ch, ANC_TK_MERGED_WITH_NEXT, scratch->p, scratch->len, at_origin, sp, out, err);
+    if (!p->split) return anc_tk_pieces_push(out, scratch->data, scratch->len, -1, at_origin, err);
+    return pred_split(pred_char, &p->ch, ANC_TK_MERGED_WITH_NEXT, scratch->data, scratch->len, at_origin, sp, out, err);
 }
 
 /* Runs one (non-Sequence) pre-tokenizer over every untokenised piece. */
@@ -150,7 +150,7 @@ static anc_status run_one(anc_tokenizer *tok, const anc_tk_pretok *p, const anc_
     anc_status st = ANC_OK;
     for (size_t k = 0; !st && k < in->n; k++) {
         const anc_tk_piece *pc = &in->v[k];
-        const char *s = in->text.p + pc->off;
+        const char *s = in->text.data + pc->off;
         size_t len = pc->len;
         int org = pc->at_origin;
         if (pc->id >= 0) {
@@ -188,7 +188,7 @@ static anc_status run_one(anc_tokenizer *tok, const anc_tk_pretok *p, const anc_
             anc_tk_pieces_reset(&mid);
             st = pred_split(pred_whitespace, NULL, ANC_TK_REMOVED, s, len, org, &sp, &mid, err);
             for (size_t j = 0; !st && j < mid.n; j++)
-                st = pred_split(pred_punct, NULL, ANC_TK_ISOLATED, mid.text.p + mid.v[j].off, mid.v[j].len,
+                st = pred_split(pred_punct, NULL, ANC_TK_ISOLATED, mid.text.data + mid.v[j].off, mid.v[j].len,
                                 mid.v[j].at_origin, &sp2, out, err);
             break;
         case ANC_TK_P_CHAR_DELIMITER:

@@ -11,13 +11,13 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "tokenizer/tokenizer.h"
 
 /* ---- growable byte buffer ---------------------------------------------- */
-typedef struct {
-    char *p;
-    size_t len, cap;
-} anc_tk_buf;
+/* The library's string buffer (core/strbuf.h); the functions below add the
+ * tokenizer's error reporting to it. */
+typedef anc_sbuf anc_tk_buf;
 
 /* Makes room for extra more bytes (plus a NUL kept after len). */
 anc_status anc_tk_buf_reserve(anc_tk_buf *b, size_t extra, anc_error *err);

@@ -14,31 +14,17 @@ static anc_status oom(anc_error *err) {
 /* ---- buffers ------------------------------------------------------------ */
 
 anc_status anc_tk_buf_reserve(anc_tk_buf *b, size_t extra, anc_error *err) {
-    if (extra > SIZE_MAX / 2 - b->len - 1) return oom(err);
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap) return ANC_OK;
-    size_t nc = b->cap ? b->cap : 64;
-    while (nc < need) nc *= 2;
-    char *np = realloc(b->p, nc);
-    if (!np) return oom(err);
-    b->p = np;
-    b->cap = nc;
+    if (extra > SIZE_MAX / 2 - b->len - 1 || anc_sbuf_reserve(b, extra)) return oom(err);
     return ANC_OK;
 }
 
 anc_status anc_tk_buf_append(anc_tk_buf *b, const void *s, size_t n, anc_error *err) {
     anc_status st = anc_tk_buf_reserve(b, n, err);
     if (st) return st;
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return ANC_OK;
+    return anc_sbuf_append(b, s, n) ? oom(err) : ANC_OK;
 }
 
-void anc_tk_buf_free(anc_tk_buf *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
+void anc_tk_buf_free(anc_tk_buf *b) { anc_sbuf_free(b); }
 
 /* ---- string map ---------------------------------------------------------- */
 
@@ -68,7 +54,7 @@ long anc_tk_strmap_find(const anc_tk_strmap *m, const char *s, size_t len) {
         uint32_t slot = m->slots[i];
         if (!slot) return -1;
         const anc_tk_strent *e = &m->ents[slot - 1];
-        if (e->hash == h && e->len == len && memcmp(m->keys.p + e->off, s, len) == 0) return (long)(slot - 1);
+        if (e->hash == h && e->len == len && memcmp(m->keys.data + e->off, s, len) == 0) return (long)(slot - 1);
     }
 }
 
@@ -128,7 +114,7 @@ anc_status anc_tk_strmap_put(anc_tk_strmap *m, const char *s, size_t len, int32_
 }
 
 const char *anc_tk_strmap_key(const anc_tk_strmap *m, size_t i) {
-    return m->keys.p + m->ents[i].off;
+    return m->keys.data + m->ents[i].off;
 }
 
 void anc_tk_strmap_free(anc_tk_strmap *m) {

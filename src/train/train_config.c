@@ -6,41 +6,18 @@
 #include <string.h>
 
 #include "core/fileutil.h"
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) { b->oom = 1; return; }
-        if (b->p && b->len + (size_t)n < b->cap) { b->len += (size_t)n; return; }
-        size_t nc = (b->cap + (size_t)n + 1) * 2;
-        char *np = realloc(b->p, nc);
-        if (!np) { b->oom = 1; return; }
-        b->p = np;
-        b->cap = nc;
-    }
-}
+#include "core/strbuf.h"
 
 /* YAML double-quoted scalar (paths may hold ':' or '#'). */
-static void sb_str(sbuf *b, const char *key, const char *v) {
-    if (!v) { sb_printf(b, "%s: null\n", key); return; }
-    sb_printf(b, "%s: \"", key);
+static void sb_str(anc_sbuf *b, const char *key, const char *v) {
+    if (!v) { anc_sbuf_printf(b, "%s: null\n", key); return; }
+    anc_sbuf_printf(b, "%s: \"", key);
     for (const char *s = v; *s; s++) {
-        if (*s == '"' || *s == '\\') sb_printf(b, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20) sb_printf(b, "\\x%02x", (unsigned char)*s);
-        else sb_printf(b, "%c", *s);
+        if (*s == '"' || *s == '\\') anc_sbuf_printf(b, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) anc_sbuf_printf(b, "\\x%02x", (unsigned char)*s);
+        else anc_sbuf_printf(b, "%c", *s);
     }
-    sb_printf(b, "\"\n");
+    anc_sbuf_printf(b, "\"\n");
 }
 
 static const char *sched_name(anc_sched_type t) {
@@ -48,92 +25,92 @@ static const char *sched_name(anc_sched_type t) {
 }
 
 /* The LoRA keys (only for a use_peft run, so other runs read as before). */
-static void sb_lora(sbuf *b, const anc_train_config *c) {
+static void sb_lora(anc_sbuf *b, const anc_train_config *c) {
     if (!c->use_peft) return;
-    sb_printf(b, "use_peft: true\nlora_r: %d\nlora_alpha: %.17g\nlora_dropout: %.17g\nuse_rslora: %s\nlora_target_modules:", c->lora.r,
+    anc_sbuf_printf(b, "use_peft: true\nlora_r: %d\nlora_alpha: %.17g\nlora_dropout: %.17g\nuse_rslora: %s\nlora_target_modules:", c->lora.r,
               c->lora.alpha, c->lora.dropout, c->lora.use_rslora ? "true" : "false");
     for (int k = 0, first = 1; k < ANC_LORA_NMOD; k++)
         if (c->lora.targets & (1u << k)) {
-            sb_printf(b, "%s%s", first ? " " : ",", anc_lora_module_name((anc_lora_module)k));
+            anc_sbuf_printf(b, "%s%s", first ? " " : ",", anc_lora_module_name((anc_lora_module)k));
             first = 0;
         }
-    sb_printf(b, "\n");
+    anc_sbuf_printf(b, "\n");
     sb_str(b, "adapter", c->adapter_dir);
 }
 
 anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *path, anc_error *err) {
-    sbuf b = {0};
-    sb_printf(&b, "# anchor train: effective configuration (usable with --config)\n");
+    anc_sbuf b = {0};
+    anc_sbuf_printf(&b, "# anchor train: effective configuration (usable with --config)\n");
     sb_str(&b, "model", c->model_dir);
     sb_str(&b, "data", c->data_path);
     sb_str(&b, "output_dir", c->output_dir);
     sb_str(&b, "ref_model", c->ref_model_dir);
     sb_str(&b, "eval_data", c->eval_data_path);
-    sb_printf(&b, "loss_type:\n");
-    for (int i = 0; i < c->n_losses; i++) sb_printf(&b, "  - %s\n", anc_loss_name(c->losses[i]));
-    sb_printf(&b, "loss_weights:\n");
-    for (int i = 0; i < c->n_losses; i++) sb_printf(&b, "  - %.17g\n", c->loss_weights[i]);
-    sb_printf(&b, "beta: %.17g\nlabel_smoothing: %.17g\nsimpo_gamma: %.17g\ncpo_alpha: %.17g\n", c->loss.beta,
+    anc_sbuf_printf(&b, "loss_type:\n");
+    for (int i = 0; i < c->n_losses; i++) anc_sbuf_printf(&b, "  - %s\n", anc_loss_name(c->losses[i]));
+    anc_sbuf_printf(&b, "loss_weights:\n");
+    for (int i = 0; i < c->n_losses; i++) anc_sbuf_printf(&b, "  - %.17g\n", c->loss_weights[i]);
+    anc_sbuf_printf(&b, "beta: %.17g\nlabel_smoothing: %.17g\nsimpo_gamma: %.17g\ncpo_alpha: %.17g\n", c->loss.beta,
               c->loss.label_smoothing, c->loss.simpo_gamma, c->loss.cpo_alpha);
-    sb_printf(&b, "desirable_weight: %.17g\nundesirable_weight: %.17g\n", c->loss.desirable_weight, c->loss.undesirable_weight);
-    sb_printf(&b, "eval_on_start: %s\n", c->eval_on_start ? "true" : "false");
-    sb_printf(&b, "optimizer: %s\nlearning_rate: %.17g\nadam_beta1: %.17g\nadam_beta2: %.17g\nadam_epsilon: %.17g\nweight_decay: %.17g\n",
+    anc_sbuf_printf(&b, "desirable_weight: %.17g\nundesirable_weight: %.17g\n", c->loss.desirable_weight, c->loss.undesirable_weight);
+    anc_sbuf_printf(&b, "eval_on_start: %s\n", c->eval_on_start ? "true" : "false");
+    anc_sbuf_printf(&b, "optimizer: %s\nlearning_rate: %.17g\nadam_beta1: %.17g\nadam_beta2: %.17g\nadam_epsilon: %.17g\nweight_decay: %.17g\n",
               c->opt.type == ANC_OPT_SGD ? "sgd" : "adamw", c->opt.lr, c->opt.beta1, c->opt.beta2, c->opt.eps, c->opt.weight_decay);
-    sb_printf(&b, "lr_scheduler: %s\nwarmup_ratio: %.17g\nwarmup_steps: %lld\n", sched_name(c->scheduler), c->warmup_ratio,
+    anc_sbuf_printf(&b, "lr_scheduler: %s\nwarmup_ratio: %.17g\nwarmup_steps: %lld\n", sched_name(c->scheduler), c->warmup_ratio,
               (long long)c->warmup_steps);
-    sb_printf(&b, "per_device_train_batch_size: %lld\ngradient_accumulation_steps: %lld\n", (long long)c->batch_size,
+    anc_sbuf_printf(&b, "per_device_train_batch_size: %lld\ngradient_accumulation_steps: %lld\n", (long long)c->batch_size,
               (long long)c->grad_accum);
-    sb_printf(&b, "num_train_epochs: %.17g\nmax_steps: %lld\nmax_grad_norm: %.17g\nseed: %llu\n", c->epochs,
+    anc_sbuf_printf(&b, "num_train_epochs: %.17g\nmax_steps: %lld\nmax_grad_norm: %.17g\nseed: %llu\n", c->epochs,
               (long long)c->max_steps, c->max_grad_norm, (unsigned long long)c->seed);
-    sb_printf(&b, "logging_steps: %lld\nsave_steps: %lld\neval_steps: %lld\nmax_tokens: %lld\nno_precompute_ref: %s\nbf16: %s\n",
+    anc_sbuf_printf(&b, "logging_steps: %lld\nsave_steps: %lld\neval_steps: %lld\nmax_tokens: %lld\nno_precompute_ref: %s\nbf16: %s\n",
               (long long)c->logging_steps, (long long)c->save_steps, (long long)c->eval_steps, (long long)c->max_tokens,
               c->precompute_ref ? "false" : "true", c->bf16 ? "true" : "false");
-    sb_printf(&b, "gradient_checkpointing: %s\n", c->gradient_checkpointing ? "true" : "false");
+    anc_sbuf_printf(&b, "gradient_checkpointing: %s\n", c->gradient_checkpointing ? "true" : "false");
     sb_str(&b, "chat_template", c->chat_template);
-    sb_printf(&b, "max_length: %lld\nmax_prompt_length: %lld\ntruncation_mode: %s\n", (long long)c->max_length,
+    anc_sbuf_printf(&b, "max_length: %lld\nmax_prompt_length: %lld\ntruncation_mode: %s\n", (long long)c->max_length,
               (long long)c->max_prompt_length, c->truncation_keep_start ? "keep_start" : "keep_end");
-    if (c->save_dtype != ANC_DT_INVALID) sb_printf(&b, "save_dtype: %s\n", anc_dtype_name(c->save_dtype));
+    if (c->save_dtype != ANC_DT_INVALID) anc_sbuf_printf(&b, "save_dtype: %s\n", anc_dtype_name(c->save_dtype));
     sb_lora(&b, c);
     if (b.oom) {
-        free(b.p);
+        free(b.data);
         return anc_error_set(err, ANC_ERR_NOMEM, "out of memory writing %s", path);
     }
-    anc_status st = anc_write_file_atomic(path, b.p, b.len, err);
-    free(b.p);
+    anc_status st = anc_write_file_atomic(path, b.data, b.len, err);
+    free(b.data);
     return st;
 }
 
 anc_status anc_train_signature(const anc_train_config *c, uint64_t data_hash, char **out, anc_error *err) {
     *out = NULL;
-    sbuf b = {0};
+    anc_sbuf b = {0};
     sb_str(&b, "model", c->model_dir);
     sb_str(&b, "ref_model", c->ref_model_dir);
-    sb_printf(&b, "data: %016llx\n", (unsigned long long)data_hash);
-    sb_printf(&b, "loss_type:");
-    for (int i = 0; i < c->n_losses; i++) sb_printf(&b, "%s%s", i ? "," : " ", anc_loss_name(c->losses[i]));
-    sb_printf(&b, "\nloss_weights:");
-    for (int i = 0; i < c->n_losses; i++) sb_printf(&b, "%s%.17g", i ? "," : " ", c->loss_weights[i]);
-    sb_printf(&b, "\nbeta: %.17g\nlabel_smoothing: %.17g\nsimpo_gamma: %.17g\ncpo_alpha: %.17g\n", c->loss.beta,
+    anc_sbuf_printf(&b, "data: %016llx\n", (unsigned long long)data_hash);
+    anc_sbuf_printf(&b, "loss_type:");
+    for (int i = 0; i < c->n_losses; i++) anc_sbuf_printf(&b, "%s%s", i ? "," : " ", anc_loss_name(c->losses[i]));
+    anc_sbuf_printf(&b, "\nloss_weights:");
+    for (int i = 0; i < c->n_losses; i++) anc_sbuf_printf(&b, "%s%.17g", i ? "," : " ", c->loss_weights[i]);
+    anc_sbuf_printf(&b, "\nbeta: %.17g\nlabel_smoothing: %.17g\nsimpo_gamma: %.17g\ncpo_alpha: %.17g\n", c->loss.beta,
               c->loss.label_smoothing, c->loss.simpo_gamma, c->loss.cpo_alpha);
-    sb_printf(&b, "desirable_weight: %.17g\nundesirable_weight: %.17g\n", c->loss.desirable_weight, c->loss.undesirable_weight);
-    sb_printf(&b, "optimizer: %s\nlearning_rate: %.17g\nadam_beta1: %.17g\nadam_beta2: %.17g\nadam_epsilon: %.17g\nweight_decay: %.17g\n",
+    anc_sbuf_printf(&b, "desirable_weight: %.17g\nundesirable_weight: %.17g\n", c->loss.desirable_weight, c->loss.undesirable_weight);
+    anc_sbuf_printf(&b, "optimizer: %s\nlearning_rate: %.17g\nadam_beta1: %.17g\nadam_beta2: %.17g\nadam_epsilon: %.17g\nweight_decay: %.17g\n",
               c->opt.type == ANC_OPT_SGD ? "sgd" : "adamw", c->opt.lr, c->opt.beta1, c->opt.beta2, c->opt.eps, c->opt.weight_decay);
-    sb_printf(&b, "lr_scheduler: %s\nwarmup_ratio: %.17g\nwarmup_steps: %lld\n", sched_name(c->scheduler), c->warmup_ratio,
+    anc_sbuf_printf(&b, "lr_scheduler: %s\nwarmup_ratio: %.17g\nwarmup_steps: %lld\n", sched_name(c->scheduler), c->warmup_ratio,
               (long long)c->warmup_steps);
-    sb_printf(&b, "per_device_train_batch_size: %lld\ngradient_accumulation_steps: %lld\n", (long long)c->batch_size,
+    anc_sbuf_printf(&b, "per_device_train_batch_size: %lld\ngradient_accumulation_steps: %lld\n", (long long)c->batch_size,
               (long long)c->grad_accum);
-    sb_printf(&b, "num_train_epochs: %.17g\nmax_steps: %lld\nmax_grad_norm: %.17g\nseed: %llu\nmax_tokens: %lld\n", c->epochs,
+    anc_sbuf_printf(&b, "num_train_epochs: %.17g\nmax_steps: %lld\nmax_grad_norm: %.17g\nseed: %llu\nmax_tokens: %lld\n", c->epochs,
               (long long)c->max_steps, c->max_grad_norm, (unsigned long long)c->seed, (long long)c->max_tokens);
-    sb_printf(&b, "no_precompute_ref: %s\nbf16: %s\n", c->precompute_ref ? "false" : "true", c->bf16 ? "true" : "false");
+    anc_sbuf_printf(&b, "no_precompute_ref: %s\nbf16: %s\n", c->precompute_ref ? "false" : "true", c->bf16 ? "true" : "false");
     sb_str(&b, "chat_template", c->chat_template);
-    sb_printf(&b, "max_length: %lld\nmax_prompt_length: %lld\ntruncation_mode: %s\n", (long long)c->max_length,
+    anc_sbuf_printf(&b, "max_length: %lld\nmax_prompt_length: %lld\ntruncation_mode: %s\n", (long long)c->max_length,
               (long long)c->max_prompt_length, c->truncation_keep_start ? "keep_start" : "keep_end");
     sb_lora(&b, c);
     if (b.oom) {
-        free(b.p);
+        free(b.data);
         return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     }
-    *out = b.p;
+    *out = b.data;
     return ANC_OK;
 }
 
@@ -153,7 +130,7 @@ static const char *sig_value(const char *text, const char *key, size_t klen, siz
 }
 
 anc_status anc_train_signature_check(const char *then, const char *now, const char *ckpt_path, anc_error *err) {
-    sbuf b = {0};
+    anc_sbuf b = {0};
     int n_diff = 0;
     for (const char *l = now; l && *l;) {
         const char *e = strchr(l, '\n');
@@ -168,7 +145,7 @@ anc_status anc_train_signature_check(const char *then, const char *now, const ch
                 ov = strlen(old);
             }
             if (ov != nv || memcmp(old, v, nv)) {
-                sb_printf(&b, "%s%.*s %.*s -> %.*s", n_diff ? "; " : "", (int)klen, l, (int)ov, old, (int)nv, v);
+                anc_sbuf_printf(&b, "%s%.*s %.*s -> %.*s", n_diff ? "; " : "", (int)klen, l, (int)ov, old, (int)nv, v);
                 n_diff++;
             }
         }
@@ -180,7 +157,7 @@ anc_status anc_train_signature_check(const char *then, const char *now, const ch
         st = anc_error_set(err, ANC_ERR_INVALID,
                            "train: %s was made with other settings (%s); resume with the same settings, drop --resume to "
                            "start over (the finished files stay until the new run completes), or choose another --output-dir",
-                           ckpt_path, b.p);
-    free(b.p);
+                           ckpt_path, b.data);
+    free(b.data);
     return st;
 }
