@@ -3,7 +3,12 @@
  *   include another folder's headers only if that folder never leads back);
  *   the folder graph is printed so a failure shows the loop;
  * - no folder holds more than a quarter of src/'s lines;
- * - src/tokenizer/ holds no template engine (it lives in src/jinja/). */
+ * - src/tokenizer/ holds no template engine (it lives in src/jinja/);
+ * - src/eval/ holds no demo code (it lives in src/demo/);
+ * - no function in src/cli/ is longer than 150 lines: the CLI parses flags
+ *   and prints, the workflows are library calls (src/flow/). A function is
+ *   counted from its opening line at column 0 to its closing brace at
+ *   column 0, as the code is formatted. */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -133,10 +138,86 @@ static void test_tokenizer_is_the_tokenizer(void **state) {
     free(dir);
 }
 
+static void test_eval_holds_no_demo(void **state) {
+    (void)state;
+    char *dir = tu_path(ANCHOR_SOURCE_DIR, "src/eval");
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, "demo")) fail_msg("src/eval/%s: the demo lives in src/demo/", e->d_name);
+    closedir(d);
+    free(dir);
+}
+
+#define CLI_FUNCTION_MAX 150
+
+/* Longest function of one C file; its name and length in *name / return. */
+static int longest_function(const char *path, char *name, size_t cap) {
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096], current[128] = "";
+    int start = 0, lineno = 0, best = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t n = strlen(line);
+        int opens = n >= 2 && line[n - 2] == '{' && line[n - 1] == '\n';
+        if (!start && opens && line[0] != ' ' && line[0] != '\t' && line[0] != '}' && line[0] != '#' && strchr(line, '(') &&
+            !strstr(line, "=")) {
+            start = lineno;
+            const char *paren = strchr(line, '('), *b = paren;
+            while (b > line && (b[-1] == '_' || (b[-1] >= 'a' && b[-1] <= 'z') || (b[-1] >= 'A' && b[-1] <= 'Z') ||
+                                (b[-1] >= '0' && b[-1] <= '9')))
+                b--;
+            snprintf(current, sizeof current, "%.*s", (int)(paren - b), b);
+        } else if (start && line[0] == '}') {
+            int len = lineno - start + 1;
+            if (len > best) {
+                best = len;
+                snprintf(name, cap, "%s", current);
+            }
+            start = 0;
+        }
+    }
+    fclose(f);
+    return best;
+}
+
+static void test_cli_functions_are_short(void **state) {
+    (void)state;
+    char *dir = tu_path(ANCHOR_SOURCE_DIR, "src/cli");
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int files = 0, worst = 0;
+    char worst_at[192] = "";
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 3 || strcmp(e->d_name + n - 2, ".c")) continue;
+        char *path = tu_path(dir, e->d_name), name[128] = "";
+        int len = longest_function(path, name, sizeof name);
+        files++;
+        if (len > worst) {
+            worst = len;
+            snprintf(worst_at, sizeof worst_at, "%s in src/cli/%s", name, e->d_name);
+        }
+        if (len > CLI_FUNCTION_MAX)
+            printf("  src/cli/%s: %s() has %d lines (at most %d)\n", e->d_name, name, len, CLI_FUNCTION_MAX);
+        free(path);
+    }
+    closedir(d);
+    free(dir);
+    printf("  %d files in src/cli/; the longest function is %s, %d lines\n", files, worst_at, worst);
+    assert_true(files > 10);
+    if (worst > CLI_FUNCTION_MAX) fail_msg("functions in src/cli/ longer than %d lines (above)", CLI_FUNCTION_MAX);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_folders),
         cmocka_unit_test(test_tokenizer_is_the_tokenizer),
+        cmocka_unit_test(test_eval_holds_no_demo),
+        cmocka_unit_test(test_cli_functions_are_short),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,9 +13,26 @@ static int revise(int argc, char **argv, anc_store *store) {
     return rc ? rc : cli_revise_exec(&o, store);
 }
 
+static int judge(int argc, char **argv, anc_store *store) {
+    anc_judge_opts o;
+    anc_judge_opts_init(&o);
+    int rc = cli_parse_table(argc, argv, anc_judge_option_table, &o, "judge", "", NULL, NULL, NULL);
+    return rc ? rc : cli_judge_exec(&o, store);
+}
+
+/* argv[0] is "pairs" and argv[1] "stronger" (anc_pipeline_argv) */
+static int stronger(int argc, char **argv, anc_store *store) {
+    anc_stronger_opts o;
+    anc_stronger_opts_init(&o);
+    int rc = cli_parse_table(argc - 1, argv + 1, anc_stronger_option_table, &o, "pairs stronger", "", NULL, NULL, NULL);
+    return rc ? rc : cli_stronger_exec(&o, store);
+}
+
 int cli_step_exec(int kind, int argc, char **argv, anc_store *store) {
     switch ((anc_step_kind)kind) {
     case ANC_STEP_REVISE: return revise(argc, argv, store);
+    case ANC_STEP_JUDGE: return judge(argc, argv, store);
+    case ANC_STEP_STRONGER: return stronger(argc, argv, store);
     default: return -1;
     }
 }

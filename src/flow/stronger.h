@@ -21,4 +21,15 @@ extern const anc_option anc_stronger_option_table[];
 /* Zeroes o and applies the table's defaults. */
 void anc_stronger_opts_init(anc_stronger_opts *o);
 
+/* Answers the prompts of o->input with the stronger model and writes the
+ * pairs to o->out. A string prompt is sent as one user message, a
+ * message-list prompt as the conversation it is. store: the run store to use
+ * (borrowed; NULL: o->llm.store, else OUT.store.db). Errors: bad rows
+ * (file:line), other settings than the stored items were made with
+ * (ANC_ERR_INVALID, see anc_llm_step_open), backend and store errors. Items
+ * that failed (an error or an empty answer) are not an error: *res counts
+ * them (free with anc_items_result_free). */
+anc_status anc_stronger_run(const anc_stronger_opts *o, anc_store *store, const anc_flow_hooks *hooks,
+                            anc_items_result *res, anc_error *err);
+
 #endif
