@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/cli_llm.h"
 #include "core/fileutil.h"
 #include "core/lock.h"
 #include "pipeline/pipeline.h"
