@@ -28,8 +28,16 @@ static int stronger(int argc, char **argv, anc_store *store) {
     return rc ? rc : cli_stronger_exec(&o, store);
 }
 
+static int generate(int argc, char **argv) {
+    anc_generate_opts o;
+    anc_generate_opts_init(&o);
+    int rc = cli_parse_table(argc, argv, anc_generate_option_table, &o, "generate", "", NULL, NULL, NULL);
+    return rc ? rc : cli_generate_exec(&o);
+}
+
 int cli_step_exec(int kind, int argc, char **argv, anc_store *store) {
     switch ((anc_step_kind)kind) {
+    case ANC_STEP_GENERATE: return generate(argc, argv);
     case ANC_STEP_REVISE: return revise(argc, argv, store);
     case ANC_STEP_JUDGE: return judge(argc, argv, store);
     case ANC_STEP_STRONGER: return stronger(argc, argv, store);

@@ -5,6 +5,10 @@
 #ifndef ANCHOR_FLOW_GENERATE_H
 #define ANCHOR_FLOW_GENERATE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
 #include "flow/flow.h"
 #include "flow/options.h"
 
@@ -31,5 +35,28 @@ extern const anc_option anc_generate_option_table[];
 
 /* Zeroes o and applies the table's defaults. */
 void anc_generate_opts_init(anc_generate_opts *o);
+
+/* What a generate run made (the figures of the command's closing lines).
+ * kept is set once OUT.partial was read; completions, capped and context
+ * once decoding finished (also when writing OUT fails after it); tokens on
+ * success. */
+typedef struct anc_generate_result {
+    size_t completions;      /* rows written: prompts x samples per prompt */
+    size_t kept;             /* of which kept from an interrupted run (OUT.partial) */
+    int64_t tokens;          /* completion tokens written */
+    size_t capped;           /* completions stopped at the model's context before max_new_tokens */
+    int context;             /* the model's context (max_position_embeddings) */
+} anc_generate_result;
+
+/* Samples o->samples_per_prompt completions for each row of o->prompts with
+ * o->model and writes them to o->out in prompt order. Completions are kept
+ * in OUT.partial as they finish; a rerun with the same settings continues
+ * from it (notes say so) and the file is removed once OUT is written.
+ * Progress is reported in "completions" with the tokens generated. Errors:
+ * a bad prompt row (file:line), loading, decoding and write errors. The
+ * process-wide OpenBLAS thread count is the caller's (see core/blas.h for
+ * o->bf16). */
+anc_status anc_generate_run(const anc_generate_opts *o, const anc_flow_hooks *hooks, anc_generate_result *res,
+                            anc_error *err);
 
 #endif

@@ -1,4 +1,5 @@
-#include "cli/gen_partial.h"
+/* The resumable partial output of the generate step (gen_partial.h). */
+#include "flow/gen_partial.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -56,9 +57,11 @@ static char *result_line(size_t q, const anc_gen_result *r) {
     return s;
 }
 
-anc_status gen_partial_open(gen_partial *gp, const char *out, uint64_t sig, size_t n_req, int max_new, int vocab,
-                            anc_gen_result *res, unsigned char *done, size_t *kept, int *other, anc_error *err) {
+anc_status anc_gen_partial_open(anc_gen_partial *gp, const char *out, uint64_t sig, size_t n_req, int max_new,
+                                int vocab, anc_gen_result *res, unsigned char *done, size_t *kept, int *other,
+                                const anc_flow_hooks *hooks, anc_error *err) {
     memset(gp, 0, sizeof *gp);
+    gp->hooks = hooks;
     *kept = 0;
     *other = 0;
     size_t n = strlen(out) + 9;
@@ -100,26 +103,28 @@ anc_status gen_partial_open(gen_partial *gp, const char *out, uint64_t sig, size
     /* rewrite what is good, then append from there */
     anc_status st = good ? anc_write_file_atomic(gp->path, text, good, err) : anc_write_file_atomic(gp->path, head, strlen(head), err);
     free(text);
-    if (st) return st;
-    if (!(gp->f = fopen(gp->path, "a"))) return anc_error_set(err, ANC_ERR_IO, "%s: cannot open for appending: %s", gp->path, strerror(errno));
-    return ANC_OK;
+    if (!st && !(gp->f = fopen(gp->path, "a")))
+        st = anc_error_set(err, ANC_ERR_IO, "%s: cannot open for appending: %s", gp->path, strerror(errno));
+    if (st) anc_gen_partial_close(gp, 0);
+    return st;
 }
 
-void gen_partial_add(gen_partial *gp, size_t q, const anc_gen_result *r) {
+void anc_gen_partial_add(anc_gen_partial *gp, size_t q, const anc_gen_result *r) {
     if (!gp->f) return;
     char *line = result_line(q, r);
     int ok = line && fprintf(gp->f, "%s\n", line) > 0 && fflush(gp->f) == 0;
+    int e = errno;
     free(line);
     if (!ok) {
-        fprintf(stderr, "anchor generate: warning: %s: cannot write (%s); completions are kept in memory only\n", gp->path,
-                strerror(errno));
+        anc_flow_note(gp->hooks, "warning: %s: cannot write (%s); completions are kept in memory only", gp->path,
+                      strerror(e));
         fclose(gp->f);
         gp->f = NULL;
         gp->write_failed = 1;
     }
 }
 
-void gen_partial_close(gen_partial *gp, int remove_file) {
+void anc_gen_partial_close(anc_gen_partial *gp, int remove_file) {
     if (gp->f) fclose(gp->f);
     gp->f = NULL;
     if (remove_file && gp->path) unlink(gp->path);
