@@ -199,7 +199,7 @@ static void test_cli_functions_are_short(void **state) {
         files++;
         if (len > worst) {
             worst = len;
-            snprintf(worst_at, sizeof worst_at, "%s in src/cli/%s", name, e->d_name);
+            snprintf(worst_at, sizeof worst_at, "%.100s in src/cli/%.80s", name, e->d_name);
         }
         if (len > CLI_FUNCTION_MAX)
             printf("  src/cli/%s: %s() has %d lines (at most %d)\n", e->d_name, name, len, CLI_FUNCTION_MAX);

@@ -6,29 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum anc_dtype {
-    ANC_DT_INVALID = 0,
-    ANC_DT_F32,
-    ANC_DT_F16,
-    ANC_DT_BF16,
-    ANC_DT_F64,
-    ANC_DT_I64,
-    ANC_DT_I32,
-    ANC_DT_I16,
-    ANC_DT_I8,
-    ANC_DT_U8,
-    ANC_DT_BOOL
-} anc_dtype;
+/* anc_dtype, anc_dtype_name and anc_dtype_from_user are public. */
+#include "anchor/common.h"
 
 /* Bytes per element (0 for ANC_DT_INVALID). */
 size_t anc_dtype_size(anc_dtype dt);
-/* safetensors spelling ("F32", "BF16", ...). Never NULL. */
-const char *anc_dtype_name(anc_dtype dt);
 /* Parses a safetensors dtype string; ANC_DT_INVALID when unknown. */
 anc_dtype anc_dtype_from_name(const char *name);
-/* Parses a user-facing spelling: f32|float32|fp32, f16|float16|fp16, bf16|bfloat16.
- * ANC_DT_INVALID when unknown. */
-anc_dtype anc_dtype_from_user(const char *name);
 
 float anc_f16_to_f32(uint16_t h);
 uint16_t anc_f32_to_f16(float f);     /* round to nearest even, overflow to inf */

@@ -7,23 +7,8 @@
 
 #include <stdarg.h>
 
-typedef enum anc_status {
-    ANC_OK = 0,
-    ANC_ERR_IO,          /* open/read/write/mmap failed */
-    ANC_ERR_FORMAT,      /* malformed input file or row */
-    ANC_ERR_NOMEM,       /* allocation failed or size overflow */
-    ANC_ERR_INVALID,     /* bad argument or inconsistent request */
-    ANC_ERR_UNSUPPORTED, /* valid input that anchor does not handle (yet) */
-    ANC_ERR_NUMERIC,     /* NaN/Inf where a finite value is required */
-    ANC_ERR_INTERNAL
-} anc_status;
-
-#define ANC_ERROR_MESSAGE_MAX 1024
-
-typedef struct anc_error {
-    anc_status code;
-    char message[ANC_ERROR_MESSAGE_MAX];
-} anc_error;
+/* anc_status, anc_error, anc_error_clear and anc_status_name are public. */
+#include "anchor/common.h"
 
 /* Sets err (may be NULL) to code and a printf-style message, truncating
  * safely. Returns code so callers can `return anc_error_set(...)`. */
@@ -34,11 +19,5 @@ anc_status anc_error_set(anc_error *err, anc_status code, const char *fmt, ...)
  * err->code (or ANC_ERR_INTERNAL when err is NULL). */
 anc_status anc_error_prefix(anc_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-/* Resets err to ANC_OK with an empty message. */
-void anc_error_clear(anc_error *err);
-
-/* A short stable name for a status ("io", "format", ...). Never NULL. */
-const char *anc_status_name(anc_status code);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* done of total units finished; tokens processed so far (0 if unknown). */
-typedef void (*anc_progress_fn)(void *ctx, size_t done, size_t total, int64_t tokens);
+/* anc_progress_fn: public (anchor/common.h). */
+#include "anchor/common.h"
 
 #endif

@@ -1,38 +1,18 @@
-/* Preference datasets in TRL's formats, tokenised the way training needs:
- *
- *   standard        {"prompt": str, "chosen": str, "rejected": str}
- *   conversational  {"prompt": [messages], "chosen": [messages], "rejected": [messages]}
- *   implicit prompt {"chosen": ..., "rejected": ...} (the prompt is their common prefix)
- *   unpaired        {"prompt": ..., "completion": ..., "label": bool}
- *   pre-tokenised   {"prompt_ids": [...], "chosen_ids"/"rejected_ids" or "completion_ids": [...]}
- *
- * Conversational rows: the prompt is the chat template rendered with
- * add_generation_prompt = true; each completion is what the template renders
- * for the conversation with that answer, minus the prompt's rendering (the
- * end-of-turn token included, no EOS added). Standard rows: the prompt gets
- * the tokenizer's BOS when it adds one (never twice) and each completion gets
- * EOS appended, as TRL does. ids = ids(prompt) + ids(completion), so both
- * sides of a pair share identical prompt ids. */
+/* Preference datasets in TRL's formats (the formats and the public part are
+ * anchor/dataset.h: the option and stats types, anc_dataset_load,
+ * anc_dataset_parse, anc_prompt_ids_json); this header adds the builders
+ * over parsed rows that the trainer and the CLI use. */
 #ifndef ANCHOR_DATA_DATASET_H
 #define ANCHOR_DATA_DATASET_H
 
 #include <stdint.h>
 
+#include "anchor/dataset.h"
 #include "data/jsonl.h"
 #include "data/pairs.h"
 #include "jinja/chat_template.h"
 #include "jinja/template.h"
 #include "tokenizer/tokenizer.h"
-
-typedef enum { ANC_TRUNC_KEEP_END = 0, ANC_TRUNC_KEEP_START = 1 } anc_trunc_mode;
-
-typedef struct anc_dataset_opts {
-    int64_t max_length;         /* prompt + completion tokens; 0 = no limit */
-    int64_t max_prompt_length;  /* 0 = no limit */
-    anc_trunc_mode truncation;  /* which end of the prompt survives */
-    int unpaired;               /* rows are prompt/completion/label */
-    int64_t max_row_bytes;      /* rows with more text are dropped before tokenizing; 0 = no limit */
-} anc_dataset_opts;
 
 /* No real tokenizer packs more than this many bytes of text into a token on
  * average over a row: a row longer than this times the token limit cannot
@@ -47,15 +27,6 @@ typedef struct anc_dataset_opts {
 int64_t anc_dataset_byte_limit(int64_t tokens);
 /* The max_line_bytes for anc_rows_load_limited that goes with o (0: none). */
 size_t anc_dataset_line_limit(const anc_dataset_opts *o);
-
-typedef struct anc_dataset_stats {
-    size_t rows, kept;
-    size_t dropped;             /* rows that cannot fit max_length even truncated */
-    size_t dropped_bytes;       /* of dropped: longer than max_row_bytes, not tokenized */
-    size_t truncated;           /* rows kept after truncation */
-    size_t conversational, standard, pretokenised, implicit_prompt;
-    size_t first_dropped_line;  /* 0 when none */
-} anc_dataset_stats;
 
 
 /* Builds the tokenised pairs of rows (label names the file in errors, which

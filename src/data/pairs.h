@@ -2,27 +2,18 @@
  * A pair is (prompt ids, chosen ids, rejected ids); response ids exclude the
  * prompt. Both sides of a pair always go into the same micro-batch, as two
  * sequences prompt+chosen and prompt+rejected whose response tokens are
- * scored. */
+ * scored. anc_pair, anc_pairset, anc_pairset_free and anc_pair_tokens are
+ * public (anchor/dataset.h). */
 #ifndef ANCHOR_DATA_PAIRS_H
 #define ANCHOR_DATA_PAIRS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "anchor/dataset.h"
 #include "core/error.h"
 #include "data/jsonl.h"
 #include "model/batch.h"
-
-typedef struct anc_pair {
-    int32_t *prompt, *chosen, *rejected;     /* owned */
-    size_t n_prompt, n_chosen, n_rejected;
-    size_t line;                             /* source line (for messages) */
-} anc_pair;
-
-typedef struct anc_pairset {
-    anc_pair *pairs;
-    size_t n;
-} anc_pairset;
 
 /* Reads pre-tokenised rows (prompt_ids, chosen_ids, rejected_ids) from rows.
  * Ids must lie in [0, vocab). The prompt must be non-empty (the first
@@ -30,7 +21,6 @@ typedef struct anc_pairset {
  * Text rows are reported as needing a tokenizer. */
 anc_status anc_pairs_from_rows(anc_pairset *out, const anc_rows *rows, int vocab, const char *label,
                                anc_error *err);
-void anc_pairset_free(anc_pairset *ps);
 
 /* A packed micro-batch of whole pairs: pair first+i has its prompt+chosen
  * in sequence seq_chosen[i] and its prompt+rejected in seq_rejected[i].

@@ -110,3 +110,38 @@ anc_status anc_options_defaults(const anc_option *t, void *base, anc_error *err)
     }
     return ANC_OK;
 }
+
+static char *keep_copy(anc_opt_strings *k, const char *v) {
+    char **nv = realloc(k->v, (k->n + 1) * sizeof *nv);
+    if (!nv) return NULL;
+    k->v = nv;
+    char *c = strdup(v);
+    if (c) k->v[k->n++] = c;
+    return c;
+}
+
+anc_status anc_option_set_copy(const anc_option *o, void *base, const char *v, anc_opt_strings *keep, anc_error *err) {
+    if (o->type != ANC_OPT_STR && o->type != ANC_OPT_LIST) return anc_option_set(o, base, v, err);
+    char *c = keep_copy(keep, v);
+    if (!c) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    if (o->type == ANC_OPT_STR) return anc_option_set(o, base, c, err);
+    anc_opt_list *l = anc_option_field(o, base);
+    l->n = 0; /* a set is the whole list */
+    l->from_file = 0;
+    for (char *save = NULL, *tok = strtok_r(c, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ' || *tok == '\t') tok++;
+        size_t n = strlen(tok);
+        while (n && (tok[n - 1] == ' ' || tok[n - 1] == '\t')) tok[--n] = '\0';
+        if (!n) continue;
+        anc_status st = anc_option_set(o, base, tok, err);
+        if (st) return st;
+    }
+    return ANC_OK;
+}
+
+void anc_opt_strings_free(anc_opt_strings *k) {
+    for (size_t i = 0; i < k->n; i++) free(k->v[i]);
+    free(k->v);
+    k->v = NULL;
+    k->n = 0;
+}

@@ -78,6 +78,21 @@ const char *anc_option_check(const anc_option *o, const char *v);
  * gives ANC_ERR_INVALID too. */
 anc_status anc_option_set(const anc_option *o, void *base, const char *v, anc_error *err);
 
+/* Copies of values kept for a struct filled by a library caller. */
+typedef struct anc_opt_strings {
+    char **v;
+    size_t n;
+} anc_opt_strings;
+
+/* As anc_option_set, on a copy of v kept in *keep (free with
+ * anc_opt_strings_free after the last use of base). A list value is split
+ * at commas (blanks around items dropped) and replaces the list's values
+ * (a set gives the whole list). Errors as
+ * anc_option_set, plus ANC_ERR_NOMEM; on error the field is unchanged
+ * except for a list, which keeps the items set before the bad one. */
+anc_status anc_option_set_copy(const anc_option *o, void *base, const char *v, anc_opt_strings *keep, anc_error *err);
+void anc_opt_strings_free(anc_opt_strings *k);
+
 /* The field of o in base, for the CLI binding its parser to it. */
 void *anc_option_field(const anc_option *o, void *base);
 

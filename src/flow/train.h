@@ -1,6 +1,8 @@
 /* The train step's options: TRL's and PEFT's option names, one table for
- * `anchor train` and the pipeline's train kind, turned into the trainer's
- * anc_train_config (train/trainer.h) by anc_train_opts_config. */
+ * `anchor train`, the pipeline's train kind and the public settings API
+ * (anchor/train.h: anc_train_opts is this struct, opaque there), turned
+ * into the trainer's anc_train_config (train/trainer.h) by
+ * anc_train_opts_config. */
 #ifndef ANCHOR_FLOW_TRAIN_H
 #define ANCHOR_FLOW_TRAIN_H
 
@@ -59,6 +61,7 @@ typedef struct anc_train_opts {
     const char *truncation_mode;
     int resume;
     const char *save_dtype;
+    anc_opt_strings kept;   /* copies made for library callers (anc_train_opts_set), no option */
 } anc_train_opts;
 
 /* The option table of train. */

@@ -21,7 +21,11 @@
  * while rendering (raise_exception, type errors, undefined use) are
  * ANC_ERR_INVALID with the line:column of the expression.
  *
- * A compiled template is immutable: several threads may render it at once. */
+ * A compiled template is immutable: several threads may render it at once.
+ *
+ * Public (anchor/chat.h): anc_template, anc_template_options,
+ * anc_template_compile, anc_template_free, anc_template_label,
+ * anc_template_builtin, anc_template_builtin_name. */
 #ifndef ANCHOR_TOKENIZER_TEMPLATE_H
 #define ANCHOR_TOKENIZER_TEMPLATE_H
 
@@ -29,27 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "anchor/chat.h"
 #include "core/error.h"
-
-typedef struct anc_template anc_template;
-
-/* Render settings; a zeroed struct (or passing NULL) means the defaults. */
-typedef struct anc_template_options {
-    int has_now;        /* nonzero: strftime_now() formats now_utc; zero: the current time */
-    int64_t now_utc;    /* seconds since 1970-01-01T00:00:00Z (formatted as UTC) */
-    size_t max_output;  /* cap on rendered bytes; 0 = 64 MiB */
-    size_t max_memory;  /* cap on one render's working memory; 0 = 512 MiB */
-    uint64_t max_steps; /* cap on statements + loop iterations + calls; 0 = 50 million */
-} anc_template_options;
-
-/* Compiles len bytes of Jinja2 source. label names the template in error
- * messages ("label:line:column: ..."); NULL means "chat_template". On success
- * *out owns the compiled template (anc_template_free). On failure *out is
- * NULL and err says what and where: ANC_ERR_FORMAT for syntax errors,
- * ANC_ERR_UNSUPPORTED for valid Jinja2 that anchor does not implement
- * (including unknown filter or test names), ANC_ERR_NOMEM. */
-anc_status anc_template_compile(anc_template **out, const char *source, size_t len, const char *label,
-                                anc_error *err);
 
 /* Renders t with the variables of context, a JSON object (NULL: no
  * variables) whose members become template variables: typically messages,
@@ -65,20 +50,5 @@ anc_status anc_template_compile(anc_template **out, const char *source, size_t l
  * machine; nesting of macros and values is bounded too. */
 anc_status anc_template_render(const anc_template *t, const json_t *context, const anc_template_options *opts,
                                char **out, size_t *out_len, anc_error *err);
-
-/* Frees a compiled template; NULL is a no-op. */
-void anc_template_free(anc_template *t);
-
-/* The label given at compile time (never NULL). */
-const char *anc_template_label(const anc_template *t);
-
-/* Source of a built-in template for `--chat-template NAME` overrides, or NULL
- * for an unknown name. Names: "chatml", "llama3", "llama2", "zephyr",
- * "mistral". The string is static; do not free it. Each expects messages,
- * add_generation_prompt and (except chatml) bos_token / eos_token. */
-const char *anc_template_builtin(const char *name);
-
-/* Name of built-in template i (0-based), NULL past the last one. */
-const char *anc_template_builtin_name(size_t i);
 
 #endif

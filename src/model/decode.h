@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "anchor/generate.h" /* anc_sampling */
 #include "core/error.h"
 #include "core/rng.h"
 #include "model/model.h"
@@ -31,14 +32,6 @@ int anc_kv_len(const anc_kv_cache *kv, int slot);
  * of each slot's last new token to logits[i*V .. (i+1)*V). */
 anc_status anc_decode_step(const anc_model *m, anc_kv_cache *kv, const int *slots, const int32_t *const *tokens,
                            const int *n_tokens, int n, float *logits, anc_error *err);
-
-/* Sampling settings, as transformers' generate: temperature 0 = greedy
- * (argmax, lowest id on ties); top_k 0 = off; top_p 1 = off. */
-typedef struct anc_sampling {
-    float temperature;
-    int top_k;
-    float top_p;
-} anc_sampling;
 
 /* Draws a token from logits[V] (modified in place). */
 int32_t anc_sample(float *logits, int V, const anc_sampling *s, anc_rng *rng);

@@ -20,7 +20,13 @@
 #include "model/config.h"
 #include "model/params.h"
 
-typedef struct anc_model {
+/* The public part (anchor/model.h): the anc_model and anc_acts types,
+ * anc_model_load_hf, anc_model_create_random, anc_model_save_hf,
+ * anc_model_free, anc_model_get_info, anc_acts_create_forward_only and
+ * anc_acts_free. */
+#include "anchor/model.h"
+
+struct anc_model {
     anc_config cfg;
     float *params;              /* the slab: n_params floats, owned */
     size_t n_params;
@@ -32,12 +38,7 @@ typedef struct anc_model {
     uint16_t *params16;         /* NULL: fp32 products; else the slab in bf16 (anc_model_set_bf16), owned */
     struct anc_lora *lora;      /* NULL: the base model; else its LoRA adapters run too (model/lora.h), borrowed */
     int frozen16;               /* 1: a frozen base held only in bf16 (anc_model_create_frozen16) */
-} anc_model;
-
-
-/* Activations saved by forward for backward, and the scratch both use.
- * Grows on demand; reuse one per model across steps. */
-typedef struct anc_acts anc_acts;
+};
 
 /* Creates a model of config cfg with all parameters zero. */
 anc_status anc_model_create(anc_model **out, const anc_config *cfg, anc_error *err);
@@ -52,8 +53,6 @@ anc_status anc_model_create(anc_model **out, const anc_config *cfg, anc_error *e
  * in bf16; it cannot leave bf16 or be saved, merged into, or trained in
  * full (those return ANC_ERR_INVALID). Fill matrices in params16. */
 anc_status anc_model_create_frozen16(anc_model **out, const anc_config *cfg, anc_error *err);
-/* Releases a model (NULL is a no-op). */
-void anc_model_free(anc_model *m);
 
 /* Mixed precision as TRL's bf16 = True: on: the matrix products of linear
  * layers and the vocabulary projection take bf16 operands (weights from a
@@ -69,11 +68,7 @@ void anc_model_sync_bf16(anc_model *m);
  * dst[hidden_size] as fp32, from the bf16 weights of a frozen base. */
 void anc_model_embed_row(const anc_model *m, int32_t tok, float *dst);
 
-/* Loads a Hugging Face model directory: config.json plus model.safetensors,
- * or shards listed in model.safetensors.index.json. Tensors may be F32, F16
- * or BF16 and are converted to fp32. Errors name the file and the tensor. */
-anc_status anc_model_load_hf(anc_model **out, const char *dir, anc_error *err);
-/* Loads like anc_model_load_hf into a frozen bf16 base
+/* Loads like anc_model_load_hf (anchor/model.h) into a frozen bf16 base
  * (anc_model_create_frozen16): each weight matrix is read from its file
  * straight into bf16 (BF16 files are copied, others rounded to nearest
  * even). Both loaders copy tensor by tensor and let the kernel drop each
@@ -98,16 +93,9 @@ const char *const *anc_model_aux_files(void);
  * kept, the inner activations of one layer at a time). */
 size_t anc_model_act_bytes_per_token(const anc_config *cfg, int checkpointing);
 
-/* Writes config.json and model.safetensors (tensors in dtype F32, F16 or
- * BF16) into dir, creating it. A tied lm_head is not written (as HF). */
-anc_status anc_model_save_hf(const anc_model *m, const char *dir, anc_dtype dtype, anc_error *err);
-
+/* Acts for training passes (anc_acts_create_forward_only, public, turns
+ * checkpointing on for passes that only run forward). NULL when out of memory. */
 anc_acts *anc_acts_create(void);
-/* Acts for passes that only run forward (reference, scoring, evaluation):
- * checkpointing on (see below), which costs such a pass nothing and holds
- * one layer's inner activations instead of all. NULL when out of memory. */
-anc_acts *anc_acts_create_forward_only(void);
-void anc_acts_free(anc_acts *a);
 /* Gradient checkpointing per layer (TRL's gradient_checkpointing): on: a
  * forward keeps only the residual stream entering each layer, and backward
  * re-runs each layer's forward before its backward, so the activations of

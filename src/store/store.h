@@ -47,39 +47,17 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "anchor/store.h"
 #include "core/error.h"
 #include "store/sha256.h"
 
-/* A request key: 64 lowercase hex digits + NUL. */
-#define ANC_STORE_KEY_HEX ANC_SHA256_HEX
-
-typedef struct anc_store anc_store;
-
-typedef enum anc_req_status {
-    ANC_REQ_NONE = 0,  /* no such request */
-    ANC_REQ_PENDING,   /* recorded before sending; no reply committed yet */
-    ANC_REQ_DONE,      /* reply committed */
-    ANC_REQ_FAILED     /* gave up; error recorded (a rerun sends it again) */
-} anc_req_status;
-
-typedef enum anc_item_status {
-    ANC_ITEM_NONE = 0, /* no record */
-    ANC_ITEM_DONE,
-    ANC_ITEM_FAILED
-} anc_item_status;
-
-/* Opens (creating when absent) the store at path: WAL mode, synchronous=FULL,
- * busy timeout 10 s, schema created or checked (a store written by a newer
- * anchor is ANC_ERR_UNSUPPORTED; a file that is not SQLite is ANC_ERR_FORMAT).
- * *out is set only on success; release it with anc_store_close. */
-anc_status anc_store_open(anc_store **out, const char *path, anc_error *err);
-
-/* Closes the store (rolling back an unfinished explicit transaction). NULL is
- * a no-op. */
-void anc_store_close(anc_store *s);
-
-/* The path the store was opened with (owned by s). */
-const char *anc_store_path(const anc_store *s);
+/* Public (anchor/store.h): the anc_store, anc_req_status, anc_item_status and
+ * anc_store_step types, ANC_STORE_KEY_HEX, anc_store_open, _close, _path,
+ * _request_status, _count_requests, _item_count, _item_clear, _step_get,
+ * _step_put, _step_clear, _begin, _commit, _rollback, _check, and the
+ * JSON-text forms _request_key_json, _get_reply_json, _item_get_json,
+ * _item_put_json of the calls below. */
+_Static_assert(ANC_STORE_KEY_HEX == ANC_SHA256_HEX, "a request key is a SHA-256 in hex");
 
 /* Computes the request key: SHA-256 over a versioned, length-prefixed
  * encoding of backend_id (e.g. "http:https://api.openai.com/v1/chat/completions",
@@ -99,11 +77,6 @@ anc_status anc_store_request_key(const char *backend_id, const char *salt, const
 anc_status anc_store_get_reply(anc_store *s, const char *key, char **reply_text, json_t **reply_json,
                                int *found, anc_error *err);
 
-/* Status of key: *status (ANC_REQ_NONE when absent), *attempts (may be
- * NULL) and the last *error (may be NULL; caller frees; NULL when none). */
-anc_status anc_store_request_status(anc_store *s, const char *key, anc_req_status *status,
-                                    unsigned *attempts, char **error, anc_error *err);
-
 /* Records key as pending with its request JSON (which must not hold any
  * secret) before it is sent. A `done` request stays done. */
 anc_status anc_store_put_pending(anc_store *s, const char *key, const json_t *request, anc_error *err);
@@ -121,9 +94,6 @@ anc_status anc_store_put_reply(anc_store *s, const char *key, const json_t *requ
 anc_status anc_store_put_failure(anc_store *s, const char *key, const json_t *request, const char *error,
                                  unsigned attempts, anc_error *err);
 
-/* Counts requests by status (any pointer may be NULL). */
-anc_status anc_store_count_requests(anc_store *s, size_t *pending, size_t *done, size_t *failed, anc_error *err);
-
 /* Reads the record of (step, item_id): *status (ANC_ITEM_NONE when absent),
  * *record (caller json_decref's; NULL when none; pointer may be NULL) and
  * *error (caller frees; NULL when none; pointer may be NULL). */
@@ -136,13 +106,6 @@ anc_status anc_store_item_get(anc_store *s, const char *step, const char *item_i
 anc_status anc_store_item_put(anc_store *s, const char *step, const char *item_id, anc_item_status status,
                               const json_t *record, const char *error, anc_error *err);
 
-/* Counts the items of step by status (either pointer may be NULL). */
-anc_status anc_store_item_count(anc_store *s, const char *step, size_t *done, size_t *failed, anc_error *err);
-
-/* Deletes the items of step: all of them, or only the failed ones when
- * failed_only (so a rerun tries them again). */
-anc_status anc_store_item_clear(anc_store *s, const char *step, int failed_only, anc_error *err);
-
 /* Called per item in first-write order; record and error are borrowed (may
  * be NULL). Return non-zero to stop early. */
 typedef int (*anc_store_item_fn)(void *ctx, const char *item_id, anc_item_status status, const json_t *record,
@@ -152,33 +115,6 @@ typedef int (*anc_store_item_fn)(void *ctx, const char *item_id, anc_item_status
  * A record that does not parse is ANC_ERR_FORMAT naming the item. */
 anc_status anc_store_item_foreach(anc_store *s, const char *step, anc_item_status only, anc_store_item_fn fn,
                                   void *ctx, anc_error *err);
-
-/* Step metadata. Strings are malloc'd (NULL when not set); free them with
- * anc_store_step_clear. */
-typedef struct anc_store_step {
-    char *input_hash;
-    char *config_hash;
-    int finished;
-} anc_store_step;
-
-/* Reads the metadata of step: *found = 1 and *out filled, or *found = 0 and
- * *out zeroed. */
-anc_status anc_store_step_get(anc_store *s, const char *step, anc_store_step *out, int *found, anc_error *err);
-
-/* Writes (replacing) the metadata of step. Hashes may be NULL. */
-anc_status anc_store_step_put(anc_store *s, const char *step, const char *input_hash, const char *config_hash,
-                              int finished, anc_error *err);
-
-/* Frees the strings of m and zeroes it (NULL is a no-op). */
-void anc_store_step_clear(anc_store_step *m);
-
-/* Explicit transactions: group many writes into one commit (one fsync).
- * They nest (inner levels are savepoints). A failed write inside one rolls
- * back only that write. anc_store_commit makes everything durable when the
- * outermost level commits; anc_store_rollback undoes the innermost level. */
-anc_status anc_store_begin(anc_store *s, anc_error *err);
-anc_status anc_store_commit(anc_store *s, anc_error *err);
-void anc_store_rollback(anc_store *s);
 
 /* ------------------------------------------------------------- leases */
 
@@ -223,9 +159,5 @@ int anc_store_owner_alive(const char *owner);
  *     every differing key with its recorded and its new value.
  * prov is borrowed. */
 anc_status anc_store_step_provenance(anc_store *s, const char *step, const json_t *prov, int fresh, anc_error *err);
-
-/* Runs SQLite's integrity check; ANC_ERR_FORMAT with its first complaint when
- * the file is damaged. */
-anc_status anc_store_check(anc_store *s, anc_error *err);
 
 #endif

@@ -10,6 +10,9 @@ anc_status anc_score_pairs(const anc_model *m, anc_acts *a, const anc_pairset *p
     size_t seq_cap = 0;
     int64_t tokens = 0;
     anc_status st = ANC_OK;
+    anc_acts *own = NULL;
+    if (!a && ps->n > 0 && !(a = own = anc_acts_create_forward_only()))
+        return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < ps->n;) {
         if ((st = anc_pack_pairs(&pk, ps, i, max_tokens, err))) break;
         if ((size_t)pk.n_seqs > seq_cap) {
@@ -32,5 +35,6 @@ anc_status anc_score_pairs(const anc_model *m, anc_acts *a, const anc_pairset *p
     }
     free(seq);
     anc_packed_free(&pk);
+    anc_acts_free(own);
     return st;
 }

@@ -3,12 +3,15 @@
  * reference log-probs once (cached in the output directory), then runs
  * optimiser steps of the chosen objectives with TRL's semantics, logging
  * TRL's metrics to metrics.jsonl, writing atomic checkpoints and resuming
- * bit-exactly from the newest complete one. */
+ * bit-exactly from the newest complete one. Public (anchor/train.h): the
+ * status report types, anc_train_latest_checkpoint, and anc_train_opts
+ * (src/api/train_opts.c), settings by name over anc_train_config. */
 #ifndef ANCHOR_TRAIN_TRAINER_H
 #define ANCHOR_TRAIN_TRAINER_H
 
 #include <stdint.h>
 
+#include "anchor/train.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "model/lora.h"
@@ -63,28 +66,11 @@ typedef struct anc_train_config {
  * every 10 steps, loss sigmoid...). */
 void anc_train_config_default(anc_train_config *c);
 
-/* What the trainer reports after every optimiser step. */
-typedef struct anc_train_status {
-    int64_t step, total_steps;
-    double epoch;
-    double loss, reward_accuracy, reward_margin, grad_norm, lr;
-    double tokens_per_second;
-    int64_t tokens;
-    const char *phase;   /* "ref" while computing reference log-probs, "train", "eval" */
-    size_t done, total;  /* progress within the phase (pairs for "ref"/"eval") */
-} anc_train_status;
-
-typedef void (*anc_train_report_fn)(void *ctx, const anc_train_status *s);
-
 /* Runs training as configured. report (may be NULL) is called after each
  * step and during long phases. On success the final model, tokenizer files
  * and train_config.yaml are in output_dir. On a non-finite loss or gradient
  * the run stops with ANC_ERR_NUMERIC naming the step; checkpoints already
  * written stay intact. */
 anc_status anc_train(const anc_train_config *cfg, anc_train_report_fn report, void *ctx, anc_error *err);
-
-/* Step number of the newest complete checkpoint in output_dir (0 when none);
- * *path (may be NULL) receives its malloc'd path. */
-int64_t anc_train_latest_checkpoint(const char *output_dir, char **path);
 
 #endif
