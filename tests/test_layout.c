@@ -190,7 +190,7 @@ static void test_cli_functions_are_short(void **state) {
     assert_non_null(d);
     struct dirent *e;
     int files = 0, worst = 0;
-    char worst_at[192] = "";
+    char worst_at[256] = "";
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
         if (n < 3 || strcmp(e->d_name + n - 2, ".c")) continue;

@@ -1,6 +1,8 @@
 /* `anchor run` runs the flow steps (generate, revise, judge, stronger, eval,
  * ab) through the same option tables and cli_<step>_exec functions as their
- * commands, with the pipeline's open run store. */
+ * commands, with the pipeline's open run store. argv is what
+ * anc_pipeline_argv built (argv[0] the subcommand); its usage checks are the
+ * commands' own. */
 #include <stddef.h>
 
 #include "cli/cli.h"
@@ -35,12 +37,23 @@ static int generate(int argc, char **argv) {
     return rc ? rc : cli_generate_exec(&o);
 }
 
+static int ab(int argc, char **argv, anc_store *store) {
+    anc_ab_opts o;
+    anc_ab_opts_init(&o);
+    int rc = cli_parse_table(argc, argv, anc_ab_option_table, &o, "ab", "", NULL, NULL, NULL);
+    if (rc) return rc;
+    anc_error err = {0};
+    if (anc_ab_opts_check(&o, store, &err)) return cli_usage_error("ab", "%s", err.message);
+    return cli_ab_exec(&o, store);
+}
+
 int cli_step_exec(int kind, int argc, char **argv, anc_store *store) {
     switch ((anc_step_kind)kind) {
     case ANC_STEP_GENERATE: return generate(argc, argv);
     case ANC_STEP_REVISE: return revise(argc, argv, store);
     case ANC_STEP_JUDGE: return judge(argc, argv, store);
     case ANC_STEP_STRONGER: return stronger(argc, argv, store);
+    case ANC_STEP_AB: return ab(argc, argv, store);
     default: return -1;
     }
 }

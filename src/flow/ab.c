@@ -1,7 +1,11 @@
-/* The ab step (ab.h). */
+/* The ab step (ab.h): its options and the run; the jobs are in ab_*.c. */
 #include "flow/ab.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "eval/gen.h"
+#include "flow/ab_internal.h"
 
 #define T anc_ab_opts
 const anc_option anc_ab_option_table[] = {
@@ -41,4 +45,61 @@ void anc_ab_opts_init(anc_ab_opts *o) {
     memset(o, 0, sizeof *o);
     anc_error err;
     (void)anc_options_defaults(anc_ab_option_table, o, &err); /* the table's literals */
+}
+
+anc_status anc_ab_opts_check(const anc_ab_opts *o, const anc_store *store, anc_error *err) {
+    int files = o->a || o->b, models = o->model_a || o->model_b;
+    if (files == models || (files && !(o->a && o->b)) || (models && !(o->model_a && o->model_b && o->prompts)))
+        return anc_error_set(err, ANC_ERR_INVALID, "give either --a and --b, or --model-a, --model-b and --prompts");
+    if (!!o->llm.spec == !!o->grader)
+        return anc_error_set(err, ANC_ERR_INVALID, "give exactly one of --judge SPEC and --grader G");
+    if (o->llm.spec && !o->out && !o->llm.store && !store)
+        return anc_error_set(err, ANC_ERR_INVALID, "--judge needs --out or --store (the run store that lets a run resume)");
+    if (o->resamples < 1 || o->max_new_tokens < 1 || o->parallel < 1 || o->gen_temperature < 0 || o->tolerance < 0)
+        return anc_error_set(err, ANC_ERR_INVALID,
+                             "--resamples, --max-new-tokens and --parallel must be >= 1; --gen-temperature, --tolerance >= 0");
+    return ANC_OK;
+}
+
+void ab_set_free(ab_set *s) {
+    for (size_t i = 0; s->items && i < s->n; i++) {
+        json_decref(s->items[i].messages[0]);
+        json_decref(s->items[i].messages[1]);
+        free(s->items[i].error);
+    }
+    free(s->items);
+    anc_eval_texts_free(s->gen_a, s->rp.n);
+    anc_eval_texts_free(s->gen_b, s->rp.n);
+    anc_rows_free(&s->ra);
+    anc_rows_free(&s->rb);
+    anc_rows_free(&s->rp);
+    memset(s, 0, sizeof *s);
+}
+
+void anc_ab_result_free(anc_ab_result *r) {
+    free(r->judge);
+    memset(r, 0, sizeof *r);
+}
+
+anc_status anc_ab_run(const anc_ab_opts *o, anc_store *store, const anc_flow_hooks *hooks, anc_ab_result *res,
+                      anc_error *err) {
+    memset(res, 0, sizeof *res);
+    anc_status st = anc_ab_opts_check(o, store, err);
+    if (st) return st;
+    anc_grader grader = {0};
+    if (o->grader) {
+        if ((st = anc_grader_parse(o->grader, &grader, err))) return st;
+        grader.pattern = o->pattern;
+        grader.tolerance = o->tolerance;
+        res->graded = 1;
+        res->grader = anc_grader_name(grader.kind);
+    }
+    ab_set s;
+    memset(&s, 0, sizeof s);
+    st = o->a ? ab_match_files(o, &s, err) : ab_generate(o, &s, hooks, err);
+    if (!st) st = o->grader ? ab_grade(o, &grader, &s, err) : ab_judge(o, store, &s, hooks, res, err);
+    if (!st) st = ab_summarize(o, &s, res, err);
+    if (!st && o->out) st = ab_write_records(o, &s, res->graded, err);
+    ab_set_free(&s);
+    return st;
 }

@@ -1,0 +1,74 @@
+/* ab: generating A's and B's responses to the prompt rows with two models
+ * and the same settings. */
+#include <stdlib.h>
+
+#include "eval/gen.h"
+#include "flow/ab_internal.h"
+#include "jinja/chat_template.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct gen_progress {
+    const anc_flow_hooks *hooks;
+} gen_progress;
+
+static void on_progress(void *ctx, size_t done, size_t total, int64_t tokens) {
+    const gen_progress *g = ctx;
+    anc_flow_progress p = {"responses", done, 0, total, tokens};
+    anc_flow_progress_report(g->hooks, &p);
+}
+
+/* Generates one response per prompt with the model in dir. */
+static anc_status generate_side(const char *dir, const char *chat_template, const json_t *const *prompts, size_t n,
+                                const anc_eval_gen_opts *go, int bf16, const anc_flow_hooks *hooks, char ***texts,
+                                anc_error *err) {
+    anc_model *m = NULL;
+    anc_tokenizer *tok = NULL;
+    anc_template *tmpl = NULL;
+    anc_status st = anc_model_load_hf(&m, dir, err);
+    if (!st && bf16) st = anc_model_set_bf16(m, 1, err);
+    if (!st) st = anc_tokenizer_load_dir(&tok, dir, err);
+    if (!st) st = anc_chat_template_resolve(tok, chat_template, &tmpl, err);
+    if (!st) {
+        anc_flow_progress p0 = {"responses", 0, 0, n, 0};
+        anc_flow_progress_report(hooks, &p0);
+        gen_progress g = {hooks};
+        st = anc_eval_generate(m, tok, tmpl, dir, prompts, n, go, texts, on_progress, &g, err);
+    }
+    if (st) anc_error_prefix(err, "%s", dir);
+    anc_template_free(tmpl);
+    anc_tokenizer_free(tok);
+    anc_model_free(m);
+    return st;
+}
+
+anc_status ab_generate(const anc_ab_opts *o, ab_set *s, const anc_flow_hooks *hooks, anc_error *err) {
+    s->src = o->prompts;
+    if (anc_rows_load(&s->rp, o->prompts, err)) return err->code;
+    s->items = calloc(s->rp.n + 1, sizeof *s->items);
+    const json_t **pv = calloc(s->rp.n + 1, sizeof *pv);
+    anc_status st = !s->items || !pv ? anc_error_set(err, ANC_ERR_NOMEM, "out of memory") : ANC_OK;
+    for (size_t i = 0; !st && i < s->rp.n; i++)
+        if (!(pv[i] = ab_row_prompt(s->rp.rows[i])))
+            st = anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: expected \"prompt\" or \"messages\"", o->prompts,
+                               s->rp.lines[i]);
+    anc_eval_gen_opts go;
+    anc_eval_gen_opts_init(&go);
+    go.max_new_tokens = (int)o->max_new_tokens;
+    go.temperature = o->gen_temperature;
+    go.seed = (uint64_t)o->gen_seed;
+    go.parallel = (int)o->parallel;
+    if (!st) st = generate_side(o->model_a, o->model_chat_template, pv, s->rp.n, &go, o->bf16, hooks, &s->gen_a, err);
+    if (!st) st = generate_side(o->model_b, o->model_chat_template, pv, s->rp.n, &go, o->bf16, hooks, &s->gen_b, err);
+    free(pv);
+    for (size_t i = 0; !st && i < s->rp.n; i++) {
+        ab_item *it = &s->items[s->n++];
+        ab_item_key(s->rp.rows[i], it->id, sizeof it->id);
+        it->prompt = ab_row_prompt(s->rp.rows[i]);
+        it->ya = s->gen_a[i];
+        it->yb = s->gen_b[i];
+        it->line = s->rp.lines[i];
+        it->ref = ab_row_reference(s->rp.rows[i], o->reference_field);
+    }
+    return st;
+}
