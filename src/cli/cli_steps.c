@@ -47,12 +47,21 @@ static int ab(int argc, char **argv, anc_store *store) {
     return cli_ab_exec(&o, store);
 }
 
+/* eval keeps no store; the flow checks its options itself */
+static int eval(int argc, char **argv) {
+    anc_eval_opts o;
+    anc_eval_opts_init(&o);
+    int rc = cli_parse_table(argc, argv, anc_eval_option_table, &o, "eval", "", NULL, NULL, NULL);
+    return rc ? rc : cli_eval_exec(&o);
+}
+
 int cli_step_exec(int kind, int argc, char **argv, anc_store *store) {
     switch ((anc_step_kind)kind) {
     case ANC_STEP_GENERATE: return generate(argc, argv);
     case ANC_STEP_REVISE: return revise(argc, argv, store);
     case ANC_STEP_JUDGE: return judge(argc, argv, store);
     case ANC_STEP_STRONGER: return stronger(argc, argv, store);
+    case ANC_STEP_EVAL: return eval(argc, argv);
     case ANC_STEP_AB: return ab(argc, argv, store);
     default: return -1;
     }

@@ -30,4 +30,51 @@ extern const anc_option anc_eval_option_table[];
 /* Zeroes o and applies the table's defaults. */
 void anc_eval_opts_init(anc_eval_opts *o);
 
+/* A mean of per-row scores: the generate task's "score", the mc task's
+ * "acc" and "acc_norm". */
+typedef struct anc_eval_metric {
+    const char *name;  /* "score", "acc", "acc_norm" (static) */
+    double mean;       /* sum of the row scores / rows */
+    int binary;        /* every row scored 0 or 1: [lo, hi] is the Wilson 95% interval of mean */
+    double lo, hi;     /* 0, 0 unless binary */
+} anc_eval_metric;
+
+/* What an eval found (all strings static; nothing to free). */
+typedef struct anc_eval_result {
+    /* "generate", "mc" or "perplexity"; set (with n) once the model, the
+     * rows and the tokenizer are loaded, before any progress report, so it
+     * is set after a later failure too. NULL when the run stopped earlier. */
+    const char *task;
+    size_t n;                 /* rows evaluated */
+    size_t dropped;           /* rows too long for the model (or a forward batch), not evaluated */
+    int bad_task;             /* the run failed because o->task is not auto, generate, mc or perplexity */
+    /* every row was scored: the summary below is complete (a failure after
+     * it can only be writing o->out) */
+    int scored;
+    const char *grader;       /* generate: the grader's name ("exact", "regex", "numeric", "exec") */
+    anc_eval_metric metrics[2];
+    size_t n_metrics;         /* generate: 1 (score); mc: 2 (acc, acc_norm); perplexity: 0 */
+    size_t tokens_scored;     /* perplexity: tokens scored (every token after the first of each row) */
+    double nll_sum;           /* perplexity: total negative log-likelihood (nats) */
+    double mean_nll;          /* nll_sum / tokens_scored */
+    double perplexity;        /* exp(mean_nll) */
+} anc_eval_result;
+
+/* Evaluates o->model (with o->adapter merged, in bf16 when o->bf16) on the
+ * rows of o->data by task: o->task, or "auto": "mc" when the first row has
+ * "choices" (or "choices_ids"), "perplexity" when it has "text" (or
+ * "text_ids"), else "generate". Rows too long for the model's context (or a
+ * forward batch) are dropped unparsed, counted in res->dropped, and a note
+ * says so. With o->out, writes one record per row (JSONL, atomically) once
+ * every row is scored:
+ *   generate    {row, response, reference, score}
+ *   mc          {row, answer, pred, pred_norm, loglik: [per choice]}
+ *   perplexity  nothing (an empty file)
+ * Progress counts "responses" (generate) or "choices" (mc). o->json is the
+ * caller's business (the flow prints nothing). Errors: bad options
+ * (ANC_ERR_INVALID), an unknown task (ANC_ERR_INVALID, res->bad_task), no
+ * rows or bad rows (ANC_ERR_FORMAT naming file:line), model, tokenizer,
+ * grader and write errors. res is filled as far as the run got. */
+anc_status anc_eval_run(const anc_eval_opts *o, const anc_flow_hooks *hooks, anc_eval_result *res, anc_error *err);
+
 #endif
