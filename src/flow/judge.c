@@ -200,24 +200,6 @@ static anc_status build_requests(const anc_judge_opts *o, const anc_llm_step *s,
 
 /* Sends the requests through the run store (as anc_llm_step_run does),
  * counting prompts: two requests make one. */
-static anc_status run_requests(anc_llm_step *s, const anc_judge_opts *o, judge_run *run, const anc_flow_hooks *hooks,
-                               anc_llm_stored_stats *stats, anc_error *err) {
-    anc_item_tally *t = &run->tally;
-    t->total = run->w->n_req / 2;
-    t->unit = "prompts";
-    t->hooks = hooks;
-    if (run->w->n_req == 0) return ANC_OK;
-    anc_flow_progress p0 = {t->unit, 0, 0, t->total, 0};
-    anc_flow_progress_report(hooks, &p0);
-    size_t conc = (size_t)(o->llm.concurrency > 0 ? o->llm.concurrency : 1);
-    anc_status st = anc_llm_run_stored(s->llm, s->store, run->w->reqs, run->w->n_req, conc, on_reply, run, stats, err);
-    if (t->store_failed) {
-        *err = t->store_err;
-        return err->code ? err->code : ANC_ERR_IO;
-    }
-    return st;
-}
-
 static int count_outcome(void *ctx, const char *item_id, anc_item_status status, const json_t *record,
                          const char *error) {
     (void)item_id;
@@ -272,7 +254,10 @@ anc_status anc_judge_run(const anc_judge_opts *o, anc_store *store, const anc_fl
     run.w = &w;
     run.prompt_key = prompt_key;
     run.judge_id = anc_llm_id(s.llm);
-    if (!(st = run_requests(&s, o, &run, hooks, &res->items.stats, err))) st = finish(o, &s, &w, res, err);
+    /* two requests (both orders) per prompt; progress counts prompts */
+    if (!(st = anc_llm_step_run(&s, &o->llm, w.reqs, w.n_req, w.n_req / 2, on_reply, &run, &run.tally, "prompts", hooks,
+                                &res->items.stats, err)))
+        st = finish(o, &s, &w, res, err);
 done:
     work_free(&w);
     free(tmpl);

@@ -190,13 +190,13 @@ int anc_item_tally_put(anc_item_tally *t, anc_store *store, const char *step, co
 }
 
 anc_status anc_llm_step_run(anc_llm_step *s, const anc_llm_step_opts *a, const anc_llm_request *reqs, size_t n,
-                            anc_llm_batch_fn cb, void *ctx, anc_item_tally *t, const char *unit,
+                            size_t units, anc_llm_batch_fn cb, void *ctx, anc_item_tally *t, const char *unit,
                             const anc_flow_hooks *hooks, anc_llm_stored_stats *stats, anc_error *err) {
-    t->total = n;
+    t->total = units;
     t->unit = unit;
     t->hooks = hooks;
     if (n == 0) return ANC_OK;
-    anc_flow_progress p0 = {unit, 0, 0, n, 0};
+    anc_flow_progress p0 = {unit, 0, 0, units, 0};
     anc_flow_progress_report(hooks, &p0);
     anc_status st = anc_llm_run_stored(s->llm, s->store, reqs, n, (size_t)(a->concurrency > 0 ? a->concurrency : 1),
                                        cb, ctx, stats, err);

@@ -139,10 +139,11 @@ int anc_item_tally_put(anc_item_tally *t, anc_store *store, const char *step, co
                        const json_t *record, const char *error);
 
 /* Runs reqs[0..n) through the run store (anc_llm_run_stored) with a's
- * concurrency, counting `unit`s in t (whose total is set to n). Errors: the
+ * concurrency, counting `unit`s in t, whose total is set to units (n when
+ * each request is one item; judge sends two per prompt). Errors: the
  * batch's, or the store's when an item record could not be written. */
 anc_status anc_llm_step_run(anc_llm_step *s, const anc_llm_step_opts *a, const anc_llm_request *reqs, size_t n,
-                            anc_llm_batch_fn cb, void *ctx, anc_item_tally *t, const char *unit,
+                            size_t units, anc_llm_batch_fn cb, void *ctx, anc_item_tally *t, const char *unit,
                             const anc_flow_hooks *hooks, anc_llm_stored_stats *stats, anc_error *err);
 
 /* {"id", "prompt", "chosen", "rejected", "source"}: with a message-list

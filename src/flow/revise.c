@@ -148,7 +148,7 @@ anc_status anc_revise_run(const anc_revise_opts *o, anc_store *store, const anc_
     if (n_pending)
         anc_flow_note(hooks, "%zu items to revise (%zu already finished) with %s", n_pending, res->reused,
                       run.reviser_id);
-    if ((st = anc_llm_step_run(&s, &o->llm, reqs, n_pending, on_reply, &run, &run.tally, "items", hooks, &res->stats,
+    if ((st = anc_llm_step_run(&s, &o->llm, reqs, n_pending, n_pending, on_reply, &run, &run.tally, "items", hooks, &res->stats,
                                err)))
         goto done;
     for (size_t i = 0; i < n_items; i++) ids[i] = items[i].id;

@@ -140,7 +140,7 @@ anc_status anc_stronger_run(const anc_stronger_opts *o, anc_store *store, const 
     run.prompt_key = prompt_key;
     run.response_field = o->response_field;
     run.model_id = anc_llm_id(s.llm);
-    if ((st = anc_llm_step_run(&s, &o->llm, w.reqs, w.n_req, on_reply, &run, &run.tally, "items", hooks, &res->stats,
+    if ((st = anc_llm_step_run(&s, &o->llm, w.reqs, w.n_req, w.n_req, on_reply, &run, &run.tally, "items", hooks, &res->stats,
                                err)))
         goto done;
     st = anc_pairs_write_ordered(s.store, s.step, w.idp, s.rows.n, o->out, &res->written, &res->done, &res->failed,
