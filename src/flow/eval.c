@@ -7,6 +7,7 @@
 #include "core/fileutil.h"
 #include "data/dataset.h"
 #include "eval/stats.h"
+#include "core/strbuf.h"
 #include "flow/eval_internal.h"
 #include "jinja/chat_template.h"
 #include "model/lora.h"
@@ -47,23 +48,10 @@ anc_status eval_record(eval_env *e, json_t *rec, anc_error *err) {
     char *line = rec ? json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(rec);
     if (!line) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
-    size_t n = strlen(line);
-    if (e->olen + n + 2 > e->ocap) {
-        size_t nc = e->ocap ? e->ocap : 4096;
-        while (e->olen + n + 2 > nc) nc *= 2;
-        char *nb = realloc(e->obuf, nc);
-        if (!nb) {
-            free(line);
-            return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
-        }
-        e->obuf = nb;
-        e->ocap = nc;
-    }
-    memcpy(e->obuf + e->olen, line, n);
-    e->olen += n;
-    e->obuf[e->olen++] = '\n';
+    anc_status st = anc_sbuf_puts(&e->out, line);
+    if (!st) st = anc_sbuf_putc(&e->out, '\n');
     free(line);
-    return ANC_OK;
+    return st ? anc_error_set(err, ANC_ERR_NOMEM, "out of memory") : ANC_OK;
 }
 
 void eval_metric(anc_eval_metric *m, const char *name, double k, size_t n, int binary) {
@@ -158,9 +146,9 @@ anc_status anc_eval_run(const anc_eval_opts *o, const anc_flow_hooks *hooks, anc
          : !strcmp(task, "mc")     ? eval_mc(&e, res, err)
                                    : eval_perplexity(&e, res, err);
     res->scored = !st;
-    if (!st && o->out) st = anc_write_file_atomic(o->out, e.obuf ? e.obuf : "", e.olen, err);
+    if (!st && o->out) st = anc_write_file_atomic(o->out, anc_sbuf_str(&e.out), e.out.len, err);
 done:
-    free(e.obuf);
+    anc_sbuf_free(&e.out);
     anc_rows_free(&e.rows);
     anc_template_free(e.tmpl);
     anc_tokenizer_free(e.tok);

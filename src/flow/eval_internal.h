@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "data/jsonl.h"
+#include "core/strbuf.h"
 #include "flow/eval.h"
 #include "jinja/template.h"
 #include "model/model.h"
@@ -21,8 +22,7 @@ typedef struct eval_env {
     anc_tokenizer *tok;   /* NULL when no row needs one */
     anc_template *tmpl;   /* NULL when the tokenizer has none and none was asked for */
     anc_rows rows;
-    char *obuf;           /* the records (JSONL), when o->out */
-    size_t olen, ocap;
+    anc_sbuf out;         /* the records (JSONL), when o->out */
 } eval_env;
 
 /* Appends rec (consumed, may be NULL) as one line to e's records. */
