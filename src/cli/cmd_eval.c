@@ -16,6 +16,9 @@
  *   perplexity  rows {text} or {text_ids}: exp(total NLL / tokens scored),
  *               every token after the first of each row scored (text rows
  *               start with the tokenizer's BOS when it adds one).
+ *   ifeval      IFEval (--input input_data.jsonl): --responses rows scored,
+ *               or --model's own answers; four accuracies and the per-type
+ *               breakdown (eval/ifeval.h).
  *
  * flow/eval.h does the work; this prints its summary as a table or JSON. */
 #include <jansson.h>
@@ -40,7 +43,12 @@ typedef struct eval_view {
 static void print_header(eval_view *v) {
     if (v->headed || !v->res->task) return;
     v->headed = 1;
-    if (!v->o->json) printf("eval %s: %s on %s (%zu rows)\n", v->res->task, v->o->model, v->o->data, v->res->n);
+    if (v->o->json) return;
+    if (!strcmp(v->res->task, "ifeval"))
+        printf("eval ifeval: %s on %s (%zu responses)\n", v->o->model ? v->o->model : v->o->responses, v->o->input,
+               v->res->n);
+    else
+        printf("eval %s: %s on %s (%zu rows)\n", v->res->task, v->o->model, v->o->data, v->res->n);
 }
 
 static void view_note(void *ctx, const char *text) {
@@ -56,14 +64,21 @@ static void view_progress(void *ctx, const anc_flow_progress *p) {
 
 static void print_table(const anc_eval_result *r) {
     if (r->grader) printf("  grader     %s\n", r->grader);
+    int w = 10; /* the names' column: ifeval's are longer */
+    for (size_t i = 0; i < r->n_metrics; i++)
+        if ((int)strlen(r->metrics[i].name) > w) w = (int)strlen(r->metrics[i].name);
     for (size_t i = 0; i < r->n_metrics; i++) {
         const anc_eval_metric *m = &r->metrics[i];
-        if (m->binary) printf("  %-10s %.4f  (Wilson 95%% [%.4f, %.4f])\n", m->name, m->mean, m->lo, m->hi);
-        else printf("  %-10s %.4f\n", m->name, m->mean);
+        if (m->binary) printf("  %-*s %.4f  (Wilson 95%% [%.4f, %.4f])\n", w, m->name, m->mean, m->lo, m->hi);
+        else printf("  %-*s %.4f\n", w, m->name, m->mean);
     }
     if (!strcmp(r->task, "perplexity"))
         printf("  %-10s %zu\n  %-10s %.6f\n  %-10s %.6f\n", "tokens", r->tokens_scored, "mean NLL", r->mean_nll,
                "perplexity", r->perplexity);
+    if (r->n_types) printf("  %-44s %5s %8s %8s\n", "instruction type", "n", "strict", "loose");
+    for (size_t i = 0; i < r->n_types; i++)
+        printf("  %-44s %5zu %8.4f %8.4f\n", r->types[i].id, r->types[i].n, (double)r->types[i].strict / (double)r->types[i].n,
+               (double)r->types[i].loose / (double)r->types[i].n);
 }
 
 static void print_json(const anc_eval_result *r) {
@@ -85,6 +100,14 @@ static void print_json(const anc_eval_result *r) {
         json_object_set_new(j, "nll_sum", json_real(r->nll_sum));
         json_object_set_new(j, "mean_nll", json_real(r->mean_nll));
         json_object_set_new(j, "perplexity", json_real(r->perplexity));
+    }
+    if (r->n_types) {
+        json_t *bt = json_object();
+        for (size_t i = 0; i < r->n_types; i++)
+            json_object_set_new(bt, r->types[i].id, json_pack("{s:I, s:I, s:I}", "n", (json_int_t)r->types[i].n, "strict",
+                                                               (json_int_t)r->types[i].strict, "loose",
+                                                               (json_int_t)r->types[i].loose));
+        json_object_set_new(j, "by_type", bt);
     }
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("%s\n", s);
@@ -118,12 +141,19 @@ int cli_eval_exec(const anc_eval_opts *o) {
 int cmd_eval(int argc, char **argv) {
     anc_eval_opts o;
     anc_eval_opts_init(&o);
-    int rc = cli_parse_table(argc, argv, anc_eval_option_table, &o, "eval", "--model DIR --data FILE [options]",
+    int rc = cli_parse_table(argc, argv, anc_eval_option_table, &o, "eval",
+                             "--model DIR --data FILE [options] | --task ifeval --input FILE (--responses FILE | --model DIR)",
                              "Evaluates a model: graded generation (exact/regex/numeric/exec), multiple-choice\n"
-                             "accuracy by log-likelihood (acc, acc_norm as lm-evaluation-harness), or perplexity.",
+                             "accuracy by log-likelihood (acc, acc_norm as lm-evaluation-harness), perplexity, or\n"
+                             "IFEval (--task ifeval --input input_data.jsonl with --responses FILE or --model DIR).",
                              NULL, NULL);
     if (rc) return rc == 1 ? 0 : rc;
-    if (!o.model || !o.data) return cli_usage_error("eval", "--model and --data are required");
+    if (!strcmp(o.task, "ifeval")) {
+        if (!o.input || !!o.model == !!o.responses)
+            return cli_usage_error("eval", "--task ifeval needs --input FILE and either --responses FILE or --model DIR");
+    } else if (!o.model || !o.data) {
+        return cli_usage_error("eval", "--model and --data are required");
+    }
     if (o.max_new_tokens < 1 || o.parallel < 1 || o.tolerance < 0)
         return cli_usage_error("eval", "--max-new-tokens, --parallel must be >= 1, --tolerance >= 0");
     return cli_eval_exec(&o);

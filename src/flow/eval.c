@@ -15,9 +15,9 @@
 #define T anc_eval_opts
 const anc_option anc_eval_option_table[] = {
     {"model", ANC_OPT_STR, ANC_ROLE_IN_DIR, 0, offsetof(T, model), NULL, "DIR", "model folder (weights; a tokenizer for text rows)"},
-    {"data", ANC_OPT_STR, ANC_ROLE_IN_FILE, ANC_OPT_REQUIRED, offsetof(T, data), NULL, "FILE",
+    {"data", ANC_OPT_STR, ANC_ROLE_IN_FILE, 0, offsetof(T, data), NULL, "FILE",
      "JSONL rows: {prompt, reference|answer}, {question, choices, answer} or {text}"},
-    {"task", ANC_OPT_STR, 0, 0, offsetof(T, task), "auto", "T", "auto (default: from the first row) | generate | mc | perplexity"},
+    {"task", ANC_OPT_STR, 0, 0, offsetof(T, task), "auto", "T", "auto (default: from the first row) | generate | mc | perplexity | ifeval"},
     {"grader", ANC_OPT_STR, 0, 0, offsetof(T, grader), "exact", "G",
      "generate: exact (default, SQuAD normalisation) | regex | numeric | exec:CMD"},
     {"pattern", ANC_OPT_STR, 0, 0, offsetof(T, pattern), NULL, "RE", "regex grader: this pattern instead of each row's reference"},
@@ -34,6 +34,10 @@ const anc_option anc_eval_option_table[] = {
     {"json", ANC_OPT_FLAG, 0, 0, offsetof(T, json), NULL, NULL, "print the results as JSON instead of a table"},
     {"bf16", ANC_OPT_FLAG, 0, 0, offsetof(T, bf16), NULL, NULL, "matrix products in bf16 with fp32 accumulation (as train --bf16)"},
     {"adapter", ANC_OPT_STR, ANC_ROLE_IN_DIR, 0, offsetof(T, adapter), NULL, "DIR", "PEFT LoRA adapter merged into --model before evaluating"},
+    {"input", ANC_OPT_STR, ANC_ROLE_IN_FILE, 0, offsetof(T, input), NULL, "FILE",
+     "ifeval: IFEval's input_data.jsonl (prompt, instruction_id_list, kwargs per row)"},
+    {"responses", ANC_OPT_STR, ANC_ROLE_IN_FILE, 0, offsetof(T, responses), NULL, "FILE",
+     "ifeval: score these {key?, prompt, response} rows instead of generating with --model"},
     {0},
 };
 #undef T
@@ -110,6 +114,10 @@ static anc_status load_tokenizer(eval_env *e, const char *task, anc_error *err) 
     for (size_t i = 0; i < e->rows.n && !needs_tok; i++)
         needs_tok = json_object_get(e->rows.rows[i], "question") || json_object_get(e->rows.rows[i], "text");
     if (!needs_tok) return ANC_OK;
+    return eval_load_tokenizer(e, err);
+}
+
+anc_status eval_load_tokenizer(eval_env *e, anc_error *err) {
     if (anc_tokenizer_load_dir(&e->tok, e->o->model, err) ||
         anc_chat_template_resolve(e->tok, e->o->chat_template, &e->tmpl, err))
         return err->code;
@@ -117,7 +125,12 @@ static anc_status load_tokenizer(eval_env *e, const char *task, anc_error *err) 
 }
 
 static anc_status check_opts(const anc_eval_opts *o, anc_error *err) {
-    if (!o->model || !o->data) return anc_error_set(err, ANC_ERR_INVALID, "eval needs a model and a data file");
+    if (o->task && !strcmp(o->task, "ifeval")) {
+        if (!o->input || !!o->model == !!o->responses)
+            return anc_error_set(err, ANC_ERR_INVALID, "eval --task ifeval needs --input and either --model or --responses");
+    } else if (!o->model || !o->data) {
+        return anc_error_set(err, ANC_ERR_INVALID, "eval needs a model and a data file");
+    }
     if (o->max_new_tokens < 1 || o->parallel < 1 || o->tolerance < 0 || o->batch_tokens < 0)
         return anc_error_set(err, ANC_ERR_INVALID,
                              "eval: max-new-tokens and parallel must be >= 1, tolerance and batch-tokens >= 0");
@@ -132,6 +145,7 @@ anc_status anc_eval_run(const anc_eval_opts *o, const anc_flow_hooks *hooks, anc
     memset(&e, 0, sizeof e);
     e.o = o;
     e.hooks = hooks;
+    if (o->task && !strcmp(o->task, "ifeval")) return eval_ifeval(&e, res, err);
     const char *task = NULL;
     if ((st = load_model_rows(&e, res, err))) goto done;
     if (!(task = pick_task(o->task, e.rows.rows[0]))) {

@@ -21,6 +21,8 @@ typedef struct anc_eval_opts {
     int json;                   /* the CLI prints JSON instead of a table */
     int bf16;
     const char *adapter;        /* PEFT LoRA adapter merged into the model */
+    const char *input;          /* ifeval: IFEval's input_data.jsonl */
+    const char *responses;      /* ifeval: {key?, prompt, response} rows to score instead of generating */
 } anc_eval_opts;
 
 /* The option table of eval (the command's flags and the pipeline kind's
@@ -41,7 +43,7 @@ typedef struct anc_eval_metric {
 
 /* What an eval found (all strings static; nothing to free). */
 typedef struct anc_eval_result {
-    /* "generate", "mc" or "perplexity"; set (with n) once the model, the
+    /* "generate", "mc", "perplexity" or "ifeval"; set (with n) once the model, the
      * rows and the tokenizer are loaded, before any progress report, so it
      * is set after a later failure too. NULL when the run stopped earlier. */
     const char *task;
@@ -52,12 +54,20 @@ typedef struct anc_eval_result {
      * it can only be writing o->out) */
     int scored;
     const char *grader;       /* generate: the grader's name ("exact", "regex", "numeric", "exec") */
-    anc_eval_metric metrics[2];
-    size_t n_metrics;         /* generate: 1 (score); mc: 2 (acc, acc_norm); perplexity: 0 */
+    anc_eval_metric metrics[4];
+    size_t n_metrics;         /* generate: 1 (score); mc: 2 (acc, acc_norm); perplexity: 0; ifeval: 4 */
     size_t tokens_scored;     /* perplexity: tokens scored (every token after the first of each row) */
     double nll_sum;           /* perplexity: total negative log-likelihood (nats) */
     double mean_nll;          /* nll_sum / tokens_scored */
     double perplexity;        /* exp(mean_nll) */
+    /* ifeval: per instruction type, the instructions seen and followed
+     * (ids static, in the order first met) */
+    struct anc_eval_ifeval_type {
+        const char *id;
+        size_t n, strict, loose;
+    } types[32];
+    size_t n_types;
+    size_t instructions;      /* ifeval: instructions scored */
 } anc_eval_result;
 
 /* Evaluates o->model (with o->adapter merged, in bf16 when o->bf16) on the
@@ -70,6 +80,14 @@ typedef struct anc_eval_result {
  *   generate    {row, response, reference, score}
  *   mc          {row, answer, pred, pred_norm, loglik: [per choice]}
  *   perplexity  nothing (an empty file)
+ *   ifeval      {key?, prompt, instruction_id_list, strict: [bool...], loose: [bool...]}
+ * Task "ifeval" (never chosen by auto) scores IFEval (eval/ifeval.h): the
+ * rows of o->responses, matched to the prompts of o->input by prompt text
+ * as the official evaluator does (a response whose prompt is not in the
+ * input is an error), or, without o->responses, o->model's greedy answers
+ * to each input prompt as a user message through its chat template; the
+ * metrics are prompt_strict, instruction_strict, prompt_loose and
+ * instruction_loose, with res->types the per-type breakdown.
  * Progress counts "responses" (generate) or "choices" (mc). o->json is the
  * caller's business (the flow prints nothing). Errors: bad options
  * (ANC_ERR_INVALID), an unknown task (ANC_ERR_INVALID, res->bad_task), no

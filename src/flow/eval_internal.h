@@ -44,5 +44,9 @@ void eval_progress_cb(void *ctx, size_t done, size_t total, int64_t tokens);
 anc_status eval_generate(eval_env *e, anc_eval_result *res, anc_error *err);
 anc_status eval_mc(eval_env *e, anc_eval_result *res, anc_error *err);
 anc_status eval_perplexity(eval_env *e, anc_eval_result *res, anc_error *err);
+/* IFEval (eval_ifeval.c): loads what it needs itself and frees it. */
+anc_status eval_ifeval(eval_env *e, anc_eval_result *res, anc_error *err);
+/* Loads e's tokenizer and chat template from o->model. */
+anc_status eval_load_tokenizer(eval_env *e, anc_error *err);
 
 #endif
