@@ -179,6 +179,11 @@ static char *make_run_dir(void) {
         "\"per_task\": {\"math\": 0.5}, \"samples\": [1, 2, 3]}\n");
     put(d, "ab_apo_vs_dpo.json", "{\"a_wins\": 12, \"b_wins\": 8, \"ties\": 0}\n");
     put(d, "eval_bad.json", "[1, 2]\n");
+    /* as `anchor eval --task ifeval --json` writes it */
+    put(d, "eval_ifeval.json",
+        "{\"task\": \"ifeval\", \"n\": 3, \"prompt_strict\": 0.6667, \"by_type\": "
+        "{\"punctuation:no_comma\": {\"n\": 2, \"strict\": 1, \"loose\": 2}, "
+        "\"startend:quotation\": {\"n\": 1, \"strict\": 1, \"loose\": 1}}}\n");
     return d;
 }
 
@@ -201,7 +206,7 @@ static void test_report_run_dir(void **state) {
     TU_CHECK(anc_report_write(d, NULL, NULL, &sum, &err), &err);
     assert_int_equal(sum.datasets, 1);
     assert_int_equal(sum.runs, 2);
-    assert_int_equal(sum.results, 2);  /* eval.json, ab_apo_vs_dpo.json; eval_bad.json is a note */
+    assert_int_equal(sum.results, 3);  /* eval.json, eval_ifeval.json, ab_apo_vs_dpo.json; eval_bad.json is a note */
     char *html = tu_read_file(out, NULL);
     assert_self_contained(html);
 
@@ -259,6 +264,10 @@ static void test_report_run_dir(void **state) {
     assert_non_null(strstr(html, "<td class=\"name\">per_task.math</td><td>0.5</td>"));
     assert_non_null(strstr(html, "&lt;b&gt;judge&lt;/b&gt;"));
     assert_non_null(strstr(html, "<td class=\"name\">a_wins</td><td>12</td>"));
+    /* IFEval: the per-type table */
+    assert_non_null(strstr(html, "<th class=\"name\">IFEval instruction type</th>"));
+    assert_non_null(strstr(html, "<td class=\"name\">punctuation:no_comma</td><td>2</td><td>0.5000</td><td>1.0000</td>"));
+    assert_non_null(strstr(html, "<td class=\"name\">prompt_strict</td><td>0.6667</td>"));
 
     /* Notes name file:line and what was expected. */
     assert_non_null(strstr(html, "broken.jsonl: skipped: "));

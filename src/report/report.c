@@ -204,6 +204,26 @@ static int result_row(anc_sbuf *out, const char *prefix, const char *key, const 
     return 1;
 }
 
+/* IFEval's per-type breakdown (`anchor eval --task ifeval --json`: by_type
+ * maps each instruction type to {n, strict, loose} counts): one row per
+ * type with its strict and loose accuracy. */
+static void ifeval_table(anc_sbuf *out, const json_t *by_type) {
+    anc_sbuf_puts(out, "<table><tr><th class=\"name\">IFEval instruction type</th><th>n</th><th>strict</th>"
+                       "<th>loose</th></tr>");
+    const char *id;
+    json_t *c;
+    json_object_foreach((json_t *)by_type, id, c) {
+        json_int_t n = json_integer_value(json_object_get(c, "n"));
+        if (n <= 0) continue;
+        anc_sbuf_puts(out, "<tr><td class=\"name\">");
+        anc_html_escape_str(out, id);
+        anc_sbuf_printf(out, "</td><td>%lld</td><td>%.4f</td><td>%.4f</td></tr>", (long long)n,
+                        (double)json_integer_value(json_object_get(c, "strict")) / (double)n,
+                        (double)json_integer_value(json_object_get(c, "loose")) / (double)n);
+    }
+    anc_sbuf_puts(out, "</table>\n");
+}
+
 static anc_status results_section(anc_sbuf *out, const file_list *fl, rpt_notes *notes, size_t *n_tables,
                                   anc_error *err) {
     anc_sbuf_puts(out, "<h2 id=\"results\">Evaluation and A/B results</h2>\n");
@@ -240,6 +260,8 @@ static anc_status results_section(anc_sbuf *out, const file_list *fl, rpt_notes 
         }
         if (rows == 0) anc_sbuf_puts(out, "<tr><td colspan=\"2\" class=\"name\">(no numeric fields)</td></tr>");
         anc_sbuf_puts(out, "</table>\n");
+        const json_t *by_type = json_object_get(root, "by_type");
+        if (json_is_object(by_type)) ifeval_table(out, by_type);
         json_decref(root);
         (*n_tables)++;
     }
