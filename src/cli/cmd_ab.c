@@ -1,6 +1,7 @@
 /* anchor ab: compares system A with system B on the same prompts
  * (flow/ab.h does the work; this prints its summary as a table or JSON). */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,63 @@ static void print_table(const anc_ab_opts *o, const anc_ab_result *r) {
     if (r->unmatched) printf("  %-22s %zu\n", "unmatched rows", r->unmatched);
 }
 
+static json_t *num_or_null(double x) { return isnan(x) ? json_null() : json_real(x); }
+
+/* The leaderboard (--system) as JSON: {"systems": [...], ...}. */
+static void print_lb_json(const anc_ab_opts *o, const anc_ab_result *r) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->n_systems; i++) {
+        const anc_ab_system *s = &r->systems[i];
+        json_t *wr = json_object();
+        for (size_t j = 0; j < r->n_systems; j++) {
+            const anc_ab_system *t = &r->systems[j];
+            if (t->index != s->index) json_object_set_new(wr, t->name, num_or_null(s->win_rate[t->index]));
+        }
+        json_t *ci = s->rated ? json_pack("[o,o]", num_or_null(s->ci_lo), num_or_null(s->ci_hi)) : json_null();
+        json_array_append_new(arr, json_pack("{s:o, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "rank",
+                                             s->rated ? json_integer((json_int_t)i + 1) : json_null(), "system", s->name,
+                                             "rating", s->rated ? json_real(s->rating) : json_null(), "ci_95", ci,
+                                             "comparisons", (json_int_t)s->comparisons, "wins", (json_int_t)s->wins,
+                                             "ties", (json_int_t)s->ties, "losses", (json_int_t)s->losses, "win_rate", wr));
+    }
+    json_t *j = json_pack("{s:o, s:s, s:I, s:I, s:I, s:b}", "systems", arr, "method", r->graded ? "grader" : "judge",
+                          "prompts", (json_int_t)r->prompts, "comparisons", (json_int_t)r->comparisons, "failed",
+                          (json_int_t)r->failed, "regularized", r->regularized);
+    json_object_set_new(j, r->graded ? "grader" : "judge", json_string(r->graded ? r->grader : r->judge));
+    json_object_set_new(j, "bootstrap_resamples", json_integer(o->resamples));
+    json_object_set_new(j, "bootstrap_seed", json_integer(o->bootstrap_seed));
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    printf("%s\n", text);
+    free(text);
+    json_decref(j);
+}
+
+/* The leaderboard as a table sorted by rating, with the win rate of each
+ * row's system against each column's. */
+static void print_lb_table(const anc_ab_opts *o, const anc_ab_result *r) {
+    printf("leaderboard of %zu systems over %zu prompts, %zu comparisons (%s)\n", r->n_systems, r->prompts,
+           r->comparisons, r->graded ? r->grader : "judge, both orders");
+    printf("  Bradley-Terry rating 1000 + 400 log10(strength / geometric mean); bootstrap 95%% over prompts "
+           "(%ld resamples, seed %ld)%s\n",
+           o->resamples, o->bootstrap_seed, r->regularized ? "; one virtual tie per compared pair" : "");
+    printf("  %-4s %-16s %8s %-19s %11s  win rate vs:", "rank", "system", "rating", "95% CI", "comparisons");
+    for (size_t j = 0; j < r->n_systems; j++) printf(" %8.8s", r->systems[j].name);
+    printf("\n");
+    for (size_t i = 0; i < r->n_systems; i++) {
+        const anc_ab_system *s = &r->systems[i];
+        if (s->rated) printf("  %-4zu %-16s %8.1f [%7.1f, %7.1f] %11zu  %12s", i + 1, s->name, s->rating, s->ci_lo,
+                             s->ci_hi, s->comparisons, "");
+        else printf("  %-4s %-16s %8s %-19s %11zu  %12s", "-", s->name, "-", "-", s->comparisons, "");
+        for (size_t j = 0; j < r->n_systems; j++) {
+            double w = s->win_rate[r->systems[j].index];
+            if (j == i || isnan(w)) printf(" %8s", "-");
+            else printf(" %8.3f", w);
+        }
+        printf("\n");
+    }
+    if (r->failed) printf("  %-22s %zu (excluded; rerun to retry)\n", "failed comparisons", r->failed);
+}
+
 int cli_ab_exec(const anc_ab_opts *o, anc_store *store) {
     ab_hooks a;
     memset(&a, 0, sizeof a);
@@ -88,7 +146,8 @@ int cli_ab_exec(const anc_ab_opts *o, anc_store *store) {
         fprintf(stderr, "anchor ab: judge requests sent %zu, reused from the store %zu\n", res.stats.sent,
                 res.stats.cached);
     int code = st ? cli_fail("ab", &err) : 0;
-    if (!st && o->json) print_json(o, &res);
+    if (!st && o->systems.n) o->json ? print_lb_json(o, &res) : print_lb_table(o, &res);
+    else if (!st && o->json) print_json(o, &res);
     else if (!st) print_table(o, &res);
     anc_ab_result_free(&res);
     return code;
@@ -98,13 +157,15 @@ int cmd_ab(int argc, char **argv) {
     anc_ab_opts o;
     anc_ab_opts_init(&o);
     int rc = cli_parse_table(argc, argv, anc_ab_option_table, &o, "ab",
-                             "(--a A.jsonl --b B.jsonl | --model-a DIR --model-b DIR --prompts FILE) (--judge SPEC | "
-                             "--grader G) [options]",
+                             "(--a A.jsonl --b B.jsonl | --model-a DIR --model-b DIR --prompts FILE | --system NAME=FILE "
+                             "--system NAME=FILE...) (--judge SPEC | --grader G) [options]",
                              "Compares system A with system B on the same prompts. A judge sees every prompt in both\n"
                              "orders (an inconsistent pair of verdicts counts as a tie); a grader scores both\n"
                              "responses and the higher score wins. Reports wins/ties/losses for A, the win rate\n"
                              "(wins + ties/2)/n with a 95% Wilson interval of wins + 0.5 ties out of n and a paired\n"
-                             "bootstrap 95% interval (percentile method), position consistency and mean lengths.",
+                             "bootstrap 95% interval (percentile method), position consistency and mean lengths.\n"
+                             "With --system (N >= 2), a leaderboard: every pair of systems on every prompt (or\n"
+                             "--pairs-per-prompt random pairs), Bradley-Terry ratings with bootstrap 95% intervals.",
                              NULL, NULL);
     if (rc) return rc == 1 ? 0 : rc;
     anc_error err = {0};

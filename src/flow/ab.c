@@ -37,6 +37,10 @@ const anc_option anc_ab_option_table[] = {
     {"model-chat-template", ANC_OPT_STR, ANC_ROLE_MAYBE_PATH, 0, offsetof(T, model_chat_template), NULL, "NAME|FILE",
      "generation: chat template for message prompts"},
     ANC_LLM_STEP_OPTIONS(T, "judge", 0, "0", "1024"),
+    {"system", ANC_OPT_LIST, 0, 0, offsetof(T, systems), NULL, "NAME=FILE",
+     "leaderboard: responses of one system (repeat for N >= 2; rows as --a; excludes --a/--b/--model-a/--model-b)"},
+    {"pairs-per-prompt", ANC_OPT_COUNT, 0, 0, offsetof(T, pairs_per_prompt), NULL, "K",
+     "leaderboard: judge K random system pairs per prompt (seed --bootstrap-seed; default 0 = all pairs)"},
     {0},
 };
 #undef T
@@ -48,8 +52,13 @@ void anc_ab_opts_init(anc_ab_opts *o) {
 }
 
 anc_status anc_ab_opts_check(const anc_ab_opts *o, const anc_store *store, anc_error *err) {
+    if (o->systems.n) {
+        anc_status st = ab_lb_check_systems(o, err);
+        if (st) return st;
+    } else if (o->pairs_per_prompt)
+        return anc_error_set(err, ANC_ERR_INVALID, "--pairs-per-prompt needs --system");
     int files = o->a || o->b, models = o->model_a || o->model_b;
-    if (files == models || (files && !(o->a && o->b)) || (models && !(o->model_a && o->model_b && o->prompts)))
+    if (!o->systems.n && (files == models || (files && !(o->a && o->b)) || (models && !(o->model_a && o->model_b && o->prompts))))
         return anc_error_set(err, ANC_ERR_INVALID, "give either --a and --b, or --model-a, --model-b and --prompts");
     if (!!o->llm.spec == !!o->grader)
         return anc_error_set(err, ANC_ERR_INVALID, "give exactly one of --judge SPEC and --grader G");
@@ -78,6 +87,12 @@ void ab_set_free(ab_set *s) {
 
 void anc_ab_result_free(anc_ab_result *r) {
     free(r->judge);
+    for (size_t i = 0; r->systems && i < r->n_systems; i++) {
+        free(r->systems[i].name);
+        free(r->systems[i].win_rate);
+        free(r->systems[i].versus);
+    }
+    free(r->systems);
     memset(r, 0, sizeof *r);
 }
 
@@ -86,6 +101,7 @@ anc_status anc_ab_run(const anc_ab_opts *o, anc_store *store, const anc_flow_hoo
     memset(res, 0, sizeof *res);
     anc_status st = anc_ab_opts_check(o, store, err);
     if (st) return st;
+    if (o->systems.n) return ab_leaderboard(o, store, hooks, res, err);
     anc_grader grader = {0};
     if (o->grader) {
         if ((st = anc_grader_parse(o->grader, &grader, err))) return st;

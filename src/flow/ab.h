@@ -18,7 +18,14 @@
  * Files: ab.c (options, the run), ab_match.c (rows of A and B), ab_gen.c
  * (generating both sides), ab_judge.c (the judge through the run store),
  * ab_grade.c (the grader), ab_stats.c (the summary), ab_records.c (the
- * per-prompt records); ab_internal.h is what they share. */
+ * per-prompt records); ab_internal.h is what they share.
+ *
+ * Leaderboard (--system NAME=FILE, N >= 2): every pair of systems answering
+ * a prompt (or --pairs-per-prompt K random pairs of them) is judged in both
+ * orders as above, or graded (each response scored once, the higher score
+ * wins); Bradley-Terry ratings (ab_bt.h) with percentile-bootstrap 95%
+ * intervals over prompts. Files: ab_lb.c (systems, pairs, records),
+ * ab_lb_rate.c (ratings), ab_bt.c (the fit). */
 #ifndef ANCHOR_FLOW_AB_H
 #define ANCHOR_FLOW_AB_H
 
@@ -45,6 +52,8 @@ typedef struct anc_ab_opts {
     int bf16;                         /* generation in bf16 */
     const char *model_chat_template;  /* generation: chat template for message prompts */
     anc_llm_step_opts llm;            /* --judge SPEC and the backend knobs (not required with a grader) */
+    anc_opt_list systems;             /* leaderboard: NAME=FILE answer files (N >= 2; excludes a, b, model_a, model_b) */
+    long pairs_per_prompt;            /* leaderboard: K > 0 random system pairs per prompt (seed bootstrap_seed); 0: all */
 } anc_ab_opts;
 
 /* The option table of ab (the command's flags and the pipeline kind's
@@ -79,7 +88,25 @@ typedef struct anc_ab_result {
     double consistency;         /* judge: share of the n prompts whose two orders agree */
     double mean_chars_a, mean_chars_b; /* mean response length in code points */
     double mean_score_a, mean_score_b; /* grader: mean score of each side */
+    /* leaderboard (--system): the systems sorted by rating (unrated last) */
+    size_t n_systems;
+    struct anc_ab_system *systems;
+    size_t prompts;             /* prompts answered by at least two systems */
+    size_t comparisons;         /* comparisons with an outcome (failed ones are in failed) */
+    int regularized;            /* the maximum likelihood did not exist: one virtual tie per compared pair */
 } anc_ab_result;
+
+/* One system of the leaderboard (flow/ab_lb.c). */
+typedef struct anc_ab_system {
+    char *name;                /* malloc'd */
+    size_t index;              /* its position among --system */
+    int rated;                 /* 0: no comparisons, no rating */
+    double rating;             /* 1000 + 400 log10(strength / geometric mean), Bradley-Terry */
+    double ci_lo, ci_hi;       /* percentile bootstrap 95% over prompts */
+    size_t comparisons, wins, ties, losses;
+    double *win_rate;          /* [n_systems] by --system order: (wins + ties/2) / comparisons; NAN: none */
+    size_t *versus;            /* [n_systems]: comparisons against each */
+} anc_ab_system;
 void anc_ab_result_free(anc_ab_result *r);
 
 /* Compares A with B (see the top of this file) and writes the per-prompt

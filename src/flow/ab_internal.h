@@ -64,4 +64,36 @@ anc_status ab_summarize(const anc_ab_opts *o, const ab_set *s, anc_ab_result *re
 /* Writes the per-prompt records to o->out atomically. */
 anc_status ab_write_records(const anc_ab_opts *o, const ab_set *s, int graded, anc_error *err);
 
+/* The leaderboard (--system, ab_lb.c): the systems, the union of their
+ * prompts, and the comparisons as the items of cmp (ya: system_a's
+ * response, yb: system_b's), grouped by prompt in prompt order. */
+typedef struct ab_lb_prompt {
+    char *key;             /* ab_item_key + "#" + its occurrence in the file */
+    const json_t *prompt, *ref;
+    const char **resp;     /* [ns]: each system's response, NULL: not answered */
+    double *score;         /* [ns]: grader scores */
+    size_t line;
+} ab_lb_prompt;
+
+typedef struct ab_lb {
+    size_t ns;
+    char **names;
+    const char **files;
+    anc_rows *rows, rp;
+    ab_lb_prompt *prompts;
+    size_t np;
+    ab_set cmp;            /* the comparisons (cmp.items[k].outcome) */
+    size_t *cmp_prompt;    /* comparison -> prompt */
+    size_t (*cmp_sys)[2];  /* comparison -> system_a, system_b */
+} ab_lb;
+
+/* Checks the --system values (NAME=FILE, unique names, N >= 2) and that
+ * --a/--b/--model-a/--model-b are absent. */
+anc_status ab_lb_check_systems(const anc_ab_opts *o, anc_error *err);
+/* The leaderboard run (anc_ab_run with o->systems). */
+anc_status ab_leaderboard(const anc_ab_opts *o, anc_store *store, const anc_flow_hooks *hooks, anc_ab_result *res,
+                          anc_error *err);
+/* The ratings, intervals and counts of res->systems from the outcomes. */
+anc_status ab_lb_rate(const anc_ab_opts *o, const ab_lb *lb, anc_ab_result *res, anc_error *err);
+
 #endif
