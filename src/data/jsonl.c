@@ -159,3 +159,13 @@ char *anc_prompt_text(const json_t *p) {
         }
     return NULL;
 }
+
+anc_status anc_jsonl_put(anc_sbuf *b, json_t *row) {
+    char *line = row ? json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(row);
+    anc_status st = line ? anc_sbuf_puts(b, line) : ANC_ERR_NOMEM;
+    if (!st) st = anc_sbuf_putc(b, '\n');
+    free(line);
+    if (st) b->oom = 1;
+    return st ? ANC_ERR_NOMEM : ANC_OK;
+}

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 
 typedef struct anc_rows {
     json_t **rows;      /* n owned references (json_decref each) */
@@ -41,5 +42,10 @@ anc_status anc_row_ids(const json_t *row, const char *key, int optional, int voc
  * the last user message of a message list. malloc'd (caller frees); NULL
  * when there is none or out of memory. */
 char *anc_prompt_text(const json_t *prompt);
+
+/* Appends row (consumed; NULL counts as out of memory) to b as one line of
+ * compact JSON, keys in insertion order, and a newline. ANC_OK or
+ * ANC_ERR_NOMEM (also when b is out of memory already). */
+anc_status anc_jsonl_put(anc_sbuf *b, json_t *row);
 
 #endif

@@ -96,6 +96,16 @@ void anc_ab_result_free(anc_ab_result *r) {
     memset(r, 0, sizeof *r);
 }
 
+anc_status ab_grader_setup(const anc_ab_opts *o, anc_grader *g, anc_ab_result *res, anc_error *err) {
+    if (!o->grader) return ANC_OK;
+    if (anc_grader_parse(o->grader, g, err)) return err->code;
+    g->pattern = o->pattern;
+    g->tolerance = o->tolerance;
+    res->graded = 1;
+    res->grader = anc_grader_name(g->kind);
+    return ANC_OK;
+}
+
 anc_status anc_ab_run(const anc_ab_opts *o, anc_store *store, const anc_flow_hooks *hooks, anc_ab_result *res,
                       anc_error *err) {
     memset(res, 0, sizeof *res);
@@ -103,13 +113,7 @@ anc_status anc_ab_run(const anc_ab_opts *o, anc_store *store, const anc_flow_hoo
     if (st) return st;
     if (o->systems.n) return ab_leaderboard(o, store, hooks, res, err);
     anc_grader grader = {0};
-    if (o->grader) {
-        if ((st = anc_grader_parse(o->grader, &grader, err))) return st;
-        grader.pattern = o->pattern;
-        grader.tolerance = o->tolerance;
-        res->graded = 1;
-        res->grader = anc_grader_name(grader.kind);
-    }
+    if ((st = ab_grader_setup(o, &grader, res, err))) return st;
     ab_set s;
     memset(&s, 0, sizeof s);
     st = o->a ? ab_match_files(o, &s, err) : ab_generate(o, &s, hooks, err);

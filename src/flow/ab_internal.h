@@ -54,6 +54,9 @@ anc_status ab_match_files(const anc_ab_opts *o, ab_set *s, anc_error *err);
 anc_status ab_generate(const anc_ab_opts *o, ab_set *s, const anc_flow_hooks *hooks, anc_error *err);
 /* Scores both responses of every item with g: outcome by the higher score. */
 anc_status ab_grade(const anc_ab_opts *o, const anc_grader *g, ab_set *s, anc_error *err);
+/* Parses o->grader into *g (its pattern and tolerance from o) and marks res
+ * graded; nothing without a grader. */
+anc_status ab_grader_setup(const anc_ab_opts *o, anc_grader *g, anc_ab_result *res, anc_error *err);
 /* Asks the judge about every item in both orders through the run store
  * (store borrowed, NULL: opened from o) and sets the outcomes; res->judge,
  * res->judged and res->stats. */

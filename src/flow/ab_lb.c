@@ -235,11 +235,7 @@ static anc_status lb_records(const anc_ab_opts *o, const ab_lb *lb, int graded, 
             json_object_set_new(r, "consistent", json_boolean(it->consistent));
             if (it->outcome == AB_FAILED && it->error) json_object_set_new(r, "error", json_string(it->error));
         }
-        char *line = r ? json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(r);
-        if (!line) b.oom = 1;
-        else if (!anc_sbuf_puts(&b, line)) anc_sbuf_putc(&b, '\n');
-        free(line);
+        (void)anc_jsonl_put(&b, r); /* out of memory is sticky in b.oom */
     }
     anc_status st = b.oom ? anc_error_set(err, ANC_ERR_NOMEM, "out of memory")
                           : anc_write_file_atomic(o->out, anc_sbuf_str(&b), b.len, err);
@@ -250,14 +246,8 @@ static anc_status lb_records(const anc_ab_opts *o, const ab_lb *lb, int graded, 
 anc_status ab_leaderboard(const anc_ab_opts *o, anc_store *store, const anc_flow_hooks *hooks, anc_ab_result *res,
                           anc_error *err) {
     anc_grader grader = {0};
-    anc_status st = ANC_OK;
-    if (o->grader) {
-        if ((st = anc_grader_parse(o->grader, &grader, err))) return st;
-        grader.pattern = o->pattern;
-        grader.tolerance = o->tolerance;
-        res->graded = 1;
-        res->grader = anc_grader_name(grader.kind);
-    }
+    anc_status st = ab_grader_setup(o, &grader, res, err);
+    if (st) return st;
     ab_lb lb;
     memset(&lb, 0, sizeof lb);
     st = lb_load(o, &lb, err);

@@ -29,12 +29,7 @@ static json_t *record(const ab_item *it, int graded) {
 anc_status ab_write_records(const anc_ab_opts *o, const ab_set *s, int graded, anc_error *err) {
     anc_sbuf b = {0};
     for (size_t i = 0; i < s->n && !b.oom; i++) {
-        json_t *rec = record(&s->items[i], graded);
-        char *line = rec ? json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(rec);
-        if (!line) b.oom = 1;
-        else if (!anc_sbuf_puts(&b, line)) anc_sbuf_putc(&b, '\n');
-        free(line);
+        (void)anc_jsonl_put(&b, record(&s->items[i], graded)); /* out of memory is sticky in b.oom */
     }
     anc_status st = b.oom ? anc_error_set(err, ANC_ERR_NOMEM, "out of memory")
                           : anc_write_file_atomic(o->out, anc_sbuf_str(&b), b.len, err);

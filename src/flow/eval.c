@@ -49,13 +49,7 @@ void anc_eval_opts_init(anc_eval_opts *o) {
 }
 
 anc_status eval_record(eval_env *e, json_t *rec, anc_error *err) {
-    char *line = rec ? json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(rec);
-    if (!line) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
-    anc_status st = anc_sbuf_puts(&e->out, line);
-    if (!st) st = anc_sbuf_putc(&e->out, '\n');
-    free(line);
-    return st ? anc_error_set(err, ANC_ERR_NOMEM, "out of memory") : ANC_OK;
+    return anc_jsonl_put(&e->out, rec) ? anc_error_set(err, ANC_ERR_NOMEM, "out of memory") : ANC_OK;
 }
 
 void eval_metric(anc_eval_metric *m, const char *name, double k, size_t n, int binary) {
