@@ -180,6 +180,11 @@ static char *make_run_dir(void) {
     put(d, "ab_apo_vs_dpo.json", "{\"a_wins\": 12, \"b_wins\": 8, \"ties\": 0}\n");
     put(d, "eval_bad.json", "[1, 2]\n");
     /* as `anchor eval --task ifeval --json` writes it */
+    /* as `anchor ab --system ... --json` writes it */
+    put(d, "ab_leaderboard.json",
+        "{\"systems\": [{\"rank\": 1, \"system\": \"<good>\", \"rating\": 1082.24, \"ci_95\": [1057.8, 1106.2], "
+        "\"comparisons\": 160, \"wins\": 70, \"ties\": 80, \"losses\": 10}, {\"rank\": null, \"system\": \"lonely\", "
+        "\"rating\": null, \"comparisons\": 0, \"wins\": 0, \"ties\": 0, \"losses\": 0}], \"prompts\": 80}\n");
     put(d, "eval_ifeval.json",
         "{\"task\": \"ifeval\", \"n\": 3, \"prompt_strict\": 0.6667, \"by_type\": "
         "{\"punctuation:no_comma\": {\"n\": 2, \"strict\": 1, \"loose\": 2}, "
@@ -206,7 +211,7 @@ static void test_report_run_dir(void **state) {
     TU_CHECK(anc_report_write(d, NULL, NULL, &sum, &err), &err);
     assert_int_equal(sum.datasets, 1);
     assert_int_equal(sum.runs, 2);
-    assert_int_equal(sum.results, 3);  /* eval.json, eval_ifeval.json, ab_apo_vs_dpo.json; eval_bad.json is a note */
+    assert_int_equal(sum.results, 4);  /* eval.json, eval_ifeval.json, ab_apo_vs_dpo.json, ab_leaderboard.json; eval_bad.json is a note */
     char *html = tu_read_file(out, NULL);
     assert_self_contained(html);
 
@@ -264,6 +269,10 @@ static void test_report_run_dir(void **state) {
     assert_non_null(strstr(html, "<td class=\"name\">per_task.math</td><td>0.5</td>"));
     assert_non_null(strstr(html, "&lt;b&gt;judge&lt;/b&gt;"));
     assert_non_null(strstr(html, "<td class=\"name\">a_wins</td><td>12</td>"));
+    /* a leaderboard: one row per system, escaped, an unrated one with dashes */
+    assert_non_null(strstr(html, "<tr><td>1</td><td class=\"name\">&lt;good&gt;</td><td>1082.2</td><td>1057.8 &ndash; 1106.2</td>"
+                                 "<td>160</td><td>70 / 80 / 10</td></tr>"));
+    assert_non_null(strstr(html, "<tr><td>&ndash;</td><td class=\"name\">lonely</td><td>&ndash;</td><td></td><td>0</td>"));
     /* IFEval: the per-type table */
     assert_non_null(strstr(html, "<th class=\"name\">IFEval instruction type</th>"));
     assert_non_null(strstr(html, "<td class=\"name\">punctuation:no_comma</td><td>2</td><td>0.5000</td><td>1.0000</td>"));

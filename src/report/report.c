@@ -224,6 +224,37 @@ static void ifeval_table(anc_sbuf *out, const json_t *by_type) {
     anc_sbuf_puts(out, "</table>\n");
 }
 
+/* A leaderboard (`anchor ab --system ... --json`: systems is a list of
+ * {rank, system, rating, ci_95: [lo, hi], comparisons, wins, ties,
+ * losses}, best first; an unrated system has a null rating). */
+static void leaderboard_table(anc_sbuf *out, const json_t *systems) {
+    anc_sbuf_puts(out, "<table><tr><th>rank</th><th class=\"name\">system</th><th>rating</th><th>95% CI</th>"
+                       "<th>comparisons</th><th>wins / ties / losses</th></tr>");
+    size_t i;
+    json_t *sy;
+    json_array_foreach((json_t *)systems, i, sy) {
+        const json_t *rating = json_object_get(sy, "rating"), *ci = json_object_get(sy, "ci_95");
+        anc_sbuf_puts(out, "<tr><td>");
+        if (json_is_integer(json_object_get(sy, "rank")))
+            anc_sbuf_printf(out, "%lld", (long long)json_integer_value(json_object_get(sy, "rank")));
+        else
+            anc_sbuf_puts(out, "&ndash;");
+        anc_sbuf_puts(out, "</td><td class=\"name\">");
+        anc_html_escape_str(out, json_string_value(json_object_get(sy, "system")));
+        if (json_is_number(rating)) anc_sbuf_printf(out, "</td><td>%.1f</td><td>", json_number_value(rating));
+        else anc_sbuf_puts(out, "</td><td>&ndash;</td><td>");
+        if (json_is_array(ci) && json_array_size(ci) == 2)
+            anc_sbuf_printf(out, "%.1f &ndash; %.1f", json_number_value(json_array_get(ci, 0)),
+                            json_number_value(json_array_get(ci, 1)));
+        anc_sbuf_printf(out, "</td><td>%lld</td><td>%lld / %lld / %lld</td></tr>",
+                        (long long)json_integer_value(json_object_get(sy, "comparisons")),
+                        (long long)json_integer_value(json_object_get(sy, "wins")),
+                        (long long)json_integer_value(json_object_get(sy, "ties")),
+                        (long long)json_integer_value(json_object_get(sy, "losses")));
+    }
+    anc_sbuf_puts(out, "</table>\n");
+}
+
 static anc_status results_section(anc_sbuf *out, const file_list *fl, rpt_notes *notes, size_t *n_tables,
                                   anc_error *err) {
     anc_sbuf_puts(out, "<h2 id=\"results\">Evaluation and A/B results</h2>\n");
@@ -262,6 +293,8 @@ static anc_status results_section(anc_sbuf *out, const file_list *fl, rpt_notes 
         anc_sbuf_puts(out, "</table>\n");
         const json_t *by_type = json_object_get(root, "by_type");
         if (json_is_object(by_type)) ifeval_table(out, by_type);
+        const json_t *systems = json_object_get(root, "systems");
+        if (json_is_array(systems)) leaderboard_table(out, systems);
         json_decref(root);
         (*n_tables)++;
     }
