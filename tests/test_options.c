@@ -183,11 +183,42 @@ static void test_pipeline_refuses_cli_only(void **state) {
     free(dir);
 }
 
+/* ab --system NAME=FILE in a pipeline: FILE is resolved against the run
+ * directory and hashed as an input, NAME kept. */
+static void test_pipeline_named_files(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *yaml = tu_path(dir, "p.yaml");
+    const char *text = "run_dir: run\nsteps:\n  - name: board\n    kind: ab\n    system: [base=base.jsonl, tuned=tuned.jsonl]\n"
+                       "    grader: exact\n";
+    tu_write_file(yaml, text, strlen(text));
+    anc_pipeline p;
+    anc_error err = {0};
+    TU_CHECK(anc_pipeline_load(&p, yaml, NULL, &err), &err);
+    const anc_pipe_step *s = &p.steps[0];
+    const anc_pipe_opt *o = NULL;
+    for (size_t j = 0; j < s->n_opts; j++)
+        if (!strcmp(s->opts[j].key, "system")) o = &s->opts[j];
+    assert_non_null(o);
+    assert_int_equal(o->n_values, 2);
+    char *want = tu_path(p.run_dir, "tuned.jsonl");
+    assert_true(!strncmp(o->values[1], "tuned=", 6));
+    assert_string_equal(o->values[1] + 6, want);
+    int hashed = 0;
+    for (size_t k = 0; k < s->n_inputs; k++) hashed += !strcmp(s->inputs[k], want);
+    assert_int_equal(hashed, 1);
+    free(want);
+    anc_pipeline_free(&p);
+    tu_rmtree(dir);
+    free(yaml);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commands_and_kinds_agree),
         cmocka_unit_test(test_table_functions),
         cmocka_unit_test(test_pipeline_refuses_cli_only),
+        cmocka_unit_test(test_pipeline_named_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,7 @@ const anc_option anc_ab_option_table[] = {
     {"model-chat-template", ANC_OPT_STR, ANC_ROLE_MAYBE_PATH, 0, offsetof(T, model_chat_template), NULL, "NAME|FILE",
      "generation: chat template for message prompts"},
     ANC_LLM_STEP_OPTIONS(T, "judge", 0, "0", "1024"),
-    {"system", ANC_OPT_LIST, 0, 0, offsetof(T, systems), NULL, "NAME=FILE",
+    {"system", ANC_OPT_LIST, ANC_ROLE_NAMED_FILE, 0, offsetof(T, systems), NULL, "NAME=FILE",
      "leaderboard: responses of one system (repeat for N >= 2; rows as --a; excludes --a/--b/--model-a/--model-b)"},
     {"pairs-per-prompt", ANC_OPT_COUNT, 0, 0, offsetof(T, pairs_per_prompt), NULL, "K",
      "leaderboard: judge K random system pairs per prompt (seed --bootstrap-seed; default 0 = all pairs)"},

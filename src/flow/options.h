@@ -26,7 +26,8 @@ typedef enum {
     ANC_ROLE_IN_DIR,      /* a folder the step reads, e.g. a model (hashed by listing) */
     ANC_ROLE_OUT,         /* what the step writes */
     ANC_ROLE_MAYBE_PATH,  /* a name or a file (chat templates): a path when it exists */
-    ANC_ROLE_SPEC         /* an LLM spec; local:DIR is resolved and hashed as a folder */
+    ANC_ROLE_SPEC,        /* an LLM spec; local:DIR is resolved and hashed as a folder */
+    ANC_ROLE_NAMED_FILE   /* NAME=FILE (ab --system): FILE is read, resolved and hashed as IN_FILE */
 } anc_opt_role;
 
 #define ANC_OPT_REQUIRED 1u   /* the step needs it (the pipeline checks; the command says so) */

@@ -197,6 +197,16 @@ static anc_status add_opt(parse_ctx *c, anc_pipe_step *s, const anc_option *d, c
             } else {
                 free(cand);
             }
+        } else if (d->role == ANC_ROLE_NAMED_FILE && strchr(raw[i], '=')) {
+            const char *eq = strchr(raw[i], '=');
+            char *file = resolve(c->p->run_dir, eq + 1);
+            r = file ? fmt("%.*s=%s", (int)(eq - raw[i]), raw[i], file) : NULL;
+            if (!r || (st = add_input(s, file, c->err))) {
+                free(file);
+                free(r);
+                return r ? st : nomem(c->err);
+            }
+            free(file);
         } else if (d->role == ANC_ROLE_SPEC && !strncmp(raw[i], "local:", 6)) {
             char *dir = resolve(c->p->run_dir, raw[i] + 6);
             r = dir ? fmt("local:%s", dir) : NULL;
