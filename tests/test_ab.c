@@ -12,15 +12,6 @@
 
 #include "eval/stats.h"
 
-static json_t *load_json(const char *dir, const char *name) {
-    char *p = tu_path(dir, name);
-    json_error_t je;
-    json_t *j = json_load_file(p, 0, &je);
-    if (!j) fail_msg("%s:%d: %s", p, je.line, je.text);
-    free(p);
-    return j;
-}
-
 static long jint(const json_t *j, const char *k) { return (long)json_integer_value(json_object_get(j, k)); }
 
 /* The fake judge prefers the response with more 'x' and, with BIAS=a,
@@ -55,7 +46,7 @@ static void test_both_orders_and_resume(void **state) {
     const char *fmt = "cd '%s' && '%s' ab --a a.jsonl --b b.jsonl --judge 'exec:%s/tool_fake_llm judge %s a' "
                       "--out rec.jsonl --json >sum.json 2>err.txt";
     assert_int_equal(tu_system(fmt, d, tu_cli(), ANCHOR_BINARY_DIR, log), 0);
-    json_t *j = load_json(d, "sum.json");
+    json_t *j = tu_load_json(d, "sum.json");
     assert_int_equal(jint(j, "n"), 10);
     assert_int_equal(jint(j, "wins"), 6);
     assert_int_equal(jint(j, "losses"), 2);
@@ -94,7 +85,7 @@ static void test_both_orders_and_resume(void **state) {
     /* the rerun is answered from the run store: nothing sent, same summary */
     assert_int_equal(tu_system(fmt, d, tu_cli(), ANCHOR_BINARY_DIR, log), 0);
     assert_int_equal(tu_count_lines(log), 20);
-    j = load_json(d, "sum.json");
+    j = tu_load_json(d, "sum.json");
     assert_int_equal(jint(j, "wins"), 6);
     json_decref(j);
     free(rec);
@@ -109,7 +100,7 @@ static void test_grader_mode(void **state) {
     write_pairs(d);
     /* numeric grader: reference i; A's last number is i, B's is i0 for i < 3 (wrong; "0" -> 0 is right for i = 0) */
     assert_int_equal(tu_system("cd '%s' && '%s' ab --a a.jsonl --b b.jsonl --grader numeric --json >sum.json 2>err.txt", d, tu_cli()), 0);
-    json_t *j = load_json(d, "sum.json");
+    json_t *j = tu_load_json(d, "sum.json");
     assert_int_equal(jint(j, "wins"), 2);
     assert_int_equal(jint(j, "ties"), 8);
     assert_int_equal(jint(j, "losses"), 0);
@@ -126,7 +117,7 @@ static void test_grader_mode(void **state) {
                       "{\"prompt\": \"Q1\", \"completion\": \"Lyon\"}\n";
     tu_write_file(p2, tb, strlen(tb));
     assert_int_equal(tu_system("cd '%s' && '%s' ab --a a2.jsonl --b b2.jsonl --grader exact --json >sum.json 2>err.txt", d, tu_cli()), 0);
-    j = load_json(d, "sum.json");
+    j = tu_load_json(d, "sum.json");
     assert_int_equal(jint(j, "n"), 3);
     assert_int_equal(jint(j, "wins"), 1);
     assert_int_equal(jint(j, "ties"), 1);

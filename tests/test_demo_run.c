@@ -13,15 +13,6 @@
 static const char *const DATASETS[] = {"clair", "stronger", "judge"};
 static const char *const OBJECTIVES[] = {"sft", "apo_zero", "apo_down", "sigmoid"};
 
-static json_t *load_json(const char *dir, const char *rel) {
-    char *p = tu_path(dir, rel);
-    json_error_t je;
-    json_t *j = json_load_file(p, 0, &je);
-    if (!j) fail_msg("%s: %s", p, je.text);
-    free(p);
-    return j;
-}
-
 static void test_demo_quick(void **state) {
     (void)state;
     char *d = tu_tmpdir();
@@ -42,7 +33,7 @@ static void test_demo_quick(void **state) {
     assert_int_equal(tu_count_substr(errs, "(done before)"), 0);
 
     /* the numbers behind the table: every cell, accuracies are shares */
-    json_t *ev = load_json(d, "run/eval-demo.json");
+    json_t *ev = tu_load_json(d, "run/eval-demo.json");
     double start = json_real_value(json_object_get(ev, "start_model.solved"));
     assert_true(start >= 0 && start <= 1);
     for (int i = 0; i < 3; i++)
@@ -76,7 +67,7 @@ static void test_demo_quick(void **state) {
     assert_int_equal(tu_count_lines(clair), tu_count_lines(drafts));
     assert_int_equal(tu_count_lines(stronger), tu_count_lines(drafts));
     assert_int_equal(tu_system("cd '%s/run' && '%s' stats --json pairs/clair.jsonl pairs/stronger.jsonl > ../stats.json", d, A), 0);
-    json_t *st = load_json(d, "stats.json");
+    json_t *st = tu_load_json(d, "stats.json");
     json_t *rows = json_is_array(st) ? st : json_object_get(st, "datasets");
     assert_int_equal(json_array_size(rows), 2);
     double lev_clair = json_real_value(json_object_get(json_array_get(rows, 0), "levenshtein"));
@@ -96,8 +87,8 @@ static void test_demo_quick(void **state) {
     assert_int_equal(tu_system("cd '%s/run' && '%s' ab --model-a start-model --model-b runs/clair-apo_zero-seed1 "
                                "--prompts heldout.jsonl --grader exact --max-new-tokens 32 --out ../ab.jsonl --json "
                                "> ../ab.json 2> ../ab.err", d, A), 0);
-    json_t *ab = load_json(d, "ab.json");
-    json_t *ev2 = load_json(d, "run/eval-demo.json");
+    json_t *ab = tu_load_json(d, "ab.json");
+    json_t *ev2 = tu_load_json(d, "run/eval-demo.json");
     char *heldp = tu_path(d, "run/heldout.jsonl");
     int n_held = tu_count_lines(heldp);
     free(heldp);

@@ -13,15 +13,6 @@
 
 #include "flow/ab_bt.h"
 
-static json_t *load_json(const char *dir, const char *name) {
-    char *p = tu_path(dir, name);
-    json_error_t je;
-    json_t *j = json_load_file(p, 0, &je);
-    if (!j) fail_msg("%s:%d: %s", p, je.line, je.text);
-    free(p);
-    return j;
-}
-
 /* The entry of system name in the leaderboard j. */
 static json_t *sys_of(json_t *j, const char *name) {
     json_t *arr = json_object_get(j, "systems"), *s;
@@ -127,7 +118,7 @@ static void test_planted_systems(void **state) {
     assert_int_equal(tu_system(fmt, d, tu_cli(), d, d), 0);
     char *log = tu_path(d, "log");
     assert_int_equal(tu_count_lines(log), 3 * 2 * NP);
-    json_t *j = load_json(d, "lb.json");
+    json_t *j = tu_load_json(d, "lb.json");
     assert_int_equal((int)json_integer_value(json_object_get(j, "comparisons")), 3 * NP);
     /* the planted ratings: the BT fit of the expected outcomes. i beats j
      * when i is right, j wrong and the order showing j first is unbiased;
@@ -200,7 +191,7 @@ static void test_ties_missing_usage(void **state) {
     write_graded(d);
     const char *all = "--system A=A.jsonl --system B=B.jsonl --system C=C.jsonl --system D=D.jsonl";
     assert_int_equal(tu_system("cd '%s' && '%s' ab %s --grader exact --resamples 500 --out rec.jsonl --json >lb.json 2>err.txt", d, tu_cli(), all), 0);
-    json_t *j = load_json(d, "lb.json");
+    json_t *j = tu_load_json(d, "lb.json");
     assert_int_equal((int)json_integer_value(json_object_get(j, "prompts")), 6);
     assert_int_equal((int)json_integer_value(json_object_get(j, "comparisons")), 6 + 4 + 4);
     json_t *a = sys_of(j, "A"), *b = sys_of(j, "B"), *c = sys_of(j, "C"), *dd = sys_of(j, "D");

@@ -154,3 +154,12 @@ float *tu_st_read_f32(struct anc_safetensors *st, const char *name, uint64_t *n)
     if (n) *n = t->n_elems;
     return buf;
 }
+
+json_t *tu_load_json(const char *dir, const char *rel) {
+    char *p = tu_path(dir, rel);
+    json_error_t je;
+    json_t *j = json_load_file(p, 0, &je);
+    if (!j) fail_msg("%s:%d: %s", p, je.line, je.text);
+    free(p);
+    return j;
+}

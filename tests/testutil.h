@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 #include <cmocka.h>
 
 #include "core/error.h"
@@ -29,6 +31,9 @@ char *tu_read_file(const char *path, size_t *len);
 const char *tu_cli(void);
 /* Number of '\n' in the file at path (0 when it cannot be read). */
 /* Occurrences of needle in hay (overlapping ones too). */
+/* The JSON document in dir/rel (fails the test, naming file and line, when
+ * it does not parse). New reference. */
+json_t *tu_load_json(const char *dir, const char *rel);
 int tu_count_substr(const char *hay, const char *needle);
 int tu_count_lines(const char *path);
 /* Runs a shell command, returns its exit status (-1 if it could not run). */

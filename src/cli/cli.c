@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -192,4 +194,11 @@ void cli_progress_cb(void *ctx, size_t done, size_t total, int64_t tokens) {
 
 void cli_progress_done(cli_progress *p) {
     if (p->tty) fputc('\n', stderr);
+}
+
+void cli_print_json(json_t *j) {
+    char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    printf("%s\n", s ? s : "null");
+    free(s);
+    json_decref(j);
 }

@@ -109,6 +109,10 @@ void cli_progress_done(cli_progress *p);
 
 double cli_now(void);
 
+/* Prints j (consumed) on stdout as indented JSON, keys in insertion order,
+ * and a newline: the --json output of the commands. */
+void cli_print_json(json_t *j);
+
 /* The CLI's side of a running flow: notes go to stderr as "anchor CMD:
  * TEXT", progress to a cli_progress line labelled CMD. */
 typedef struct cli_hooks {

@@ -55,10 +55,7 @@ static void print_json(const anc_ab_opts *o, const anc_ab_result *r) {
     }
     json_object_set_new(j, "bootstrap_resamples", json_integer(o->resamples));
     json_object_set_new(j, "bootstrap_seed", json_integer(o->bootstrap_seed));
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    printf("%s\n", s);
-    free(s);
-    json_decref(j);
+    cli_print_json(j);
 }
 
 static void print_table(const anc_ab_opts *o, const anc_ab_result *r) {
@@ -100,10 +97,7 @@ static void print_lb_json(const anc_ab_opts *o, const anc_ab_result *r) {
     json_object_set_new(j, r->graded ? "grader" : "judge", json_string(r->graded ? r->grader : r->judge));
     json_object_set_new(j, "bootstrap_resamples", json_integer(o->resamples));
     json_object_set_new(j, "bootstrap_seed", json_integer(o->bootstrap_seed));
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    printf("%s\n", text);
-    free(text);
-    json_decref(j);
+    cli_print_json(j);
 }
 
 /* The leaderboard as a table sorted by rating, with the win rate of each

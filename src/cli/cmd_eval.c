@@ -109,10 +109,7 @@ static void print_json(const anc_eval_result *r) {
                                                                (json_int_t)r->types[i].loose));
         json_object_set_new(j, "by_type", bt);
     }
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    printf("%s\n", s);
-    free(s);
-    json_decref(j);
+    cli_print_json(j);
 }
 
 int cli_eval_exec(const anc_eval_opts *o) {
