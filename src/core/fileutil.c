@@ -42,13 +42,19 @@ anc_status anc_read_file(const char *path, size_t max_bytes, char **out, size_t 
 }
 
 anc_status anc_write_file_atomic(const char *path, const void *data, size_t len, anc_error *err) {
-    size_t n = strlen(path) + 5;
+    /* a temporary name of its own (mkstemp): two processes writing the same
+     * output (runs sharing a store) never rename each other's file away */
+    size_t n = strlen(path) + 12;
     char *tmp = malloc(n);
     if (!tmp) return anc_error_set(err, ANC_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, n, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
+    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0 || fchmod(fd, 0644) != 0) {
         anc_error_set(err, ANC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
         free(tmp);
         return ANC_ERR_IO;
     }

@@ -11,7 +11,9 @@
  * error (guards against reading a huge file by mistake). */
 anc_status anc_read_file(const char *path, size_t max_bytes, char **out, size_t *len, anc_error *err);
 
-/* Writes len bytes to path atomically: path.tmp, fsync, rename. */
+/* Writes len bytes to path atomically: a new temporary file beside it
+ * (path.tmp.XXXXXX, mode 0644), fsync, rename over path. Two writers of one
+ * path never share the temporary; the last rename wins. */
 anc_status anc_write_file_atomic(const char *path, const void *data, size_t len, anc_error *err);
 
 /* Creates directory path and missing parents (mode 0755). Existing is fine. */
