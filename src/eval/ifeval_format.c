@@ -21,151 +21,30 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "core/text.h"
+#include "eval/ifeval_util.h"
+
 #ifndef ANC_TEXTCAT_DIR
 #define ANC_TEXTCAT_DIR "/usr/share/libexttextcat/"
 #endif
 
-/* ---- Python str helpers on UTF-8 ---------------------------------------- */
+/* ---- Python str helpers ------------------------------------------------ */
 
-/* str.isspace() for one code point. */
-static int py_isspace(utf8proc_int32_t c) {
-    if ((c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680) return 1;
-    if ((c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000)
-        return 1;
-    return 0;
-}
-
-/* Whether s[0..n) holds a character other than Python whitespace, i.e.
- * whether s.strip() is non-empty. Invalid UTF-8 bytes count as characters. */
-static int py_strip_nonempty(const char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
-        if (k <= 0) return 1;
-        if (!py_isspace(c)) return 1;
-        i += (size_t)k;
-    }
-    return 0;
-}
-
-/* s.strip() as the byte range [*b, *e) of s[0..n). */
+/* s.strip() of s[0..n) as the byte range [*b, *e) (core/text.h: Python's
+ * str.isspace() set). */
 static void py_strip(const char *s, size_t n, size_t *b, size_t *e) {
-    size_t i = 0, end = n;
-    while (i < n) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
-        if (k <= 0 || !py_isspace(c)) break;
-        i += (size_t)k;
-    }
-    /* from the end: step back over UTF-8 continuation bytes to a lead byte */
-    while (end > i) {
-        size_t st = end - 1;
-        while (st > i && ((unsigned char)s[st] & 0xc0) == 0x80) st--;
-        utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + st, (utf8proc_ssize_t)(end - st), &c);
-        if (k <= 0 || (size_t)k != end - st || !py_isspace(c)) break;
-        end = st;
-    }
-    *b = i;
-    *e = end;
+    const char *p = s;
+    size_t len = n;
+    anc_text_trim(&p, &len);
+    *b = (size_t)(p - s);
+    *e = *b + len;
 }
 
-/* str.lower() (utf8proc's simple mappings: Python's one-to-many U+0130
- * becomes plain 'i' here). Invalid UTF-8 bytes are copied. NULL on OOM. */
-static char *py_lower(const char *s) {
-    size_t n = strlen(s);
-    char *out = malloc(n * 2 + 1); /* a lowercase mapping grows a character by at most one byte */
-    if (!out) return NULL;
-    size_t i = 0, o = 0;
-    while (i < n) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
-        if (k <= 0) {
-            out[o++] = s[i++];
-            continue;
-        }
-        o += (size_t)utf8proc_encode_char(utf8proc_tolower(c), (utf8proc_uint8_t *)out + o);
-        i += (size_t)k;
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* ---- regex helpers ------------------------------------------------------ */
-
-/* Compiles pattern (Python re semantics as far as PCRE2 has them): UTF,
- * UCP, LF as the only newline, plus flags (PCRE2_MULTILINE). what names the
- * check in errors; a bad pattern is ANC_ERR_FORMAT (it comes from kwargs). */
-static anc_status rx_compile(const char *pattern, uint32_t flags, const char *what, pcre2_code **out, anc_error *err) {
-    pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
-    if (!cc) return anc_error_set(err, ANC_ERR_NOMEM, "%s: out of memory", what);
-    pcre2_set_newline(cc, PCRE2_NEWLINE_LF);
-    int code;
-    PCRE2_SIZE off;
-    *out = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | flags, &code, &off, cc);
-    pcre2_compile_context_free(cc);
-    if (!*out) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof msg);
-        return anc_error_set(err, ANC_ERR_FORMAT, "%s: pattern '%s' at offset %zu: %s", what, pattern, (size_t)off,
-                             (char *)msg);
-    }
-    return ANC_OK;
-}
-
-/* Callback for each match [b, e) of subject; nonzero stops the scan. */
-typedef int (*rx_visit_fn)(const char *subject, size_t b, size_t e, void *ctx);
-
-/* Visits the non-overlapping matches of re in subject left to right, as
- * re.findall / re.split find them (an empty match is retried as a
- * non-empty one at the same place, then the scan steps one character).
- * *count receives the number of matches visited. */
-static anc_status rx_scan(const pcre2_code *re, const char *subject, const char *what, rx_visit_fn visit, void *ctx,
-                          size_t *count, anc_error *err) {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    if (!md) return anc_error_set(err, ANC_ERR_NOMEM, "%s: out of memory", what);
-    size_t len = strlen(subject), start = 0, n = 0;
-    uint32_t opts = 0;
-    anc_status st = ANC_OK;
-    for (;;) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)subject, len, start, opts, md, NULL);
-        if (rc == PCRE2_ERROR_NOMATCH) {
-            if (!opts || start >= len) break;
-            /* no non-empty match here: step one character and go on */
-            start++;
-            while (start < len && ((unsigned char)subject[start] & 0xc0) == 0x80) start++;
-            opts = 0;
-            continue;
-        }
-        if (rc < 0) {
-            if (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21)
-                st = anc_error_set(err, ANC_ERR_INVALID, "%s: the response is not valid UTF-8 (PCRE2 error %d)", what, rc);
-            else
-                st = anc_error_set(err, ANC_ERR_INVALID, "%s: matching failed (PCRE2 error %d)", what, rc);
-            break;
-        }
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        n++;
-        if (visit && visit(subject, ov[0], ov[1], ctx)) break;
-        start = ov[1];
-        opts = ov[0] == ov[1] ? PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED : 0;
-        if (start > len) break;
-    }
-    pcre2_match_data_free(md);
-    *count = n;
-    return st;
-}
-
-/* Number of matches of pattern in subject (re.findall's length). */
-static anc_status rx_count(const char *pattern, uint32_t flags, const char *subject, const char *what, size_t *count,
-                           anc_error *err) {
-    pcre2_code *re = NULL;
-    anc_status st = rx_compile(pattern, flags, what, &re, err);
-    if (st) return st;
-    st = rx_scan(re, subject, what, NULL, NULL, count, err);
-    pcre2_code_free(re);
-    return st;
+/* Whether s[0..n).strip() is non-empty. */
+static int py_strip_nonempty(const char *s, size_t n) {
+    size_t b, e;
+    py_strip(s, n, &b, &e);
+    return e > b;
 }
 
 /* ---- kwargs ------------------------------------------------------------- */
@@ -267,7 +146,7 @@ static anc_status check_multiple_sections(const json_t *kwargs, const char *prom
     }
     snprintf(pattern, plen, "\\s?%s\\s?\\d+\\s?", spliter);
     size_t n = 0;
-    st = rx_count(pattern, 0, response, type, &n, err);
+    st = ifx_rx_count(pattern, 0, response, 0, type, &n, err);
     free(pattern);
     free(spliter);
     if (!st) *followed = (long long)n >= want;
@@ -283,8 +162,8 @@ static anc_status check_number_bullet_lists(const json_t *kwargs, const char *pr
     long long want;
     anc_status st = kw_int(kwargs, type, "num_bullets", &want, err);
     size_t a = 0, b = 0;
-    if (!st) st = rx_count("^\\s*\\*[^\\*].*$", PCRE2_MULTILINE, response, type, &a, err);
-    if (!st) st = rx_count("^\\s*-.*$", PCRE2_MULTILINE, response, type, &b, err);
+    if (!st) st = ifx_rx_count("^\\s*\\*[^\\*].*$", PCRE2_MULTILINE, response, 0, type, &a, err);
+    if (!st) st = ifx_rx_count("^\\s*-.*$", PCRE2_MULTILINE, response, 0, type, &b, err);
     if (!st) *followed = (long long)(a + b) == want;
     return st;
 }
@@ -323,11 +202,11 @@ static anc_status check_number_highlighted_sections(const json_t *kwargs, const 
     size_t total = 0;
     for (int d = 0; d < 2 && !st; d++) {
         pcre2_code *re = NULL;
-        st = rx_compile(patterns[d], 0, type, &re, err);
+        st = ifx_rx_compile(patterns[d], 0, type, &re, err);
         if (st) break;
         highlight_ctx h = {0, d};
         size_t n;
-        st = rx_scan(re, response, type, visit_highlight, &h, &n, err);
+        st = ifx_rx_scan(re, response, type, visit_highlight, &h, &n, err);
         pcre2_code_free(re);
         total += h.count;
     }
@@ -353,11 +232,11 @@ static anc_status check_title(const json_t *kwargs, const char *prompt, const ch
     (void)kwargs, (void)prompt;
     static const char *type = "detectable_format:title";
     pcre2_code *re = NULL;
-    anc_status st = rx_compile("<<[^\\n]+>>", 0, type, &re, err);
+    anc_status st = ifx_rx_compile("<<[^\\n]+>>", 0, type, &re, err);
     if (st) return st;
     int found = 0;
     size_t n;
-    st = rx_scan(re, response, type, visit_title, &found, &n, err);
+    st = ifx_rx_scan(re, response, type, visit_title, &found, &n, err);
     pcre2_code_free(re);
     if (!st) *followed = found;
     return st;
@@ -373,7 +252,7 @@ static anc_status check_number_placeholders(const json_t *kwargs, const char *pr
     long long want;
     anc_status st = kw_int(kwargs, type, "num_placeholders", &want, err);
     size_t n = 0;
-    if (!st) st = rx_count("\\[.*?\\]", 0, response, type, &n, err);
+    if (!st) st = ifx_rx_count("\\[.*?\\]", 0, response, 0, type, &n, err);
     if (!st) *followed = (long long)n >= want;
     return st;
 }
@@ -393,16 +272,17 @@ static anc_status check_postscript(const json_t *kwargs, const char *prompt, con
     } else if (!strcmp(marker, "P.S.")) {
         pattern = strdup("\\s*p\\.\\s?s\\..*$");
     } else {
-        char *lm = py_lower(marker);
-        size_t plen = lm ? strlen(lm) + 16 : 0;
-        pattern = lm ? malloc(plen) : NULL;
-        if (pattern) snprintf(pattern, plen, "\\s*%s.*$", lm);
+        char *lm = NULL;
+        if (!(st = ifx_lower(marker, strlen(marker), &lm, err))) {
+            size_t plen = strlen(lm) + 16;
+            if ((pattern = malloc(plen))) snprintf(pattern, plen, "\\s*%s.*$", lm);
+        }
         free(lm);
     }
-    lower = py_lower(response);
     size_t n = 0;
-    if (!pattern || !lower) st = anc_error_set(err, ANC_ERR_NOMEM, "%s: out of memory", type);
-    else st = rx_count(pattern, PCRE2_MULTILINE, lower, type, &n, err);
+    if (!st) st = ifx_lower(response, strlen(response), &lower, err);
+    if (!st && !pattern) st = anc_error_set(err, ANC_ERR_NOMEM, "%s: out of memory", type);
+    if (!st) st = ifx_rx_count(pattern, PCRE2_MULTILINE, lower, 0, type, &n, err);
     if (!st) *followed = n > 0;
     free(marker);
     free(pattern);

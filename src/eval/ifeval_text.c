@@ -6,7 +6,7 @@
  * official code draws an argument at random (missing, negative, or a
  * relation it cannot use) the check fails with ANC_ERR_FORMAT instead.
  * The nltk/langdetect-based helpers are approximations; their residuals
- * are documented in ifeval_text_util.c and at english_capital below. */
+ * are documented in ifeval_util.c and at english_capital below. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "eval/ifeval.h"
 
@@ -17,7 +17,7 @@
 #include <utf8proc.h>
 
 #include "core/text.h"
-#include "eval/ifeval_text_util.h"
+#include "eval/ifeval_util.h"
 
 /* ---- arguments --------------------------------------------------------- */
 
@@ -56,50 +56,13 @@ static int compare(long long actual, int at_least, long long threshold) {
 
 /* Number of non-overlapping matches of pattern in s (re.findall's count;
  * stop_at_one: re.search). Python IGNORECASE with str patterns is Unicode
- * aware: PCRE2_UTF|PCRE2_UCP|PCRE2_CASELESS. Residual: PCRE2 (10.42) and
- * Python differ on exotic syntax only; the dataset's keywords are plain. */
+ * aware: PCRE2_CASELESS with UTF+UCP; a response that is not valid UTF-8 is
+ * matched where it is valid (PCRE2_MATCH_INVALID_UTF). Residual: PCRE2
+ * (10.42) and Python differ on exotic syntax only; the dataset's keywords
+ * are plain. */
 static anc_status regex_count(const char *id, const char *pattern, const char *s, int stop_at_one, size_t *count,
                               anc_error *err) {
-    int code;
-    PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_MATCH_INVALID_UTF, &code, &off, NULL);
-    if (!re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof msg);
-        return anc_error_set(err, ANC_ERR_FORMAT, "%s: bad pattern '%s': %s", id, pattern, (const char *)msg);
-    }
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    if (!md) {
-        pcre2_code_free(re);
-        return anc_error_set(err, ANC_ERR_NOMEM, "%s: out of memory", id);
-    }
-    size_t len = strlen(s), n = 0;
-    PCRE2_SIZE pos = 0;
-    uint32_t opts = 0;
-    for (;;) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)s, len, pos, opts, md, NULL);
-        if (rc == PCRE2_ERROR_NOMATCH) {
-            if (!opts) break;
-            /* an empty match here and nothing longer: step one character */
-            if (pos >= len) break;
-            pos++;
-            while (pos < len && ((unsigned char)s[pos] & 0xC0) == 0x80) pos++;
-            opts = 0;
-            continue;
-        }
-        if (rc < 0) break;
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        n++;
-        if (stop_at_one) break;
-        pos = ov[1];
-        opts = ov[0] == ov[1] ? PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED : 0;
-        if (opts && pos >= len) break;
-    }
-    pcre2_match_data_free(md);
-    pcre2_code_free(re);
-    *count = n;
-    return ANC_OK;
+    return ifx_rx_count(pattern, PCRE2_CASELESS | PCRE2_MATCH_INVALID_UTF, s, stop_at_one, id, count, err);
 }
 
 /* ---- small string helpers ---------------------------------------------- */

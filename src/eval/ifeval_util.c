@@ -1,7 +1,7 @@
 /* Python str semantics and nltk approximations for ifeval_text.c; see
- * ifeval_text_util.h. Residuals against the official Python (CPython 3 str,
+ * ifeval_util.h. Residuals against the official Python (CPython 3 str,
  * nltk punkt English, nltk word_tokenize) are stated at each function. */
-#include "eval/ifeval_text_util.h"
+#include "eval/ifeval_util.h"
 
 #include <stdlib.h>
 #include <string.h>
