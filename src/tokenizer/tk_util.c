@@ -19,9 +19,8 @@ anc_status anc_tk_buf_reserve(anc_tk_buf *b, size_t extra, anc_error *err) {
 }
 
 anc_status anc_tk_buf_append(anc_tk_buf *b, const void *s, size_t n, anc_error *err) {
-    anc_status st = anc_tk_buf_reserve(b, n, err);
-    if (st) return st;
-    return anc_sbuf_append(b, s, n) ? oom(err) : ANC_OK;
+    if (n > SIZE_MAX / 2 - b->len - 1 || anc_sbuf_append(b, s, n)) return oom(err);
+    return ANC_OK;
 }
 
 void anc_tk_buf_free(anc_tk_buf *b) { anc_sbuf_free(b); }
