@@ -160,8 +160,8 @@ static void test_resolution_and_argv(void **state) {
 
 static void test_examples_parse(void **state) {
     (void)state;
-    const char *names[] = {"examples/local.yaml", "examples/openai.yaml", "examples/smollm2.yaml"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *names[] = {"examples/local.yaml", "examples/openai.yaml", "examples/smollm2.yaml", "examples/rounds.yaml"};
+    for (size_t i = 0; i < 4; i++) {
         char *path = tu_path(ANCHOR_SOURCE_DIR, names[i]);
         anc_pipeline p;
         anc_error err = {0};

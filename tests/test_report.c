@@ -5,7 +5,7 @@
  *    insertions, the bounded-table fallback, whitespace kept).
  *  - A synthetic run directory: two training runs (apo_zero/ and
  *    sweep/dpo/, one with eval_* lines and a nan value; a metrics.jsonl
- *    three levels down that must be ignored), a CLAIR pairs file whose
+ *    four levels down that must be ignored), a CLAIR pairs file whose
  *    rows include "<script>alert(1)</script>", a non-pairs JSONL, a broken
  *    JSONL, eval.json and ab.json. The page must hold one <polyline> per run
  *    in each of the 7 charts, the eval dots, the contrast table, the diff
@@ -163,7 +163,7 @@ static char *make_run_dir(void) {
         "not json at all\n"
         "{\"step\": 4, \"loss\": 0.5, \"rewards/chosen\": -0.03, \"rewards/rejected\": -0.2, \"rewards/margins\": "
         "0.17, \"rewards/accuracies\": 1, \"logps/chosen\": -41.2, \"logps/rejected\": -45}\n");
-    put(d, "a/b/c/metrics.jsonl", "{\"step\": 1, \"loss\": 5}\n");  /* three levels down: ignored */
+    put(d, "a/b/c/d/metrics.jsonl", "{\"step\": 1, \"loss\": 5}\n");  /* four levels down: ignored */
     put(d, "pairs_clair.jsonl",
         "{\"prompt\": \"What is the capital of France?\", \"rejected\": \"The capital of France is Lyon. It is "
         "big.\", \"chosen\": \"The capital of France is Paris. It is big.\", \"rationale\": \"Lyon is wrong.\", "

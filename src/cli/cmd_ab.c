@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_summary.h"
 #include "core/blas.h"
 
 /* The progress lines of ab keep their labels: "model A" and then "model B"
@@ -38,7 +39,7 @@ static void ab_progress(void *ctx, const anc_flow_progress *p) {
     cli_progress_cb(&h->prog, p->done, p->total, p->tokens);
 }
 
-static void print_json(const anc_ab_opts *o, const anc_ab_result *r) {
+static json_t *summary_json(const anc_ab_opts *o, const anc_ab_result *r) {
     json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:[f,f], s:[f,f], s:I, s:f, s:f}", "method",
                           r->graded ? "grader" : "judge", "n", (json_int_t)r->n, "wins", (json_int_t)r->wins, "ties",
                           (json_int_t)r->ties, "losses", (json_int_t)r->losses, "failed", (json_int_t)r->failed,
@@ -55,7 +56,7 @@ static void print_json(const anc_ab_opts *o, const anc_ab_result *r) {
     }
     json_object_set_new(j, "bootstrap_resamples", json_integer(o->resamples));
     json_object_set_new(j, "bootstrap_seed", json_integer(o->bootstrap_seed));
-    cli_print_json(j);
+    return j;
 }
 
 static void print_table(const anc_ab_opts *o, const anc_ab_result *r) {
@@ -75,7 +76,7 @@ static void print_table(const anc_ab_opts *o, const anc_ab_result *r) {
 static json_t *num_or_null(double x) { return isnan(x) ? json_null() : json_real(x); }
 
 /* The leaderboard (--system) as JSON: {"systems": [...], ...}. */
-static void print_lb_json(const anc_ab_opts *o, const anc_ab_result *r) {
+static json_t *lb_json(const anc_ab_opts *o, const anc_ab_result *r) {
     json_t *arr = json_array();
     for (size_t i = 0; i < r->n_systems; i++) {
         const anc_ab_system *s = &r->systems[i];
@@ -97,7 +98,7 @@ static void print_lb_json(const anc_ab_opts *o, const anc_ab_result *r) {
     json_object_set_new(j, r->graded ? "grader" : "judge", json_string(r->graded ? r->grader : r->judge));
     json_object_set_new(j, "bootstrap_resamples", json_integer(o->resamples));
     json_object_set_new(j, "bootstrap_seed", json_integer(o->bootstrap_seed));
-    cli_print_json(j);
+    return j;
 }
 
 /* The leaderboard as a table sorted by rating, with the win rate of each
@@ -139,9 +140,11 @@ int cli_ab_exec(const anc_ab_opts *o, anc_store *store) {
     if (res.judged)
         fprintf(stderr, "anchor ab: judge requests sent %zu, reused from the store %zu\n", res.stats.sent,
                 res.stats.cached);
+    if (!st && o->summary)
+        st = cli_write_summary(o->summary, o->systems.n ? lb_json(o, &res) : summary_json(o, &res), &err);
     int code = st ? cli_fail("ab", &err) : 0;
-    if (!st && o->systems.n) o->json ? print_lb_json(o, &res) : print_lb_table(o, &res);
-    else if (!st && o->json) print_json(o, &res);
+    if (!st && o->json) cli_print_json(o->systems.n ? lb_json(o, &res) : summary_json(o, &res));
+    else if (!st && o->systems.n) print_lb_table(o, &res);
     else if (!st) print_table(o, &res);
     anc_ab_result_free(&res);
     return code;

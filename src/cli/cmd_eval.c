@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_summary.h"
 #include "core/blas.h"
 
 /* The CLI's hooks, and the line that heads the table: printed once the
@@ -81,7 +82,7 @@ static void print_table(const anc_eval_result *r) {
                (double)r->types[i].loose / (double)r->types[i].n);
 }
 
-static void print_json(const anc_eval_result *r) {
+static json_t *summary_json(const anc_eval_result *r) {
     json_t *j = json_object();
     if (r->dropped) json_object_set_new(j, "dropped", json_integer((json_int_t)r->dropped));
     json_object_set_new(j, "task", json_string(r->task));
@@ -109,7 +110,7 @@ static void print_json(const anc_eval_result *r) {
                                                                (json_int_t)r->types[i].loose));
         json_object_set_new(j, "by_type", bt);
     }
-    cli_print_json(j);
+    return j;
 }
 
 int cli_eval_exec(const anc_eval_opts *o) {
@@ -131,7 +132,8 @@ int cli_eval_exec(const anc_eval_opts *o) {
     if (st && res.bad_task)
         return cli_usage_error("eval", "--task '%s': expected auto, generate, mc or perplexity", o->task);
     if (st) return cli_fail("eval", &err);
-    if (o->json) print_json(&res);
+    if (o->summary && cli_write_summary(o->summary, summary_json(&res), &err)) return cli_fail("eval", &err);
+    if (o->json) cli_print_json(summary_json(&res));
     return 0;
 }
 

@@ -20,11 +20,21 @@
  * ab_grade.c (the grader), ab_stats.c (the summary), ab_records.c (the
  * per-prompt records); ab_internal.h is what they share.
  *
- * Leaderboard (--system NAME=FILE, N >= 2): every pair of systems answering
- * a prompt (or --pairs-per-prompt K random pairs of them) is judged in both
- * orders as above, or graded (each response scored once, the higher score
- * wins); Bradley-Terry ratings (ab_bt.h) with percentile-bootstrap 95%
- * intervals over prompts. Files: ab_lb.c (systems, pairs, records),
+ * Graders: exact, regex, numeric, exec:CMD (eval/graders.h), and ifeval /
+ * ifeval-loose: the share of the prompt's IFEval instructions the response
+ * follows (strict or loose, eval/ifeval.h), the instructions found by the
+ * prompt's text among the --prompts rows (IFEval's input_data.jsonl).
+ *
+ * Leaderboard (--system NAME=VALUE, N >= 2): VALUE is an answer file, a
+ * model directory (generates on --prompts as --model-a does) or a backend
+ * spec (http(s)://HOST/v1[#MODEL], openai[#MODEL], exec:CMD, local:DIR: one
+ * request per --prompts row through the run store, sampled with
+ * --max-new-tokens, --gen-temperature and --gen-seed). Every pair of systems
+ * answering a prompt (or --pairs-per-prompt K random pairs of them) is
+ * judged in both orders as above, or graded (each response scored once, the
+ * higher score wins); Bradley-Terry ratings (ab_bt.h) with
+ * percentile-bootstrap 95% intervals over prompts. Files: ab_lb.c (systems,
+ * pairs, records), ab_lb_systems.c (models and backends as systems),
  * ab_lb_rate.c (ratings), ab_bt.c (the fit). */
 #ifndef ANCHOR_FLOW_AB_H
 #define ANCHOR_FLOW_AB_H
@@ -43,6 +53,7 @@ typedef struct anc_ab_opts {
     const char *template_path;        /* judge prompt; NULL: built-in */
     const char *out;                  /* per-prompt records (JSONL) */
     int json;                         /* the CLI prints the summary as JSON */
+    const char *summary;              /* the CLI also writes the JSON summary here (atomically); may be NULL */
     long resamples;                   /* bootstrap resamples (default 10000) */
     long bootstrap_seed;              /* default 0 */
     long max_new_tokens;              /* generation (default 256) */
@@ -52,9 +63,13 @@ typedef struct anc_ab_opts {
     int bf16;                         /* generation in bf16 */
     const char *model_chat_template;  /* generation: chat template for message prompts */
     anc_llm_step_opts llm;            /* --judge SPEC and the backend knobs (not required with a grader) */
-    anc_opt_list systems;             /* leaderboard: NAME=FILE answer files (N >= 2; excludes a, b, model_a, model_b) */
+    anc_opt_list systems;             /* leaderboard: NAME=FILE|DIR|SPEC (N >= 2; excludes a, b, model_a, model_b) */
     long pairs_per_prompt;            /* leaderboard: K > 0 random system pairs per prompt (seed bootstrap_seed); 0: all */
 } anc_ab_opts;
+
+/* 1 when a --system value is a backend spec rather than a path:
+ * http://, https://, exec:, local:, openai or openai#MODEL. */
+int anc_ab_system_is_backend(const char *value);
 
 /* The option table of ab (the command's flags and the pipeline kind's
  * keys). */

@@ -42,25 +42,43 @@ static anc_status generate_side(const char *dir, const char *chat_template, cons
     return st;
 }
 
+/* The generation settings of o. */
+static void gen_opts(const anc_ab_opts *o, anc_eval_gen_opts *go) {
+    anc_eval_gen_opts_init(go);
+    go->max_new_tokens = (int)o->max_new_tokens;
+    go->temperature = o->gen_temperature;
+    go->seed = (uint64_t)o->gen_seed;
+    go->parallel = (int)o->parallel;
+}
+
+/* The prompts of rows (pv[i] borrowed from rows->rows[i]). */
+static anc_status row_prompts(const char *src, const anc_rows *rows, const json_t ***pv, anc_error *err) {
+    *pv = calloc(rows->n + 1, sizeof **pv);
+    if (!*pv) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < rows->n; i++)
+        if (!((*pv)[i] = ab_row_prompt(rows->rows[i])))
+            return anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: expected \"prompt\" or \"messages\"", src, rows->lines[i]);
+    return ANC_OK;
+}
+
+anc_status ab_generate_answers(const anc_ab_opts *o, const char *dir, const anc_rows *prompts,
+                               const anc_flow_hooks *hooks, char ***texts, anc_error *err) {
+    const json_t **pv = NULL;
+    anc_eval_gen_opts go;
+    gen_opts(o, &go);
+    anc_status st = row_prompts(o->prompts, prompts, &pv, err);
+    if (!st) st = generate_side(dir, o->model_chat_template, pv, prompts->n, &go, o->bf16, hooks, texts, err);
+    free(pv);
+    return st;
+}
+
 anc_status ab_generate(const anc_ab_opts *o, ab_set *s, const anc_flow_hooks *hooks, anc_error *err) {
     s->src = o->prompts;
     if (anc_rows_load(&s->rp, o->prompts, err)) return err->code;
     s->items = calloc(s->rp.n + 1, sizeof *s->items);
-    const json_t **pv = calloc(s->rp.n + 1, sizeof *pv);
-    anc_status st = !s->items || !pv ? anc_error_set(err, ANC_ERR_NOMEM, "out of memory") : ANC_OK;
-    for (size_t i = 0; !st && i < s->rp.n; i++)
-        if (!(pv[i] = ab_row_prompt(s->rp.rows[i])))
-            st = anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: expected \"prompt\" or \"messages\"", o->prompts,
-                               s->rp.lines[i]);
-    anc_eval_gen_opts go;
-    anc_eval_gen_opts_init(&go);
-    go.max_new_tokens = (int)o->max_new_tokens;
-    go.temperature = o->gen_temperature;
-    go.seed = (uint64_t)o->gen_seed;
-    go.parallel = (int)o->parallel;
-    if (!st) st = generate_side(o->model_a, o->model_chat_template, pv, s->rp.n, &go, o->bf16, hooks, &s->gen_a, err);
-    if (!st) st = generate_side(o->model_b, o->model_chat_template, pv, s->rp.n, &go, o->bf16, hooks, &s->gen_b, err);
-    free(pv);
+    anc_status st = !s->items ? anc_error_set(err, ANC_ERR_NOMEM, "out of memory") : ANC_OK;
+    if (!st) st = ab_generate_answers(o, o->model_a, &s->rp, hooks, &s->gen_a, err);
+    if (!st) st = ab_generate_answers(o, o->model_b, &s->rp, hooks, &s->gen_b, err);
     for (size_t i = 0; !st && i < s->rp.n; i++) {
         ab_item *it = &s->items[s->n++];
         ab_item_key(s->rp.rows[i], it->id, sizeof it->id);

@@ -50,13 +50,31 @@ void ab_item_key(const json_t *row, char *buf, size_t cap);
 /* Loads o->a and o->b (and o->prompts, for references) and pairs their rows
  * into s->items, A's order. */
 anc_status ab_match_files(const anc_ab_opts *o, ab_set *s, anc_error *err);
+/* Generates one answer per row of prompts with the model in dir and o's
+ * generation settings; *texts[prompts->n] malloc'd (anc_eval_texts_free). */
+anc_status ab_generate_answers(const anc_ab_opts *o, const char *dir, const anc_rows *prompts,
+                               const anc_flow_hooks *hooks, char ***texts, anc_error *err);
 /* Loads o->prompts and generates A's then B's responses into s->items. */
 anc_status ab_generate(const anc_ab_opts *o, ab_set *s, const anc_flow_hooks *hooks, anc_error *err);
-/* Scores both responses of every item with g: outcome by the higher score. */
-anc_status ab_grade(const anc_ab_opts *o, const anc_grader *g, ab_set *s, anc_error *err);
-/* Parses o->grader into *g (its pattern and tolerance from o) and marks res
- * graded; nothing without a grader. */
-anc_status ab_grader_setup(const anc_ab_opts *o, anc_grader *g, anc_ab_result *res, anc_error *err);
+/* How responses are scored without a judge (ab_grade.c): a grader, or
+ * IFEval (ifeval: 1 strict, 2 loose) against the rows of input (--prompts). */
+typedef struct ab_scorer {
+    anc_grader g;
+    int ifeval;
+    const anc_rows *input;
+} ab_scorer;
+/* Sets up sc from o->grader ("ifeval", "ifeval-loose", or a grader spec
+ * with o's pattern and tolerance) and marks res graded; nothing without a
+ * grader. */
+anc_status ab_scorer_setup(const anc_ab_opts *o, ab_scorer *sc, anc_ab_result *res, anc_error *err);
+/* 1 when the scorer needs each row's reference. */
+int ab_scorer_needs_ref(const ab_scorer *sc, const anc_ab_opts *o);
+/* The score of response to the prompt ptext (ref: the row's reference). */
+anc_status ab_score(const ab_scorer *sc, const char *ptext, const char *response, const json_t *ref, double *score,
+                    anc_error *err);
+/* Scores both responses of every item (sc->input = s->rp): outcome by the
+ * higher score. */
+anc_status ab_grade(const anc_ab_opts *o, ab_scorer *sc, ab_set *s, anc_error *err);
 /* Asks the judge about every item in both orders through the run store
  * (store borrowed, NULL: opened from o) and sets the outcomes; res->judge,
  * res->judged and res->stats. */
@@ -90,9 +108,21 @@ typedef struct ab_lb {
     size_t (*cmp_sys)[2];  /* comparison -> system_a, system_b */
 } ab_lb;
 
-/* Checks the --system values (NAME=FILE, unique names, N >= 2) and that
+/* What a --system value names (ab_lb_systems.c): an answer file, a model
+ * directory, or a backend spec (anc_ab_system_is_backend). */
+typedef enum ab_sys_kind { AB_SYS_FILE = 0, AB_SYS_MODEL, AB_SYS_BACKEND } ab_sys_kind;
+ab_sys_kind ab_system_kind(const char *value);
+/* The answers of the model or backend system `name` = value to the rows of
+ * prompts, as rows (*out, anc_rows_free): each prompt row with o's response
+ * field set; prompts a backend did not answer are left out (noted). The
+ * backend's replies go through store (borrowed). */
+anc_status ab_system_answer(const anc_ab_opts *o, anc_store *store, const char *name, const char *value,
+                            const anc_rows *prompts, anc_rows *out, const anc_flow_hooks *hooks, anc_error *err);
+
+/* Checks the --system values (NAME=FILE|DIR|SPEC, unique names, N >= 2,
+ * --prompts for models and backends, a store for backends) and that
  * --a/--b/--model-a/--model-b are absent. */
-anc_status ab_lb_check_systems(const anc_ab_opts *o, anc_error *err);
+anc_status ab_lb_check_systems(const anc_ab_opts *o, const anc_store *store, anc_error *err);
 /* The leaderboard run (anc_ab_run with o->systems). */
 anc_status ab_leaderboard(const anc_ab_opts *o, anc_store *store, const anc_flow_hooks *hooks, anc_ab_result *res,
                           anc_error *err);

@@ -10,14 +10,20 @@
 #include "core/strbuf.h"
 #include "flow/ab_internal.h"
 
-anc_status ab_lb_check_systems(const anc_ab_opts *o, anc_error *err) {
+anc_status ab_lb_check_systems(const anc_ab_opts *o, const anc_store *store, anc_error *err) {
     if (o->a || o->b || o->model_a || o->model_b)
         return anc_error_set(err, ANC_ERR_INVALID, "--system excludes --a, --b, --model-a and --model-b");
     if (o->systems.n < 2) return anc_error_set(err, ANC_ERR_INVALID, "--system needs at least two systems (NAME=FILE)");
     for (int i = 0; i < o->systems.n; i++) {
         const char *v = o->systems.v[i], *eq = strchr(v, '=');
         if (!eq || eq == v || !eq[1])
-            return anc_error_set(err, ANC_ERR_INVALID, "--system expects NAME=FILE, got '%s'", v);
+            return anc_error_set(err, ANC_ERR_INVALID, "--system expects NAME=FILE, NAME=DIR or NAME=SPEC, got '%s'", v);
+        if (ab_system_kind(eq + 1) != AB_SYS_FILE && !o->prompts)
+            return anc_error_set(err, ANC_ERR_INVALID, "--system %s: a model or backend system needs --prompts FILE", v);
+        if (ab_system_kind(eq + 1) == AB_SYS_BACKEND && !o->out && !o->llm.store && !store)
+            return anc_error_set(err, ANC_ERR_INVALID,
+                                 "--system %s: a backend system needs --out or --store (the run store that keeps its answers)",
+                                 v);
         for (int j = 0; j < i; j++) {
             const char *w = o->systems.v[j];
             if (strcspn(w, "=") == (size_t)(eq - v) && !strncmp(w, v, (size_t)(eq - v)))
@@ -103,7 +109,10 @@ static anc_status lb_add_rows(const anc_ab_opts *o, ab_lb *lb, size_t s, size_t 
     return st;
 }
 
-static anc_status lb_load(const anc_ab_opts *o, ab_lb *lb, anc_error *err) {
+/* The systems' rows (answer files read; models and backends answer
+ * --prompts, backends through store) and the prompts they answer. */
+static anc_status lb_load(const anc_ab_opts *o, anc_store *store, ab_lb *lb, const anc_flow_hooks *hooks,
+                          anc_error *err) {
     lb->ns = (size_t)o->systems.n;
     lb->names = calloc(lb->ns, sizeof *lb->names);
     lb->files = calloc(lb->ns, sizeof *lb->files);
@@ -117,8 +126,11 @@ static anc_status lb_load(const anc_ab_opts *o, ab_lb *lb, anc_error *err) {
     }
     anc_status st = o->prompts ? anc_rows_load(&lb->rp, o->prompts, err) : ANC_OK;
     size_t cap = 0;
-    for (size_t s = 0; s < lb->ns && !st; s++)
-        if (!(st = anc_rows_load(&lb->rows[s], lb->files[s], err))) st = lb_add_rows(o, lb, s, &cap, err);
+    for (size_t s = 0; s < lb->ns && !st; s++) {
+        if (ab_system_kind(lb->files[s]) == AB_SYS_FILE) st = anc_rows_load(&lb->rows[s], lb->files[s], err);
+        else st = ab_system_answer(o, store, lb->names[s], lb->files[s], &lb->rp, &lb->rows[s], hooks, err);
+        if (!st) st = lb_add_rows(o, lb, s, &cap, err);
+    }
     /* references from --prompts for prompts whose rows have none */
     for (size_t p = 0; p < lb->np && !st; p++)
         for (size_t i = 0; !lb->prompts[p].ref && i < lb->rp.n; i++) {
@@ -184,8 +196,9 @@ static anc_status lb_pairs(const anc_ab_opts *o, ab_lb *lb, anc_error *err) {
 }
 
 /* Grades every response once; a comparison is won by the higher score. */
-static anc_status lb_grade(const anc_ab_opts *o, const anc_grader *g, ab_lb *lb, anc_error *err) {
-    int needs_ref = !(g->kind == ANC_GRADER_EXEC || (g->kind == ANC_GRADER_REGEX && o->pattern));
+static anc_status lb_grade(const anc_ab_opts *o, ab_scorer *sc, ab_lb *lb, anc_error *err) {
+    int needs_ref = ab_scorer_needs_ref(sc, o);
+    sc->input = &lb->rp;
     for (size_t p = 0; p < lb->np; p++) {
         ab_lb_prompt *q = &lb->prompts[p];
         int used = 0;
@@ -198,7 +211,7 @@ static anc_status lb_grade(const anc_ab_opts *o, const anc_grader *g, ab_lb *lb,
         char *ptext = anc_prompt_text(q->prompt);
         for (size_t s = 0; s < lb->ns; s++) {
             if (!q->resp[s]) continue;
-            anc_status st = anc_grade(g, ptext, q->resp[s], q->ref, &q->score[s], err);
+            anc_status st = ab_score(sc, ptext, q->resp[s], q->ref, &q->score[s], err);
             if (st) {
                 free(ptext);
                 anc_error_prefix(err, "%s (system %s)", lb->files[s], lb->names[s]);
@@ -243,18 +256,31 @@ static anc_status lb_records(const anc_ab_opts *o, const ab_lb *lb, int graded, 
     return st;
 }
 
+/* 1 when a system is a backend (its answers need the run store). */
+static int lb_has_backend(const anc_ab_opts *o) {
+    for (int i = 0; i < o->systems.n; i++)
+        if (ab_system_kind(strchr(o->systems.v[i], '=') + 1) == AB_SYS_BACKEND) return 1;
+    return 0;
+}
+
 anc_status ab_leaderboard(const anc_ab_opts *o, anc_store *store, const anc_flow_hooks *hooks, anc_ab_result *res,
                           anc_error *err) {
-    anc_grader grader = {0};
-    anc_status st = ab_grader_setup(o, &grader, res, err);
+    ab_scorer scorer;
+    anc_status st = ab_scorer_setup(o, &scorer, res, err);
     if (st) return st;
+    anc_store *own = NULL;
+    if (!store && (o->llm.spec || lb_has_backend(o))) {
+        if ((st = anc_llm_step_store_open(&o->llm, o->out, &own, err))) return st;
+        store = own;
+    }
     ab_lb lb;
     memset(&lb, 0, sizeof lb);
-    st = lb_load(o, &lb, err);
+    st = lb_load(o, store, &lb, hooks, err);
     if (!st) st = lb_pairs(o, &lb, err);
-    if (!st) st = o->grader ? lb_grade(o, &grader, &lb, err) : ab_judge(o, store, &lb.cmp, hooks, res, err);
+    if (!st) st = o->grader ? lb_grade(o, &scorer, &lb, err) : ab_judge(o, store, &lb.cmp, hooks, res, err);
     if (!st) st = ab_lb_rate(o, &lb, res, err);
     if (!st && o->out) st = lb_records(o, &lb, res->graded, err);
     lb_free(&lb);
+    anc_store_close(own);
     return st;
 }

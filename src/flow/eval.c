@@ -32,6 +32,8 @@ const anc_option anc_eval_option_table[] = {
      "mc/perplexity: tokens per forward batch (default 4096)"},
     {"out", ANC_OPT_STR, ANC_ROLE_OUT, 0, offsetof(T, out), NULL, "FILE", "per-row records (JSONL)"},
     {"json", ANC_OPT_FLAG, 0, 0, offsetof(T, json), NULL, NULL, "print the results as JSON instead of a table"},
+    {"summary", ANC_OPT_STR, ANC_ROLE_OUT, 0, offsetof(T, summary), NULL, "FILE",
+     "also write the results as JSON (what --json prints) to FILE; a pipeline's default is eval-NAME.json"},
     {"bf16", ANC_OPT_FLAG, 0, 0, offsetof(T, bf16), NULL, NULL, "matrix products in bf16 with fp32 accumulation (as train --bf16)"},
     {"adapter", ANC_OPT_STR, ANC_ROLE_IN_DIR, 0, offsetof(T, adapter), NULL, "DIR", "PEFT LoRA adapter merged into --model before evaluating"},
     {"input", ANC_OPT_STR, ANC_ROLE_IN_FILE, 0, offsetof(T, input), NULL, "FILE",

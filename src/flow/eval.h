@@ -19,6 +19,7 @@ typedef struct anc_eval_opts {
     long batch_tokens;          /* mc/perplexity: tokens per forward batch (default 4096) */
     const char *out;            /* per-row records (JSONL), may be NULL */
     int json;                   /* the CLI prints JSON instead of a table */
+    const char *summary;        /* the CLI also writes the JSON summary here (atomically); may be NULL */
     int bf16;
     const char *adapter;        /* PEFT LoRA adapter merged into the model */
     const char *input;          /* ifeval: IFEval's input_data.jsonl */

@@ -27,7 +27,7 @@ typedef enum {
     ANC_ROLE_OUT,         /* what the step writes */
     ANC_ROLE_MAYBE_PATH,  /* a name or a file (chat templates): a path when it exists */
     ANC_ROLE_SPEC,        /* an LLM spec; local:DIR is resolved and hashed as a folder */
-    ANC_ROLE_NAMED_FILE   /* NAME=FILE (ab --system): FILE is read, resolved and hashed as IN_FILE */
+    ANC_ROLE_NAMED_FILE   /* NAME=PATH (ab --system): PATH resolved and hashed as an input; NAME=SPEC (a backend) kept */
 } anc_opt_role;
 
 #define ANC_OPT_REQUIRED 1u   /* the step needs it (the pipeline checks; the command says so) */

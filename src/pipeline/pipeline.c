@@ -11,6 +11,8 @@
 #include "core/fileutil.h"
 #include "core/paths.h"
 #include "core/yaml_load.h"
+#include "flow/ab.h"
+#include "pipeline/rounds.h"
 #include "pipeline/steps.h"
 
 /* malloc'd printf; NULL when out of memory. */
@@ -42,6 +44,8 @@ typedef struct parse_ctx {
     anc_error *err;
     char **cfg_lines;   /* canonical "key=v1\x1fv2" lines of the step being parsed */
     size_t n_cfg;
+    anc_pipe_entry *ents; /* the steps, rounds blocks unrolled (rounds.h) */
+    size_t n_ents;
 } parse_ctx;
 
 static anc_status nomem(anc_error *err) { return anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); }
@@ -74,28 +78,65 @@ static char *resolve(const char *dir, const char *x) {
     return x[0] == '/' ? strdup(x) : anc_path_join(dir, x);
 }
 
+/* The name of step j inside its rounds block ("drafts" for "r2.drafts"). */
+static const char *base_name(const anc_pipeline *p, size_t j) {
+    const anc_pipe_step *s = &p->steps[j];
+    return s->round ? strchr(s->name, '.') + 1 : s->name;
+}
+
+static int name_is(const char *name, const char *q, size_t n) { return strlen(name) == n && !strncmp(name, q, n); }
+
+/* The step that ${steps.NAME.out} in step self means (rounds.h): in a
+ * round, that round's copy of NAME; else the step called NAME; else the
+ * latest round's copy of NAME above self; else any copy (to report it as
+ * not earlier). p->n_steps when none. */
+static size_t find_ref(const parse_ctx *c, size_t self, const char *q, size_t nlen) {
+    const anc_pipeline *p = c->p;
+    const anc_pipe_entry *e = &c->ents[self];
+    if (e->round)
+        for (size_t j = e->first; j < e->first + e->n_block; j++)
+            if (name_is(base_name(p, j), q, nlen)) return j;
+    for (size_t j = 0; j < p->n_steps; j++)
+        if (name_is(p->steps[j].name, q, nlen)) return j;
+    for (size_t j = self; j-- > 0;)
+        if (p->steps[j].round && name_is(base_name(p, j), q, nlen)) return j;
+    for (size_t j = self; j < p->n_steps; j++)
+        if (p->steps[j].round && name_is(base_name(p, j), q, nlen)) return j;
+    return p->n_steps;
+}
+
 /* Replaces each ${steps.NAME.out} in v by the output of the earlier step
- * NAME (relative to the run directory). */
+ * NAME (relative to the run directory, find_ref) and ${round} by the
+ * round's number. */
 static anc_status substitute(parse_ctx *c, size_t self, const char *v, size_t line, const char *key, char **out) {
     anc_pipeline *p = c->p;
     size_t cap = strlen(v) + 1, len = 0;
     char *s = malloc(cap);
     if (!s) return nomem(c->err);
+    char round[24];
     for (const char *q = v; *q;) {
         const char *piece = q;
         size_t plen = 1;
-        if (!strncmp(q, "${", 2)) {
+        if (!strncmp(q, "${round}", 8)) {
+            if (!c->ents[self].round) {
+                free(s);
+                return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key '%s': ${round} outside a rounds block in '%s'",
+                                     p->path, line, key, v);
+            }
+            snprintf(round, sizeof round, "%d", c->ents[self].round);
+            piece = round;
+            plen = strlen(round);
+            q += 8;
+        } else if (!strncmp(q, "${", 2)) {
             const char *end = strchr(q, '}');
             if (!end || strncmp(q, "${steps.", 8) != 0 || end - q < 13 || strncmp(end - 4, ".out", 4) != 0) {
                 free(s);
                 return anc_error_set(c->err, ANC_ERR_FORMAT,
-                                     "%s:%zu: key '%s': bad reference in '%s' (expected ${steps.NAME.out})", p->path,
-                                     line, key, v);
+                                     "%s:%zu: key '%s': bad reference in '%s' (expected ${steps.NAME.out} or ${round})",
+                                     p->path, line, key, v);
             }
             size_t nlen = (size_t)(end - 4 - (q + 8));
-            size_t j = 0;
-            for (; j < p->n_steps; j++)
-                if (strlen(p->steps[j].name) == nlen && !strncmp(p->steps[j].name, q + 8, nlen)) break;
+            size_t j = find_ref(c, self, q + 8, nlen);
             if (j == p->n_steps) {
                 free(s);
                 return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key '%s': reference to an unknown step '%.*s'",
@@ -197,7 +238,7 @@ static anc_status add_opt(parse_ctx *c, anc_pipe_step *s, const anc_option *d, c
             } else {
                 free(cand);
             }
-        } else if (d->role == ANC_ROLE_NAMED_FILE && strchr(raw[i], '=')) {
+        } else if (d->role == ANC_ROLE_NAMED_FILE && strchr(raw[i], '=') && !anc_ab_system_is_backend(strchr(raw[i], '=') + 1)) {
             const char *eq = strchr(raw[i], '=');
             char *file = resolve(c->p->run_dir, eq + 1);
             r = file ? fmt("%.*s=%s", (int)(eq - raw[i]), raw[i], file) : NULL;
@@ -238,6 +279,48 @@ static anc_status check_type(parse_ctx *c, const anc_option *d, const char *v, s
         return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key '%s': expected %s, got '%s'", c->p->path, line,
                              d->name, why, v);
     return ANC_OK;
+}
+
+/* The default model of a step of round k > 1: the output of round k-1's
+ * train step (the block must have exactly one). */
+static anc_status round_model(const parse_ctx *c, size_t idx, const char **model) {
+    const anc_pipe_entry *e = &c->ents[idx];
+    size_t prev = e->first - e->n_block, found = 0, n = 0;
+    for (size_t j = prev; j < e->first; j++)
+        if (c->p->steps[j].kind == ANC_STEP_TRAIN) found = j, n++;
+    if (n != 1)
+        return anc_error_set(c->err, ANC_ERR_FORMAT,
+                             "%s:%zu: step '%s': its model in round %d is the previous round's trained model, but the "
+                             "rounds block has %zu train steps (expected one; or give 'model' explicitly)",
+                             c->p->path, c->p->steps[idx].line, c->p->steps[idx].name, e->round, n);
+    *model = c->p->steps[found].out_rel;
+    return ANC_OK;
+}
+
+/* eval and ab steps write their JSON summary beside their output, named so
+ * the report finds it: DIR/eval-STEM.json, DIR/ab-STEM.json (STEM.json when
+ * the output's stem already starts so), unless the step sets `summary`. */
+static anc_status default_summary(parse_ctx *c, anc_pipe_step *s) {
+    for (size_t j = 0; j < s->n_opts; j++)
+        if (!strcmp(s->opts[j].key, "summary")) return ANC_OK;
+    const char *prefix = s->kind == ANC_STEP_EVAL ? "eval" : "ab";
+    const char *rel = s->out_rel, *slash = strrchr(rel, '/'), *base = slash ? slash + 1 : rel;
+    const char *dot = strrchr(base, '.');
+    int stem_len = (int)(dot && dot != base ? (size_t)(dot - base) : strlen(base));
+    int named = !strncmp(base, prefix, strlen(prefix));
+    char *v = fmt("%.*s%s%s%.*s.json", (int)(base - rel), rel, named ? "" : prefix, named ? "" : "-", stem_len, base);
+    if (v && !strcmp(v, rel)) {
+        free(v);
+        v = fmt("%.*s.summary.json", (int)(dot && dot != base ? (size_t)(dot - rel) : strlen(rel)), rel);
+    }
+    char **raw = calloc(1, sizeof *raw);
+    if (!v || !raw) {
+        free(v);
+        free(raw);
+        return nomem(c->err);
+    }
+    raw[0] = v;
+    return add_opt(c, s, anc_kind_find_opt(s->kind, "summary"), raw, 1, 0);
 }
 
 static anc_status parse_step(parse_ctx *c, size_t idx, yaml_node_t *m) {
@@ -289,8 +372,9 @@ static anc_status parse_step(parse_ctx *c, size_t idx, yaml_node_t *m) {
             if (!xv)
                 st = anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key '%s': list items must be scalars", p->path,
                                    node_line(x), key);
-            else if (!(st = check_type(c, d, xv, node_line(x))))
-                st = substitute(c, idx, xv, node_line(x), key, &raw[n]);
+            else if (!(st = substitute(c, idx, xv, node_line(x), key, &raw[n])) &&
+                     (st = check_type(c, d, raw[n], node_line(x))))
+                free(raw[n]);
             if (!st) n++;
         }
         if (!st && (d->flags & ANC_OPT_REQUIRED) && n == 0)
@@ -317,20 +401,26 @@ static anc_status parse_step(parse_ctx *c, size_t idx, yaml_node_t *m) {
     }
     /* defaults the pipeline supplies */
     if (kd->uses_model && !have_model) {
-        if (!p->model)
+        const char *model = p->model;
+        if (c->ents[idx].round > 1 && (st = round_model(c, idx, &model))) return st;
+        if (!model)
             return anc_error_set(c->err, ANC_ERR_FORMAT,
                                  "%s:%zu: step '%s' (%s): missing required option 'model' (or set a top-level 'model:')",
                                  p->path, s->line, s->name, kd->name);
         char **raw = calloc(1, sizeof *raw);
-        if (!raw || !(raw[0] = strdup(p->model))) {
+        if (!raw || !(raw[0] = strdup(model))) {
             free(raw);
             return nomem(c->err);
         }
         if ((st = add_opt(c, s, anc_kind_find_opt(s->kind, "model"), raw, 1, 0))) return st;
     }
     if (!have_out) {
-        s->out_rel = kd->out_ext ? fmt("%s%s", s->name, kd->out_ext)
-                     : s->kind == ANC_STEP_TRAIN ? fmt("models/%s", s->name) : strdup("report.html");
+        /* round k's steps write into round-K/ */
+        char folder[32] = "";
+        if (s->round) snprintf(folder, sizeof folder, "round-%d/", s->round);
+        const char *bn = base_name(p, idx);
+        s->out_rel = kd->out_ext ? fmt("%s%s%s", folder, bn, kd->out_ext)
+                     : s->kind == ANC_STEP_TRAIN ? fmt("%smodels/%s", folder, bn) : fmt("%sreport.html", folder);
         if (!s->out_rel || !(s->out = resolve(p->run_dir, s->out_rel))) return nomem(c->err);
         if (kd->out_opt) {
             char **raw = calloc(1, sizeof *raw);
@@ -341,6 +431,7 @@ static anc_status parse_step(parse_ctx *c, size_t idx, yaml_node_t *m) {
             if ((st = add_opt(c, s, anc_kind_find_opt(s->kind, kd->out_opt), raw, 1, 0))) return st;
         }
     }
+    if ((s->kind == ANC_STEP_EVAL || s->kind == ANC_STEP_AB) && (st = default_summary(c, s))) return st;
     for (const anc_option *d = kd->opts; d->name; d++) {
         if (!(d->flags & ANC_OPT_REQUIRED) || (d->flags & ANC_OPT_CLI_ONLY)) continue;
         size_t j = 0;
@@ -387,13 +478,13 @@ static anc_status parse_step(parse_ctx *c, size_t idx, yaml_node_t *m) {
 
 /* First pass: names and kinds of all steps (so references can tell an
  * unknown step from a later one). */
-static anc_status parse_heads(parse_ctx *c, yaml_node_t *seq) {
+static anc_status parse_heads(parse_ctx *c) {
     anc_pipeline *p = c->p;
-    size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    size_t n = c->n_ents;
     p->steps = calloc(n ? n : 1, sizeof *p->steps);
     if (!p->steps) return nomem(c->err);
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *m = yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+        yaml_node_t *m = c->ents[i].m;
         if (m->type != YAML_MAPPING_NODE)
             return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key 'steps': each step must be a mapping with name and kind",
                                  p->path, node_line(m));
@@ -419,10 +510,15 @@ static anc_status parse_heads(parse_ctx *c, yaml_node_t *seq) {
         if (!name_ok(name))
             return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key 'name': '%s' is not a valid step name (letters, digits, '_', '-', '.'; not starting with '.' or '-')",
                                  p->path, s->line, name);
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(p->steps[j].name, name))
+        for (size_t j = 0; j < i; j++) {
+            const char *other = p->steps[j].name;
+            char *mine = c->ents[i].round ? fmt("r%d.%s", c->ents[i].round, name) : NULL;
+            int dup = !strcmp(other, mine ? mine : name);
+            free(mine);
+            if (dup)
                 return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key 'name': duplicate step name '%s' (first at line %zu)",
                                      p->path, s->line, name, p->steps[j].line);
+        }
         if (!kind)
             return anc_error_set(c->err, ANC_ERR_FORMAT, "%s:%zu: key 'kind': missing in step '%s'", p->path, s->line, name);
         int k = anc_kind_from_name(kind);
@@ -431,7 +527,8 @@ static anc_status parse_heads(parse_ctx *c, yaml_node_t *seq) {
                                  "%s:%zu: key 'kind': unknown step kind '%s' (generate, revise, judge, stronger, import, stats, train, eval, ab, report)",
                                  p->path, kline, kind);
         s->kind = (anc_step_kind)k;
-        if (!(s->name = strdup(name))) return nomem(c->err);
+        s->round = c->ents[i].round;
+        if (!(s->name = s->round ? fmt("r%d.%s", s->round, name) : strdup(name))) return nomem(c->err);
         p->n_steps = i + 1;
     }
     return ANC_OK;
@@ -478,10 +575,11 @@ static anc_status parse_doc(parse_ctx *c, yaml_node_t *root, const char *run_dir
     }
     free(yaml_dir);
     if (!p->run_dir || !(p->store_path = anc_path_join(p->run_dir, "run.db"))) return nomem(c->err);
-    anc_status st = parse_heads(c, steps);
+    anc_status st = anc_pipe_flatten(p->path, c->doc, steps, &c->ents, &c->n_ents, c->err);
+    if (!st) st = parse_heads(c);
     for (size_t i = 0; !st && i < p->n_steps; i++) {
         c->n_cfg = 0;
-        st = parse_step(c, i, yaml_document_get_node(c->doc, steps->data.sequence.items.start[i]));
+        st = parse_step(c, i, c->ents[i].m);
         for (size_t j = 0; j < c->n_cfg; j++) free(c->cfg_lines[j]);
         c->n_cfg = 0;
     }
@@ -497,9 +595,10 @@ anc_status anc_pipeline_load(anc_pipeline *out, const char *path, const char *ru
     yaml_document_t doc;
     anc_status st = anc_yaml_load_file(path, &doc, err);
     if (!st) {
-        parse_ctx c = {&p, &doc, err, NULL, 0};
+        parse_ctx c = {&p, &doc, err, NULL, 0, NULL, 0};
         st = parse_doc(&c, yaml_document_get_root_node(&doc), run_dir_override);
         free(c.cfg_lines);
+        free(c.ents);
         yaml_document_delete(&doc);
     }
     if (st) {

@@ -15,6 +15,8 @@
  *       kind: revise
  *       input: ${steps.drafts.out}        or simply drafts.jsonl
  *       reviser: exec:./my_reviser
+ *     - rounds: 2                        a block of steps repeated (iterative
+ *       steps: [...]                     rounds, pipeline/rounds.h)
  *
  * This module parses and validates a pipeline (every error names the file,
  * line and key, before anything runs), resolves paths and step references,
@@ -56,7 +58,8 @@ typedef struct anc_pipe_opt {
 } anc_pipe_opt;
 
 typedef struct anc_pipe_step {
-    char *name;
+    char *name;         /* "rK.NAME" for round K's copy of a rounds block's step NAME */
+    int round;          /* its round (1-based); 0 outside rounds blocks */
     anc_step_kind kind;
     size_t line;
     anc_pipe_opt *opts;

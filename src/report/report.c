@@ -17,7 +17,7 @@
 
 /* Limits that keep a pathological run directory from stalling the report. */
 #define RPT_MAX_FILES 4096
-#define RPT_MAX_DEPTH 2
+#define RPT_MAX_DEPTH 3 /* round-K/models/NAME/metrics.jsonl */
 #define RPT_MAX_NOTES 200
 
 void anc_report_options_default(anc_report_options *o) {
@@ -255,8 +255,8 @@ static void leaderboard_table(anc_sbuf *out, const json_t *systems) {
     anc_sbuf_puts(out, "</table>\n");
 }
 
-static anc_status results_section(anc_sbuf *out, const file_list *fl, rpt_notes *notes, size_t *n_tables,
-                                  anc_error *err) {
+static anc_status results_section(anc_sbuf *out, const file_list *fl, rpt_notes *notes, rpt_rounds *rounds,
+                                  size_t *n_tables, anc_error *err) {
     anc_sbuf_puts(out, "<h2 id=\"results\">Evaluation and A/B results</h2>\n");
     *n_tables = 0;
     for (size_t i = 0; i < fl->n; i++) {
@@ -274,6 +274,7 @@ static anc_status results_section(anc_sbuf *out, const file_list *fl, rpt_notes 
             json_decref(root);
             continue;
         }
+        anc_rpt_rounds_result(rounds, fl->v[i].rel, root);
         anc_sbuf_puts(out, "<h3>");
         anc_html_escape_str(out, fl->v[i].rel);
         anc_sbuf_puts(out, "</h3>\n<table><tr><th class=\"name\">field</th><th>value</th></tr>");
@@ -327,17 +328,27 @@ anc_status anc_report_render(const char *run_dir, const anc_report_options *opt,
         anc_sbuf_puts(&title, opt->title);
     else
         anc_sbuf_printf(&title, "anchor report: %s", run_dir);
+    /* the sections first: the rounds they report go on top of the page */
+    anc_sbuf body = {0};
+    rpt_rounds rounds = {0};
+    if (!st) st = anc_rpt_pairs_section(&body, fl.v, fl.n, opt->examples, &notes, &rounds, &sum.datasets, err);
+    if (!st) st = anc_rpt_train_section(&body, fl.v, fl.n, &notes, &rounds, &sum.runs, err);
+    if (!st) st = results_section(&body, &fl, &notes, &rounds, &sum.results, err);
     if (!st) st = anc_html_page_begin(html, anc_sbuf_str(&title));
     if (!st) {
         anc_sbuf_puts(html, "<p class=\"meta\">Run directory <code>");
         anc_html_escape_str(html, run_dir);
         anc_sbuf_printf(html, "</code>: %zu files read (up to %d folder levels down).</p>\n", fl.n, RPT_MAX_DEPTH);
-        anc_sbuf_puts(html, "<nav><a href=\"#pairs\">Preference pairs</a><a href=\"#training\">Training</a>"
+        anc_sbuf_puts(html, "<nav>");
+        if (rounds.n) anc_sbuf_puts(html, "<a href=\"#rounds\">Rounds</a>");
+        anc_sbuf_puts(html, "<a href=\"#pairs\">Preference pairs</a><a href=\"#training\">Training</a>"
                             "<a href=\"#results\">Evaluation</a><a href=\"#notes\">Notes</a></nav>\n");
     }
-    if (!st) st = anc_rpt_pairs_section(html, fl.v, fl.n, opt->examples, &notes, &sum.datasets, err);
-    if (!st) st = anc_rpt_train_section(html, fl.v, fl.n, &notes, &sum.runs, err);
-    if (!st) st = results_section(html, &fl, &notes, &sum.results, err);
+    if (!st) st = anc_rpt_rounds_section(html, &rounds, err);
+    if (!st && (body.oom || anc_sbuf_append(html, body.data ? body.data : "", body.len)))
+        st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory rendering the report");
+    anc_sbuf_free(&body);
+    anc_rpt_rounds_free(&rounds);
     if (!st) {
         anc_sbuf_puts(html, "<h2 id=\"notes\">Notes</h2>\n");
         if (notes.n == 0) {

@@ -5,15 +5,17 @@
  *  - the first few pairs of each dataset with a word-level diff from the
  *    rejected draft to the chosen revision (<del> red, <ins> green);
  *  - training curves: every folder (the run directory itself or a subfolder
- *    up to two levels down) holding a metrics.jsonl is one run, named by its
+ *    up to three levels down) holding a metrics.jsonl is one run, named by its
  *    relative path ("." for the run directory); one inline SVG chart per
  *    metric (loss, rewards/chosen, rewards/rejected, rewards/margins,
  *    rewards/accuracies, logps/chosen, logps/rejected) against step, one
  *    line per run, eval_* values as hollow dots, a shared legend;
  *  - a table for every eval*.json / ab*.json object: its numeric top-level
  *    fields (one level of nested objects flattened as "a.b"), short strings,
- *    and [lo, hi] intervals as "lo – hi".
- * Files are found in the run directory and its subfolders up to two levels
+ *    and [lo, hi] intervals as "lo – hi";
+ *  - on top, when there are round-K/ folders (pipeline rounds), a "Rounds"
+ *    section: each round's pair datasets, training runs and results.
+ * Files are found in the run directory and its subfolders up to three levels
  * down (hidden entries and symbolic links to folders are skipped), in name
  * order. Everything taken from data is HTML-escaped; the page holds no
  * script, no URL and no external reference. Unreadable or malformed inputs

@@ -183,7 +183,7 @@ static void contrast_table(anc_sbuf *out, const dataset *ds, size_t n) {
 }
 
 anc_status anc_rpt_pairs_section(anc_sbuf *out, const rpt_file *files, size_t n, size_t examples, rpt_notes *notes,
-                             size_t *n_datasets, anc_error *err) {
+                             rpt_rounds *rounds, size_t *n_datasets, anc_error *err) {
     dataset *ds = calloc(n ? n : 1, sizeof *ds);
     if (!ds) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     anc_sbuf ex = {0};
@@ -192,7 +192,10 @@ anc_status anc_rpt_pairs_section(anc_sbuf *out, const rpt_file *files, size_t n,
     for (size_t i = 0; !st && i < n; i++) {
         const char *base = anc_rpt_base(files[i].rel);
         if (!anc_rpt_ends_with(base, ".jsonl") || strcmp(base, "metrics.jsonl") == 0) continue;
-        if (read_dataset(&files[i], examples, &ex, &ds[k], notes, &st, err)) k++;
+        if (read_dataset(&files[i], examples, &ex, &ds[k], notes, &st, err)) {
+            anc_rpt_rounds_pairs(rounds, ds[k].rel, &ds[k].stats);
+            k++;
+        }
     }
     anc_sbuf_puts(out, "<h2 id=\"pairs\">Preference pairs</h2>\n");
     if (!st && k == 0) {

@@ -205,8 +205,8 @@ static void runs_table(anc_sbuf *out, const run *runs, size_t n) {
                        "raise logps/chosen while lowering logps/rejected.</p>\n");
 }
 
-anc_status anc_rpt_train_section(anc_sbuf *out, const rpt_file *files, size_t n, rpt_notes *notes, size_t *n_runs,
-                             anc_error *err) {
+anc_status anc_rpt_train_section(anc_sbuf *out, const rpt_file *files, size_t n, rpt_notes *notes, rpt_rounds *rounds,
+                             size_t *n_runs, anc_error *err) {
     *n_runs = 0;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) k += strcmp(anc_rpt_base(files[i].rel), "metrics.jsonl") == 0;
@@ -230,11 +230,14 @@ anc_status anc_rpt_train_section(anc_sbuf *out, const rpt_file *files, size_t n,
             r->name = r->name_owned;
         }
         if (!st) st = read_run(r, &files[i], notes, err);
+        if (!st)
+            anc_rpt_rounds_run(rounds, r->name, last_value(&r->train[0]), last_value(&r->train[4]),
+                               last_value(&r->train[3]));
     }
     anc_sbuf_puts(out, "<h2 id=\"training\">Training</h2>\n");
     if (!st && nr == 0) {
         anc_sbuf_puts(out, "<p class=\"empty\">no training runs found (no metrics.jsonl in the run directory "
-                           "or its subfolders up to two levels down)</p>\n");
+                           "or its subfolders up to three levels down)</p>\n");
     } else if (!st) {
         int any_eval = 0;
         for (size_t i = 0; i < nr; i++)
