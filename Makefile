@@ -13,12 +13,18 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DANCHOR_WERROR=ON
 endif
 
-.PHONY: all deps build asan tsan test test-release test-asan test-tsan bench fuzz clean reference demo
+.PHONY: all deps clients build asan tsan test test-release test-asan test-tsan bench fuzz clean reference demo
 
 all: build
 
 deps:
 	@scripts/install-deps.sh --check >/dev/null 2>&1 || scripts/install-deps.sh
+
+# the real clients of the client tests (node-llama-cpp, openai; pinned); those
+# tests skip with a message when this could not install them
+clients:
+	@test -d scripts/clients/node_modules/node-llama-cpp || scripts/install-clients.sh || \
+	  echo "clients: not installed; the tests that drive node-llama-cpp and openai will skip"
 
 build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -34,16 +40,16 @@ asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DANCHOR_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
-test-release: build
+test-release: build clients
 	cd build && ctest --output-on-failure -j $(JOBS)
 
-test-asan: asan
+test-asan: asan clients
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 # ThreadSanitizer: the tests whose code starts threads (llm/batch.c workers,
 # the store shared between processes, the test HTTP servers) and the CLI they
 # run. die_after_fork=0: some tests fork a child that then starts threads.
-TSAN_TESTS = test_llm_exec test_llm_http test_store test_store_shared test_revise test_ab
+TSAN_TESTS = test_llm_exec test_llm_http test_store test_store_shared test_revise test_revise_route test_ab
 TSAN_TOOLS = $(basename $(notdir $(wildcard tests/tool_*.c)))
 tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DANCHOR_TSAN=ON $(CMAKE_FLAGS) >/dev/null

@@ -10,7 +10,9 @@
  *    no strings returned; success: a non-empty revision without leading or
  *    trailing ASCII whitespace, no longer than the reply, a rationale string.
  *  - the verdict parser returns A/B/tie on success and NONE with a reason on
- *    failure.
+ *    failure; the route check's parser (anc_clair_parse_verdict) gives
+ *    PASS/FAIL with feedback no longer than the reply, or a reason and no
+ *    feedback.
  *  - word counting agrees with word splitting; bit-parallel Levenshtein of
  *    the reply's two halves equals a plain DP (for inputs up to 512 bytes).
  * Seeds: fuzz/corpus/fuzz_revision_reply/. */
@@ -99,6 +101,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st = anc_judge_parse(reply, size, &v, &err);
     if (st == ANC_OK && v != ANC_VERDICT_A && v != ANC_VERDICT_B && v != ANC_VERDICT_TIE) abort();
     if (st != ANC_OK && (v != ANC_VERDICT_NONE || err.message[0] == '\0')) abort();
+
+    /* the route check's verdict (VERDICT: PASS|FAIL on the last line) */
+    int passed = -1;
+    char *fb = NULL;
+    anc_error_clear(&err);
+    st = anc_clair_parse_verdict(reply, size, &passed, &fb, &err);
+    if (st == ANC_OK && ((passed != 0 && passed != 1) || !fb || strlen(fb) > size)) abort();
+    if (st != ANC_OK && (fb || err.message[0] == '\0')) abort();
+    free(fb);
 
     check_text(reply, size);
     return 0;

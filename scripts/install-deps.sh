@@ -5,7 +5,8 @@
 #   scripts/install-deps.sh --check  exit 1 (printing what is missing) instead of installing
 #   ANCHOR_WITH_TORCH=1 ...          also python3-torch (reference fixtures, PyTorch benchmarks)
 # Optional test packages (OPTIONAL_PKGS: chromium, for the headless rendering
-# check of `anchor report` in tests/test_report.c) are installed when the
+# check of `anchor report` in tests/test_report.c; nodejs and npm for the
+# client tests, see scripts/install-clients.sh) are installed when the
 # archive has them; when they cannot be installed the script still succeeds
 # and the tests that need them skip with a message. --check only mentions them.
 set -eu
@@ -16,6 +17,11 @@ if [ "${ANCHOR_WITH_TORCH:-0}" = 1 ]; then
 fi
 
 OPTIONAL_PKGS="chromium"
+# node and npm for the real clients (scripts/install-clients.sh: node-llama-cpp,
+# openai); a node that brings its own npm (e.g. NodeSource's) counts
+if ! command -v npm >/dev/null 2>&1; then
+    OPTIONAL_PKGS="$OPTIONAL_PKGS nodejs npm"
+fi
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

@@ -123,6 +123,15 @@ static void test_kill_and_resume(void **state) {
     char *text = tu_read_file(p, NULL);
     assert_non_null(strstr(text, "\"id\":\"q000\""));
     assert_non_null(strstr(text, "\"chosen\":\"ANSWER 199\""));
+    /* without --route a record is exactly what it always was: no route field */
+    char first[4096];
+    snprintf(first, sizeof first,
+             "{\"id\":\"q000\",\"prompt\":\"Question 0?\",\"chosen\":\"ANSWER 0\",\"rejected\":\"answer 0\","
+             "\"source\":\"clair\",\"rationale\":\"The answer should be louder.\",\"reviser\":\"exec:%s/tool_fake_llm "
+             "revise %s 5\"}\n",
+             ANCHOR_BINARY_DIR, logp);
+    assert_memory_equal(text, first, strlen(first));
+    assert_null(strstr(text, "\"route\""));
     /* input order is kept */
     assert_true(strstr(text, "q000") < strstr(text, "q199"));
     free(text); free(p); free(logp); free(drafts);

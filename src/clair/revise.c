@@ -42,6 +42,110 @@ anc_status anc_clair_template_load(const char *path, char **out, anc_error *err)
     return anc_text_template_load(path, CLAIR_VARS, 2, out, err);
 }
 
+/* ---- feedback rounds and the pointwise check (anc revise --route) ------- */
+
+static const char FEEDBACK_TEMPLATE[] =
+    "You are a teacher and your task is to minimally improve a student's answer. You already revised the "
+    "{student_solution} once, but your {previous_revision} still does not pass a check. I will give you the {task}, "
+    "the {student_solution}, your {previous_revision} and the {check_feedback}. Revise the {previous_revision} so "
+    "that it passes the check: change only what the {check_feedback} asks for and copy all other parts. Do not "
+    "allude to the {corrected_student_solution} being a revision or a correction in your final solution.\n"
+    "\n"
+    "{task}: {input}\n"
+    "\n"
+    "{student_solution}: {output}\n"
+    "\n"
+    "{previous_revision}: {revision}\n"
+    "\n"
+    "{check_feedback}: {feedback}\n"
+    "\n"
+    "-----------------\n"
+    "\n"
+    "Let's first think step by step with a {teacher_reasoning} to decide how to address the {check_feedback}, "
+    "then give the {corrected_student_solution}. Mention the {teacher_reasoning} and {corrected_student_solution} "
+    "identifiers to structure your answer.\n"
+    "\n";
+
+static const char CHECK_TEMPLATE[] =
+    "You are a strict teacher checking a student's answer. I will give you a {task} and a {student_solution}. "
+    "Decide whether the {student_solution} is a correct, complete and clear answer to the {task}. If it is not, say "
+    "briefly and concretely what is wrong or missing, so that another teacher can fix exactly that.\n"
+    "\n"
+    "{task}: {input}\n"
+    "\n"
+    "{student_solution}: {output}\n"
+    "\n"
+    "-----------------\n"
+    "\n"
+    "Give your feedback first. Then end your reply with one last line that is exactly VERDICT: PASS or exactly "
+    "VERDICT: FAIL.\n";
+
+static const char *const FEEDBACK_VARS[] = {"revision", "feedback"};
+
+const char *anc_clair_feedback_template(void) { return FEEDBACK_TEMPLATE; }
+const char *anc_clair_check_template(void) { return CHECK_TEMPLATE; }
+
+anc_status anc_clair_feedback_prompt(const char *tmpl, const char *input, const char *output, const char *revision,
+                                     const char *feedback, char **out, anc_error *err) {
+    *out = NULL;
+    if (!input || !output || !revision || !feedback)
+        return anc_error_set(err, ANC_ERR_INVALID, "feedback prompt: input, output, revision and feedback are required");
+    if (!tmpl) tmpl = FEEDBACK_TEMPLATE;
+    else if (anc_text_template_check(tmpl, FEEDBACK_VARS, 2, "feedback template", err)) {
+        if (err) err->code = ANC_ERR_INVALID;
+        return ANC_ERR_INVALID;
+    }
+    anc_text_var vars[4] = {{"input", input}, {"output", output}, {"revision", revision}, {"feedback", feedback}};
+    return anc_text_fill(tmpl, vars, 4, out, err);
+}
+
+anc_status anc_clair_feedback_template_load(const char *path, char **out, anc_error *err) {
+    return anc_text_template_load(path, FEEDBACK_VARS, 2, out, err);
+}
+
+anc_status anc_clair_check_prompt(const char *tmpl, const char *input, const char *output, char **out,
+                                  anc_error *err) {
+    *out = NULL;
+    if (!input || !output) return anc_error_set(err, ANC_ERR_INVALID, "check prompt: input and output are required");
+    if (!tmpl) tmpl = CHECK_TEMPLATE;
+    else if (anc_text_template_check(tmpl, CLAIR_VARS, 2, "check template", err)) {
+        if (err) err->code = ANC_ERR_INVALID;
+        return ANC_ERR_INVALID;
+    }
+    anc_text_var vars[2] = {{"input", input}, {"output", output}};
+    return anc_text_fill(tmpl, vars, 2, out, err);
+}
+
+anc_status anc_clair_check_template_load(const char *path, char **out, anc_error *err) {
+    return anc_text_template_load(path, CLAIR_VARS, 2, out, err);
+}
+
+anc_status anc_clair_parse_verdict(const char *reply, size_t len, int *passed, char **feedback, anc_error *err) {
+    *passed = 0;
+    *feedback = NULL;
+    if (!reply) len = 0;
+    if (len && memchr(reply, '\0', len))
+        return anc_error_set(err, ANC_ERR_FORMAT, "check reply contains a NUL byte (expected text)");
+    const char *t = reply ? reply : "";
+    size_t n = len;
+    anc_text_trim(&t, &n);
+    size_t ls = n;
+    while (ls > 0 && t[ls - 1] != '\n') ls--;
+    const char *last = t + ls;
+    size_t ll = n - ls;
+    anc_text_trim(&last, &ll);
+    static const char PASS[] = "VERDICT: PASS", FAIL[] = "VERDICT: FAIL";
+    if (ll == sizeof PASS - 1 && !memcmp(last, PASS, ll)) *passed = 1;
+    else if (!(ll == sizeof FAIL - 1 && !memcmp(last, FAIL, ll)))
+        return anc_error_set(err, ANC_ERR_FORMAT, "check reply: the last line is '%.60s' (expected exactly "
+                             "'VERDICT: PASS' or 'VERDICT: FAIL')", n ? last : "");
+    const char *f = t;
+    size_t fl = ls;
+    anc_text_trim(&f, &fl);
+    if (!(*feedback = anc_text_dup(f, fl))) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory parsing a check reply");
+    return ANC_OK;
+}
+
 void anc_clair_reply_free(anc_clair_reply *r) {
     if (!r) return;
     free(r->revision);

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* mkostemp, pipe2 */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "eval/graders.h"
 
@@ -185,8 +186,49 @@ static anc_status grade_regex(const char *pattern, const char *response, double 
     return ANC_OK;
 }
 
+/* The score (and feedback) of an exec grader's output out: one finite
+ * number, or one JSON object {"score": N, "feedback": "text"|null}. */
+static anc_status exec_output(const char *cmd, const char *out, double *score, char **feedback, anc_error *err) {
+    const char *p = out;
+    while (isspace((unsigned char)*p)) p++;
+    if (*p != '{') {
+        char *end = NULL;
+        errno = 0;
+        double v = strtod(out, &end);
+        while (end && isspace((unsigned char)*end)) end++;
+        if (end == out || !end || *end || errno || !isfinite(v))
+            return anc_error_set(err, ANC_ERR_FORMAT,
+                                 "exec grader '%s': output '%.60s' (expected one finite number or one JSON object "
+                                 "{\"score\": N, \"feedback\": \"text\"})",
+                                 cmd, out);
+        *score = v;
+        return ANC_OK;
+    }
+    json_error_t je;
+    json_t *o = json_loads(p, 0, &je);
+    json_t *sc = o ? json_object_get(o, "score") : NULL;
+    json_t *fb = o ? json_object_get(o, "feedback") : NULL;
+    anc_status st = ANC_OK;
+    if (!o)
+        st = anc_error_set(err, ANC_ERR_FORMAT, "exec grader '%s': output line %d column %d: %s (expected one JSON object "
+                           "{\"score\": N, \"feedback\": \"text\"})", cmd, je.line, je.column, je.text);
+    else if (!json_is_object(o) || !json_is_number(sc) || !isfinite(json_number_value(sc)))
+        st = anc_error_set(err, ANC_ERR_FORMAT, "exec grader '%s': output '%.60s' (expected a finite number \"score\" "
+                           "in the JSON object)", cmd, p);
+    else if (fb && !json_is_string(fb) && !json_is_null(fb))
+        st = anc_error_set(err, ANC_ERR_FORMAT, "exec grader '%s': \"feedback\" must be a string or null", cmd);
+    else {
+        *score = json_number_value(sc);
+        const char *f = json_string_value(fb);
+        if (feedback && f && *f && !(*feedback = strdup(f)))
+            st = anc_error_set(err, ANC_ERR_NOMEM, "exec grader: out of memory");
+    }
+    json_decref(o);
+    return st;
+}
+
 static anc_status grade_exec(const char *cmd, const char *prompt, const char *response, const json_t *reference,
-                             double *score, anc_error *err) {
+                             double *score, char **feedback, anc_error *err) {
     json_t *in = json_object();
     json_object_set_new(in, "prompt", prompt ? json_string(prompt) : json_null());
     json_object_set_new(in, "response", json_string(response));
@@ -197,7 +239,7 @@ static anc_status grade_exec(const char *cmd, const char *prompt, const char *re
     const char *tdir = getenv("TMPDIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/anchor-grade-XXXXXX", tdir && *tdir ? tdir : "/tmp");
-    int fd = mkstemp(path);
+    int fd = mkostemp(path, O_CLOEXEC); /* children of other threads must not inherit it */
     if (fd < 0) {
         free(text);
         return anc_error_set(err, ANC_ERR_IO, "exec grader: cannot create a temporary file in %s: %s", tdir && *tdir ? tdir : "/tmp", strerror(errno));
@@ -216,7 +258,7 @@ static anc_status grade_exec(const char *cmd, const char *prompt, const char *re
     }
     unlink(path);  /* the open descriptor keeps it readable */
     int pfd[2];
-    if (pipe(pfd) != 0) {
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
         close(fd);
         return anc_error_set(err, ANC_ERR_IO, "exec grader: pipe: %s", strerror(errno));
     }
@@ -263,16 +305,9 @@ static anc_status grade_exec(const char *cmd, const char *prompt, const char *re
         st = anc_error_set(err, ANC_ERR_IO, "exec grader '%s': exited with status %d (expected 0)", cmd,
                            WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     } else if (too_long) {
-        st = anc_error_set(err, ANC_ERR_FORMAT, "exec grader '%s': more than %u bytes of output (expected one number)", cmd, EXEC_MAX_OUTPUT);
+        st = anc_error_set(err, ANC_ERR_FORMAT, "exec grader '%s': more than %u bytes of output (expected one number or one JSON object)", cmd, EXEC_MAX_OUTPUT);
     } else {
-        char *end = NULL;
-        errno = 0;
-        double v = strtod(out, &end);
-        while (end && isspace((unsigned char)*end)) end++;
-        if (end == out || !end || *end || errno || !isfinite(v))
-            st = anc_error_set(err, ANC_ERR_FORMAT, "exec grader '%s': output '%.60s' (expected one finite number)", cmd, out);
-        else
-            *score = v;
+        st = exec_output(cmd, out, score, feedback, err);
     }
     free(out);
     return st;
@@ -280,9 +315,25 @@ static anc_status grade_exec(const char *cmd, const char *prompt, const char *re
 
 anc_status anc_grade(const anc_grader *g, const char *prompt, const char *response, const json_t *reference,
                      double *score, anc_error *err) {
+    return anc_grade_ex(g, prompt, response, reference, score, NULL, err);
+}
+
+anc_status anc_grade_ex(const anc_grader *g, const char *prompt, const char *response, const json_t *reference,
+                        double *score, char **feedback, anc_error *err) {
     *score = 0;
+    if (feedback) *feedback = NULL;
     if (!response) return anc_error_set(err, ANC_ERR_INVALID, "grader: no response");
-    if (g->kind == ANC_GRADER_EXEC) return grade_exec(g->command, prompt, response, reference, score, err);
+    if (g->kind == ANC_GRADER_EXEC) {
+        anc_status st = grade_exec(g->command, prompt, response, reference, score, feedback, err);
+        if (st) {
+            *score = 0;
+            if (feedback) {
+                free(*feedback);
+                *feedback = NULL;
+            }
+        }
+        return st;
+    }
     if (g->kind == ANC_GRADER_REGEX && g->pattern) return grade_regex(g->pattern, response, score, err);
     char *ref = anc_reference_text(reference);
     if (!ref) return anc_error_set(err, ANC_ERR_INVALID, "%s grader: expected a string or number reference", anc_grader_name(g->kind));

@@ -15,9 +15,15 @@
  *              when the response holds no number. The reference is a JSON
  *              number or a string holding one (its last number is taken).
  *   exec:CMD   runs `/bin/sh -c CMD` with {"prompt", "response",
- *              "reference"} (JSON) on stdin; its stdout must be one number
- *              (the score, e.g. 0 or 1, surrounding whitespace allowed).
- *              A non-zero exit or another output is an error.
+ *              "reference"} (JSON) on stdin; its stdout must be either one
+ *              number (the score, e.g. 0 or 1, surrounding whitespace
+ *              allowed) or one JSON object {"score": N, "feedback": "text"}
+ *              (surrounding whitespace allowed; "score" a finite number,
+ *              required; "feedback" a string or null, optional: what is
+ *              wrong with the response, which anc_grade_ex returns and
+ *              `anchor revise --max-rounds` sends back to the reviser;
+ *              other keys are ignored). A non-zero exit or another output
+ *              is an error.
  *
  * Graders hold no state besides their settings and may be shared by
  * threads (exec runs one child per call). */
@@ -69,5 +75,13 @@ char *anc_reference_text(const json_t *ref);
  * when it cannot run or exits non-zero. */
 anc_status anc_grade(const anc_grader *g, const char *prompt, const char *response, const json_t *reference,
                      double *score, anc_error *err);
+
+/* As anc_grade, and the grader's feedback: *feedback (when feedback is not
+ * NULL) is set to a malloc'd copy of the "feedback" text of an exec
+ * grader's JSON output (caller frees), or NULL when there is none (a plain
+ * number, an empty or null "feedback", and every other grader kind). On
+ * error *score is 0 and *feedback NULL. */
+anc_status anc_grade_ex(const anc_grader *g, const char *prompt, const char *response, const json_t *reference,
+                        double *score, char **feedback, anc_error *err);
 
 #endif
