@@ -194,10 +194,57 @@ static void test_bootstrap(void **state) {
     assert_true(fabs(anc_quantile_sorted(sorted, 5, 0.975) - 4.9) < 1e-12);
 }
 
+/* The two-level (prompts x seeds) paired bootstrap of a difference. */
+static void test_bootstrap_diff(void **state) {
+    (void)state;
+    anc_error err = {0};
+    enum { S = 3, P = 200 };
+    static double a[S * P], b[S * P], d1[P];
+    tu_rng rng = {7};
+    for (int s = 0; s < S; s++)
+        for (int p = 0; p < P; p++) {
+            /* A solves 70% of the prompts, B 60%; the seeds differ a little */
+            a[s * P + p] = tu_rng_uniform(&rng) < 0.70 + 0.02 * s;
+            b[s * P + p] = tu_rng_uniform(&rng) < 0.60;
+        }
+    double diff = 0, lo = 0, hi = 0, diff2, lo2, hi2, mean = 0;
+    for (int i = 0; i < S * P; i++) mean += (a[i] - b[i]) / (S * P);
+    TU_CHECK(anc_bootstrap_diff_ci(a, b, S, P, 4000, 5, 0.05, &diff, &lo, &hi, &err), &err);
+    assert_true(fabs(diff - mean) < 1e-12);
+    assert_true(lo < diff && diff < hi && lo > 0);
+    TU_CHECK(anc_bootstrap_diff_ci(a, b, S, P, 4000, 5, 0.05, &diff2, &lo2, &hi2, &err), &err);
+    assert_true(lo == lo2 && hi == hi2);
+    /* wider than the prompt-only normal interval of the seed-averaged
+     * differences, but not by more than 2x: resampling seeds as well as
+     * prompts counts the cells' own noise at both levels, so the interval
+     * is conservative (1.63x here) */
+    double var = 0;
+    for (int p = 0; p < P; p++) {
+        double m = 0;
+        for (int s = 0; s < S; s++) m += (a[s * P + p] - b[s * P + p]) / S;
+        var += (m - mean) * (m - mean) / P;
+    }
+    double se = sqrt(var / P);
+    printf("two-level width %.4f, prompt-only normal width %.4f\n", hi - lo, 2 * 1.96 * se);
+    assert_true(hi - lo > 2 * 1.96 * se && hi - lo < 2 * 2 * 1.96 * se);
+    /* one seed: the same draws as the bootstrap of the per-prompt differences */
+    for (int p = 0; p < P; p++) d1[p] = a[p] - b[p];
+    double l1, h1;
+    TU_CHECK(anc_bootstrap_diff_ci(a, b, 1, P, 2000, 9, 0.05, &diff, &lo, &hi, &err), &err);
+    TU_CHECK(anc_bootstrap_mean_ci(d1, P, 2000, 9, 0.05, &l1, &h1, &err), &err);
+    assert_true(lo == l1 && hi == h1);
+    /* a constant shift: a point interval at the shift */
+    for (int i = 0; i < S * P; i++) b[i] = a[i] - 0.25;
+    TU_CHECK(anc_bootstrap_diff_ci(a, b, S, P, 500, 1, 0.05, &diff, &lo, &hi, &err), &err);
+    assert_true(fabs(lo - 0.25) < 1e-12 && fabs(hi - 0.25) < 1e-12);
+    assert_int_equal(anc_bootstrap_diff_ci(a, b, 0, P, 10, 1, 0.05, &diff, &lo, &hi, &err), ANC_ERR_INVALID);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wilson),
         cmocka_unit_test(test_bootstrap),
+        cmocka_unit_test(test_bootstrap_diff),
         cmocka_unit_test(test_both_orders_and_resume),
         cmocka_unit_test(test_grader_mode),
     };

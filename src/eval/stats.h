@@ -42,6 +42,25 @@ anc_status anc_wilson_interval(double k, size_t n, double z, double *lo, double 
 anc_status anc_bootstrap_mean_ci(const double *scores, size_t n, size_t resamples, uint64_t seed, double alpha,
                                  double *lo, double *hi, anc_error *err);
 
+/* Two-level paired bootstrap of a mean difference (the demo's verdicts):
+ * a and b are seeds x prompts matrices (row-major: a[s * prompts + p] is
+ * run s's score on prompt p) of two systems, each row one run (seed) on the
+ * same prompts. *diff is the mean of a - b over every cell. Each of
+ * `resamples` resamples draws `prompts` prompt columns, then (when seeds >
+ * 1) `seeds` seed rows, with replacement from anc_rng seeded with `seed`,
+ * the same draws for a and b (paired by prompt and by seed index), and
+ * records the mean of a - b over the drawn cells; *lo, *hi are the (alpha/2,
+ * 1 - alpha/2) percentiles of those means as above. With seeds == 1 it is
+ * anc_bootstrap_mean_ci of the per-prompt differences (the same draws;
+ * equal up to the order of summation, exactly for integer scores). Resampling
+ * the seeds too makes the interval cover run-to-run variation (data order,
+ * sampling), not only the choice of prompts; it is conservative (with
+ * independent cells it counts their noise at both levels: about 1.6x the
+ * prompt-only width for 3 seeds, tests/test_ab.c). ANC_ERR_INVALID for zero
+ * sizes, resamples or alpha outside (0, 1), ANC_ERR_NOMEM. */
+anc_status anc_bootstrap_diff_ci(const double *a, const double *b, size_t seeds, size_t prompts, size_t resamples,
+                                 uint64_t seed, double alpha, double *diff, double *lo, double *hi, anc_error *err);
+
 /* Quantile q in [0, 1] of sorted[0..n) (n > 0, ascending) by linear
  * interpolation at position q * (n - 1). */
 double anc_quantile_sorted(const double *sorted, size_t n, double q);
