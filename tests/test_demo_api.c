@@ -126,7 +126,7 @@ static void test_run_contract(void **state) {
     assert_int_equal(s.begin, 1);
     assert_int_equal(s.steps, 0);
     assert_int_equal(s.cells, 12); /* 3 datasets x 4 objectives x 1 seed */
-    assert_int_equal(s.total, 13 + 12);
+    assert_int_equal(s.total, 14 + 12); /* 13 steps with the advisor, the report, the cells */
     assert_null(r.tables);
     assert_null(r.contrast);
     char *cfg = tu_path(dir, "demo-config.json");

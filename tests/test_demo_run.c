@@ -1,7 +1,8 @@
 /* `anchor demo --quick` end to end through the real binary: every step runs
  * (tiny model, sft, drafts, the three datasets through the exec: teacher and
- * the run store, the whole grid, report), the two tables are printed and
- * kept, and a rerun resumes without redoing a step or a teacher call. */
+ * the run store, the anchoring advisor, the whole grid, report), the two
+ * tables and the advisor's verdict are printed and kept, and a rerun resumes
+ * without redoing a step or a teacher call. */
 #include "testutil.h"
 
 #include <jansson.h>
@@ -31,10 +32,24 @@ static void test_demo_quick(void **state) {
     assert_non_null(strstr(out, "APO-zero"));
     assert_non_null(strstr(out, "report.html"));
     assert_int_equal(tu_count_substr(errs, "(done before)"), 0);
+    /* the advisor's verdict next to the table: the CLAIR revisions always
+     * grade right, so the start model never beats its chosen answers */
+    assert_non_null(strstr(out, "advisor: apo_zero (model vs chosen win rate "));
 
     /* the numbers behind the table: every cell, accuracies are shares */
     json_t *ev = tu_load_json(d, "run/eval-demo.json");
     double start = json_real_value(json_object_get(ev, "start_model.solved"));
+    json_t *adv = tu_load_json(d, "run/advise.json");
+    assert_string_equal(json_string_value(json_object_get(ev, "advisor.recommendation")), "apo_zero");
+    assert_int_equal(json_integer_value(json_object_get(ev, "advisor.n")), 32);
+    assert_int_equal(json_integer_value(json_object_get(adv, "wins")), 0);
+    assert_true(json_real_value(json_object_get(ev, "advisor.win_rate")) <= 0.5);
+    assert_float_equal(json_real_value(json_object_get(ev, "advisor.win_rate")),
+                       json_real_value(json_object_get(adv, "win_rate")), 1e-12);
+    char *advr = tu_path(d, "run/advise.jsonl");
+    assert_int_equal(tu_count_lines(advr), 32);
+    free(advr);
+    json_decref(adv);
     assert_true(start >= 0 && start <= 1);
     for (int i = 0; i < 3; i++)
         for (int o = 0; o < 4; o++) {
@@ -135,7 +150,7 @@ static void test_demo_quick(void **state) {
     assert_int_equal(tu_system("cd '%s' && '%s' demo --quick --out run > out2.txt 2> err2.txt", d, A), 0);
     char *ep2 = tu_path(d, "err2.txt"), *op2 = tu_path(d, "out2.txt");
     char *errs2 = tu_read_file(ep2, NULL), *out2 = tu_read_file(op2, NULL);
-    assert_int_equal(tu_count_substr(errs2, "(done before)"), 24); /* all but the report */
+    assert_int_equal(tu_count_substr(errs2, "(done before)"), 25); /* all but the report */
     const char *t1 = strstr(out, "Held-out accuracy"), *t2 = strstr(out2, "Held-out accuracy");
     const char *e1 = strstr(t1, "Wall time"), *e2 = strstr(t2, "Wall time");
     assert_int_equal(e1 - t1, e2 - t2);

@@ -35,7 +35,8 @@ static const char *const *cli_only_of(anc_step_kind k) {
     case ANC_STEP_REVISE:
     case ANC_STEP_JUDGE:
     case ANC_STEP_STRONGER:
-    case ANC_STEP_AB: return llm;
+    case ANC_STEP_AB:
+    case ANC_STEP_ADVISE: return llm;
     case ANC_STEP_TRAIN: return train;
     default: return none;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "anchor/train.h"
+#include "flow/advise.h"
 #include "flow/train.h"
 
 anc_status anc_train_opts_create(anc_train_opts **out, const char *model_dir, const char *data_path,
@@ -46,7 +47,17 @@ void anc_train_opts_free(anc_train_opts *o) {
 anc_status anc_train_run(const anc_train_opts *o, anc_train_report_fn report, void *ctx, anc_error *err) {
     if (!o) return anc_error_set(err, ANC_ERR_INVALID, "train: no settings");
     anc_train_config c;
-    anc_status st = anc_train_opts_config(o, &c, err);
-    if (st) return st;
-    return anc_train(&c, report, ctx, err);
+    if (!anc_train_opts_auto(o)) {
+        anc_status st = anc_train_opts_config(o, &c, err);
+        return st ? st : anc_train(&c, report, ctx, err);
+    }
+    /* --loss-type auto: the advisor's verdict lives in a copy (o is const;
+     * the copy shares o's strings and is not freed) */
+    anc_train_opts copy = *o;
+    anc_advise_result res;
+    anc_status st = anc_train_opts_advise(&copy, NULL, &res, err);
+    if (!st) st = anc_train_opts_config(&copy, &c, err);
+    if (!st) st = anc_train(&c, report, ctx, err);
+    anc_advise_result_free(&res);
+    return st;
 }

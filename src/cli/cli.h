@@ -12,6 +12,7 @@
 #include "flow/llm_step.h"
 #include "flow/options.h"
 #include "flow/ab.h"
+#include "flow/advise.h"
 #include "flow/eval.h"
 #include "flow/generate.h"
 #include "flow/judge.h"
@@ -146,6 +147,7 @@ int cli_judge_exec(const anc_judge_opts *o, anc_store *store);
 int cli_stronger_exec(const anc_stronger_opts *o, anc_store *store);
 int cli_eval_exec(const anc_eval_opts *o);
 int cli_ab_exec(const anc_ab_opts *o, anc_store *store);
+int cli_advise_exec(const anc_advise_opts *o, anc_store *store);
 
 /* Runs pipeline step kind k in-process from its argv (as built by
  * anc_pipeline_argv, argv[0] the subcommand) through the step's option table
@@ -167,6 +169,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_pairs(int argc, char **argv);
 int cmd_pairs_stronger(int argc, char **argv);
 int cmd_ab(int argc, char **argv);
+int cmd_advise(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -47,6 +47,13 @@ static int ab(int argc, char **argv, anc_store *store) {
     return cli_ab_exec(&o, store);
 }
 
+static int advise(int argc, char **argv, anc_store *store) {
+    anc_advise_opts o;
+    anc_advise_opts_init(&o);
+    int rc = cli_parse_table(argc, argv, anc_advise_option_table, &o, "advise", "", NULL, NULL, NULL);
+    return rc ? rc : cli_advise_exec(&o, store);
+}
+
 /* eval keeps no store; the flow checks its options itself */
 static int eval(int argc, char **argv) {
     anc_eval_opts o;
@@ -63,6 +70,7 @@ int cli_step_exec(int kind, int argc, char **argv, anc_store *store) {
     case ANC_STEP_STRONGER: return stronger(argc, argv, store);
     case ANC_STEP_EVAL: return eval(argc, argv);
     case ANC_STEP_AB: return ab(argc, argv, store);
+    case ANC_STEP_ADVISE: return advise(argc, argv, store);
     default: return -1;
     }
 }

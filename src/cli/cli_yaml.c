@@ -119,6 +119,9 @@ int cli_apply_yaml(const char *path, const cli_opt *opts, const char *cmd) {
             break;
         }
         const char *key = (const char *)k->data.scalar.value;
+        /* a --loss-type auto run's train_config.yaml records the advisor's
+         * verdict (a mapping, not an option): it is evidence, not a setting */
+        if (!strcmp(cmd, "train") && !strcmp(key, "advisor")) continue;
         const cli_opt *o = find_opt(opts, key);
         if (!o || !strcmp(key, "config")) {
             fprintf(stderr, "anchor %s: %s:%zu: unknown key '%s' (keys are the option names of 'anchor %s --help')\n", cmd, path, line, key, cmd);

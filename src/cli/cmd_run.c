@@ -99,6 +99,7 @@ static int dispatch(anc_step_kind k, int argc, char **argv) {
     case ANC_STEP_EVAL: return cmd_eval(argc, argv);
     case ANC_STEP_AB: return cmd_ab(argc, argv);
     case ANC_STEP_REPORT: return cmd_report(argc, argv);
+    case ANC_STEP_ADVISE: return cmd_advise(argc, argv);
     default: return 2;
     }
 }

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/blas.h"
+#include "flow/advise.h"
 #include "flow/train.h"
 
 typedef struct train_progress {
@@ -56,17 +57,45 @@ static void report(void *ctx, const anc_train_status *s) {
     fflush(stderr);
 }
 
+/* --loss-type auto: the advisor first (its progress and verdict on
+ * stderr); 0, or the exit code of its failure. */
+static int run_advisor(anc_train_opts *o) {
+    cli_hooks h;
+    cli_hooks_init(&h, "train advisor");
+    if (o->bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
+    anc_advise_result res;
+    anc_error err = {0};
+    anc_status st = anc_train_opts_advise(o, &h.hooks, &res, &err);
+    cli_hooks_done(&h);
+    int code = st ? cli_fail("train", &err) : 0;
+    char *line = st ? NULL : anc_advise_verdict_line(&res);
+    if (!st && res.ab.judged)
+        fprintf(stderr, "anchor train: advisor: judge requests sent %zu, reused from the store %zu\n", res.ab.stats.sent,
+                res.ab.stats.cached);
+    if (!st)
+        fprintf(stderr, "anchor train: --loss-type auto: the advisor recommends %s; training with it\n",
+                line ? line : res.recommendation);
+    free(line);
+    anc_advise_result_free(&res);
+    return code;
+}
+
 int cmd_train(int argc, char **argv) {
     anc_train_opts o;
     anc_train_opts_init(&o);
     int rc = cli_parse_table(argc, argv, anc_train_option_table, &o, "train",
-                             "--model DIR --data FILE --output-dir DIR [--loss-type apo_zero] [options]",
+                             "--model DIR --data FILE --output-dir DIR [--loss-type apo_zero|auto] [options]",
                              "Trains a model on preference pairs with TRL's objectives and metrics. Writes metrics.jsonl,\n"
-                             "checkpoint-N/ folders (--save-steps) and the final Hugging Face model into --output-dir.",
+                             "checkpoint-N/ folders (--save-steps) and the final Hugging Face model into --output-dir.\n"
+                             "--loss-type auto runs the anchoring advisor first (anchor advise: the model's answers\n"
+                             "against the chosen ones, by --advise-judge or --advise-grader) and trains with its\n"
+                             "verdict, apo_zero or apo_down, recorded in train_config.yaml and metrics.jsonl.",
                              NULL, NULL);
     if (rc) return rc == 1 ? 0 : rc;
     anc_train_config c;
     anc_error err = {0};
+    if (anc_train_opts_advise_check(&o, &err)) return cli_usage_error("train", "%s", err.message);
+    if (anc_train_opts_auto(&o) && (rc = run_advisor(&o))) return rc;
     if (anc_train_opts_config(&o, &c, &err)) return cli_usage_error("train", "%s", err.message);
     if (c.bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
     train_progress prog;

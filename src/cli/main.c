@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"score", "log-probabilities (and rewards) of preference pairs", "--model DIR --data FILE [options]", cmd_score},
     {"eval", "evaluate a model: graded generation, multiple-choice log-likelihood accuracy, perplexity", "--model DIR --data FILE [options]", cmd_eval},
     {"ab", "compare two systems on the same prompts: pairwise judge (both orders) or grader; win rate with CIs", "(--a FILE --b FILE | --model-a DIR --model-b DIR --prompts FILE) (--judge SPEC | --grader G)", cmd_ab},
+    {"advise", "the anchoring advisor: apo_zero or apo_down for these pairs, from model-vs-chosen win rate with CIs", "--model DIR --data PAIRS (--judge SPEC | --grader G) [--samples N]", cmd_advise},
     {"report", "self-contained HTML report of a run directory: pairs, diffs, training curves, evals", "RUN_DIR [--out FILE]", cmd_report},
     {"run", "run a YAML pipeline (generate -> revise -> stats -> train -> eval -> report), skipping up-to-date steps", "PIPELINE.yaml [--dry-run] [--from STEP] [--only STEP] [--force]", cmd_run},
     {"tokenize", "encode/decode text; show how dataset rows are tokenised", "(--model DIR | --tokenizer FILE) [options]", cmd_tokenize},

@@ -31,6 +31,7 @@ typedef struct demo_cfg {
     double draft_temperature;
     int seeds, batch;
     double pref_epochs, pref_lr, beta; /* the same for every grid cell, sft included */
+    int advise_samples;                /* CLAIR prompts the advisor compares (follows quick; not in demo-config.json) */
 } demo_cfg;
 
 static void cfg_defaults(demo_cfg *c, int quick) {
@@ -45,6 +46,7 @@ static void cfg_defaults(demo_cfg *c, int quick) {
      * settings were picked with single-seed probes on prompts of task seed 2;
      * the demo reports on held-out prompts of seed 7, never looked at. */
     c->beta = 2;
+    c->advise_samples = quick ? 32 : 64;
     if (!quick) {
         c->hidden = 192, c->layers = 4, c->heads = 6, c->kv_heads = 2, c->inter = 512;
         c->sft_demos = 3000, c->sft_epochs = 6, c->sft_lr = 2e-3;
@@ -388,8 +390,46 @@ static void put_table(FILE *f, const cell *cells, int n, int which, double start
     }
 }
 
+/* The anchoring advisor's verdict (the step "advise" wrote advise.json):
+ * a paragraph under the first table and advisor.* keys in j. */
+static int put_advisor(const demo_ctx *c, FILE *f, json_t *j, anc_error *err) {
+    char *p = anc_pathf(c->dir, "advise.json");
+    if (!p) return (void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1;
+    json_error_t je;
+    json_t *a = json_load_file(p, 0, &je);
+    const char *rec = json_string_value(json_object_get(a, "recommendation"));
+    const json_t *wil = json_object_get(a, "wilson"), *boot = json_object_get(a, "bootstrap");
+    if (!rec || json_array_size(wil) != 2 || json_array_size(boot) != 2) {
+        anc_error_set(err, ANC_ERR_FORMAT, "%s: expected the advisor's verdict (anchor advise --summary)%s%s", p,
+                      a ? "" : ": ", a ? "" : je.text);
+        json_decref(a);
+        free(p);
+        return -1;
+    }
+    double w = json_number_value(json_object_get(a, "win_rate"));
+    json_int_t n = json_integer_value(json_object_get(a, "n"));
+    int confident = json_is_true(json_object_get(a, "confident"));
+    fprintf(f,
+            "\nThe anchoring advisor (`anchor advise`: the start model's greedy answers against the CLAIR chosen\n"
+            "answers on %lld training prompts, the grader-judge in both orders; apo_down when the model wins more\n"
+            "than half, else apo_zero):\n\n"
+            "advisor: %s (model vs chosen win rate %.2f [%.2f, %.2f], n=%lld; %s)\n",
+            (long long)n, rec, w, json_number_value(json_array_get(wil, 0)), json_number_value(json_array_get(wil, 1)),
+            (long long)n, confident ? "confident" : "weak evidence");
+    json_object_set_new(j, "advisor.recommendation", json_string(rec));
+    json_object_set_new(j, "advisor.win_rate", json_real(w));
+    json_object_set(j, "advisor.wilson_95", (json_t *)wil);
+    json_object_set(j, "advisor.bootstrap_95", (json_t *)boot);
+    json_object_set_new(j, "advisor.n", json_integer(n));
+    json_object_set_new(j, "advisor.confident", json_boolean(confident));
+    json_decref(a);
+    free(p);
+    return 0;
+}
+
 /* The results tables (Markdown) into *out (malloc'd), results.md and
- * eval-demo.json (every cell's means, sds and changes, for report.html). */
+ * eval-demo.json (every cell's means, sds and changes, for report.html),
+ * the advisor's verdict under the first table. */
 static int results(demo_ctx *c, const cell *cells, int n, const anc_demo_scores *start, char **out, anc_error *err) {
     char *md = NULL;
     size_t len = 0;
@@ -406,6 +446,12 @@ static int results(demo_ctx *c, const cell *cells, int n, const anc_demo_scores 
             "mean ± sd over %d seed%s (change from the start model's %.1f%%)\n\n",
             start->n, c->cfg.seeds, c->cfg.seeds == 1 ? "" : "s", 100 * start->solved);
     put_table(f, cells, n, M_SOLVED, start->solved);
+    if (put_advisor(c, f, j, err)) {
+        fclose(f);
+        free(md);
+        json_decref(j);
+        return -1;
+    }
     fprintf(f,
             "\nThe taught habit: %% of held-out answers with the right list whose sum leaves out the last number\n"
             "(the start model's %.1f%%; lower is better)\n\n",
@@ -497,6 +543,22 @@ static int read_text(const demo_ctx *c, const char *name, char **out, anc_error 
     return rc;
 }
 
+/* The anchoring advisor on the CLAIR pairs: the start model's greedy
+ * answers against the chosen ones, judged by the teacher's grader-judge in
+ * both orders through store.db; the verdict in advise.json. */
+static int advise_step(demo_ctx *c, anc_error *err) {
+    char *q = anc_shell_quote(c->self);
+    if (!q) return (void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1;
+    anc_argv a = cmd("advise");
+    anc_argv_words(&a, "--model", "start-model", "--data", "pairs/clair.jsonl", "--store", "store.db", "--out",
+                   "advise.jsonl", "--summary", "advise.json", "--max-new-tokens", "32", "--parallel", "32", NULL);
+    anc_argv_opt(&a, "--samples", "%d", c->cfg.advise_samples);
+    anc_argv_opt(&a, "--judge", "exec:%s demo teacher judge", q);
+    anc_argv_opt(&a, "--concurrency", "%d", c->jobs);
+    free(q);
+    return run_step(c, "advise", "advisor: start model vs CLAIR chosen", &a, err);
+}
+
 static int demo_steps(demo_ctx *c, anc_error *err) {
     const demo_cfg *g = &c->cfg;
     anc_argv a;
@@ -546,7 +608,8 @@ static int demo_steps(demo_ctx *c, anc_error *err) {
         teacher_step(c, "judge", "on-policy judge: the grader picks", "judge", "judge", "judge", "samples.jsonl", err))
         return -1;
     a = cmd("stats"), anc_argv_words(&a, "pairs/clair.jsonl", "pairs/stronger.jsonl", "pairs/judge.jsonl", NULL);
-    return run_step(c, "contrast", "contrast statistics", &a, err);
+    if (run_step(c, "contrast", "contrast statistics", &a, err)) return -1;
+    return advise_step(c, err);
 }
 
 /* --fresh: forgets the finished steps (outputs are overwritten as steps rerun). */
@@ -599,7 +662,7 @@ done:
  * tables and the report. */
 static int run_all(demo_ctx *c, anc_demo_result *out, anc_error *err) {
     int n_cells = N_DATASETS * N_OBJECTIVES * c->cfg.seeds;
-    c->total = 13 + n_cells;
+    c->total = 14 + n_cells;
     if (c->report) {
         anc_demo_event ev = {.kind = ANC_DEMO_BEGIN, .total = c->total, .n_cells = n_cells, .jobs = c->jobs,
                              .elapsed = now_s() - c->t0, .eta = -1};

@@ -7,7 +7,9 @@
  * sloppy teacher's demonstrations, drafts, the three preference datasets
  * built by the programmatic teacher through the exec: backend and the run
  * store (CLAIR revisions, stronger-model answers, on-policy judge pairs),
- * their contrast statistics, the grid (dataset x objective x seed cells
+ * their contrast statistics, the anchoring advisor's verdict on the CLAIR
+ * pairs (`anchor advise`: apo_zero or apo_down for the start model, in
+ * advise.json and under the first table), the grid (dataset x objective x seed cells
  * trained from the start model and graded greedily on held-out prompts),
  * results.md + eval-demo.json and report.html.
  *
@@ -64,7 +66,8 @@ typedef struct anc_demo_result {
 /* Runs (or resumes) the whole demo in o->dir; report (may be NULL) gets
  * ctx and the progress events. On success *out holds the results (free
  * with anc_demo_result_free) and dir holds demo-config.json, the data,
- * models, pairs/, runs/, logs/, results.md, eval-demo.json and report.html.
+ * models, pairs/, runs/, logs/, advise.json, results.md, eval-demo.json and
+ * report.html.
  * Errors: ANC_ERR_INVALID when dir holds a run with other settings (the
  * message names --fresh) or for negative seeds/jobs; a failed step
  * (ANC_ERR_IO naming it and its log); I/O and format errors of the files

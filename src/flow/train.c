@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fileutil.h"
+#include "core/paths.h"
+#include "flow/advise.h"
+
 #define T anc_train_opts
 const anc_option anc_train_option_table[] = {
     {"model", ANC_OPT_STR, ANC_ROLE_IN_DIR, 0, offsetof(T, model), NULL, "DIR",
@@ -16,7 +20,13 @@ const anc_option anc_train_option_table[] = {
     {"config", ANC_OPT_STR, 0, ANC_OPT_CLI_ONLY, offsetof(T, config), NULL, "FILE.yaml",
      "options as YAML (keys are these option names); flags override it"},
     {"loss-type", ANC_OPT_LIST, 0, 0, offsetof(T, loss_type), "sigmoid", "NAME",
-     "apo_zero, apo_down, sigmoid (dpo), ipo, hinge, robust, exo_pair, nca_pair, bco_pair, sppo_hard, aot, aot_pair, discopop, sigmoid_norm, sft, simpo, cpo, orpo, kto, apo_zero_unpaired; repeatable"},
+     "apo_zero, apo_down, sigmoid (dpo), ipo, hinge, robust, exo_pair, nca_pair, bco_pair, sppo_hard, aot, aot_pair, discopop, sigmoid_norm, sft, simpo, cpo, orpo, kto, apo_zero_unpaired; auto: the anchoring advisor picks apo_zero or apo_down (needs --advise-judge or --advise-grader); repeatable"},
+    {"advise-judge", ANC_OPT_STR, ANC_ROLE_SPEC, 0, offsetof(T, advise_judge), NULL, "SPEC",
+     "--loss-type auto: the judge comparing the model's answers with the chosen ones, both orders (exec:CMD, http(s)://HOST/v1, local:DIR; replies kept in OUTPUT_DIR/advise.jsonl.store.db)"},
+    {"advise-grader", ANC_OPT_STR, 0, 0, offsetof(T, advise_grader), NULL, "G",
+     "--loss-type auto: compare with a grader against the rows' reference instead: exact | regex | numeric | exec:CMD"},
+    {"advise-samples", ANC_OPT_COUNT, 0, 0, offsetof(T, advise_samples), "64", "N",
+     "--loss-type auto: distinct prompts the advisor compares (default 64; 0 = all)"},
     {"loss-weights", ANC_OPT_LIST, 0, 0, offsetof(T, loss_weights), NULL, "W,W,...",
      "weight of each loss type (default 1 each)"},
     {"beta", ANC_OPT_FLOAT, 0, 0, offsetof(T, beta), NULL, "B",
@@ -145,12 +155,38 @@ void anc_train_opts_init(anc_train_opts *o) {
     o->lora_dropout = c.lora.dropout;
 }
 
+int anc_train_opts_auto(const anc_train_opts *o) {
+    for (int i = 0; i < o->loss_type.n; i++)
+        if (!strcmp(o->loss_type.v[i], "auto")) return 1;
+    return 0;
+}
+
+/* What --loss-type auto needs, or that the --advise-* options need it. */
+static anc_status advise_options(const anc_train_opts *o, anc_error *err) {
+    int any = o->advise_judge || o->advise_grader || o->advise_samples != 64;
+    if (!anc_train_opts_auto(o))
+        return any ? anc_error_set(err, ANC_ERR_INVALID, "--advise-judge, --advise-grader and --advise-samples need --loss-type auto")
+                   : ANC_OK;
+    if (!o->advise_judge && !o->advise_grader)
+        return anc_error_set(err, ANC_ERR_INVALID,
+                             "--loss-type auto needs --advise-judge SPEC or --advise-grader G: the advisor compares the "
+                             "model's answers with the chosen answers to pick apo_zero or apo_down");
+    if (o->advise_judge && o->advise_grader)
+        return anc_error_set(err, ANC_ERR_INVALID, "--loss-type auto: give one of --advise-judge and --advise-grader");
+    return ANC_OK;
+}
+
 static anc_status losses(const anc_train_opts *o, anc_train_config *c, anc_error *err) {
     const anc_opt_list *lt = &o->loss_type, *lw = &o->loss_weights;
     if (lt->n > ANC_MAX_LOSSES) return anc_error_set(err, ANC_ERR_INVALID, "at most %d loss types", ANC_MAX_LOSSES);
+    anc_status st = advise_options(o, err);
+    if (st) return st;
+    if (anc_train_opts_auto(o) && !o->advised)
+        return anc_error_set(err, ANC_ERR_INVALID, "--loss-type auto: the advisor has not run (anc_train_opts_advise)");
+    c->advice = anc_train_opts_auto(o) ? &o->advice : NULL;
     c->n_losses = lt->n;
     for (int i = 0; i < lt->n; i++) {
-        int t = anc_loss_from_name(lt->v[i]);
+        int t = anc_loss_from_name(strcmp(lt->v[i], "auto") ? lt->v[i] : o->advice.recommendation);
         if (t < 0) return anc_error_set(err, ANC_ERR_INVALID, "unknown loss type '%s' (see --help)", lt->v[i]);
         c->losses[i] = (anc_loss_type)t;
         c->loss_weights[i] = 1.0;
@@ -251,5 +287,49 @@ anc_status anc_train_opts_config(const anc_train_opts *o, anc_train_config *c, a
     if (strcmp(o->truncation_mode, "keep_end") && strcmp(o->truncation_mode, "keep_start"))
         return anc_error_set(err, ANC_ERR_INVALID, "--truncation-mode must be keep_end or keep_start");
     c->truncation_keep_start = !strcmp(o->truncation_mode, "keep_start");
+    return ANC_OK;
+}
+
+anc_status anc_train_opts_advise_check(const anc_train_opts *o, anc_error *err) {
+    if (!anc_train_opts_auto(o)) return ANC_OK;
+    anc_status st = advise_options(o, err);
+    if (st) return st;
+    anc_train_opts probe = *o; /* every other option, checked with a verdict in place */
+    probe.advised = 1;
+    probe.advice.recommendation = "apo_zero";
+    anc_train_config c;
+    return anc_train_opts_config(&probe, &c, err);
+}
+
+anc_status anc_train_opts_advise(anc_train_opts *o, const anc_flow_hooks *hooks, anc_advise_result *res, anc_error *err) {
+    memset(res, 0, sizeof *res);
+    if (!anc_train_opts_auto(o)) return ANC_OK;
+    anc_status st = anc_train_opts_advise_check(o, err);
+    if (st) return st;
+    /* the advisor writes into the output folder: refuse one the run will refuse, before writing */
+    const char *inputs[3] = {o->model, o->ref_model, o->adapter};
+    static const char *const what[3] = {"--model", "--ref-model", "--adapter"};
+    if ((st = anc_path_refuse_overlap("train", "--output-dir", o->output_dir, inputs, what, 3, err)) ||
+        (st = anc_mkdirs(o->output_dir, err)))
+        return st;
+    char *out = anc_path_join(o->output_dir, "advise.jsonl");
+    if (!out) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    anc_advise_opts a;
+    anc_advise_opts_init(&a);
+    a.model = o->model;
+    a.data = o->data;
+    a.samples = o->advise_samples;
+    a.grader = o->advise_grader;
+    a.llm.spec = o->advise_judge;
+    a.model_chat_template = o->chat_template;
+    a.bf16 = o->bf16;
+    a.out = out;
+    st = anc_advise_run(&a, NULL, hooks, res, err);
+    free(out);
+    if (st) return anc_error_prefix(err, "train: --loss-type auto");
+    o->advised = 1;
+    o->advice = (anc_train_advice){res->recommendation, o->advise_judge, o->advise_grader, res->ab.win_rate,
+                                   res->ab.wilson_lo, res->ab.wilson_hi, res->ab.bootstrap_lo, res->ab.bootstrap_hi,
+                                   (int64_t)res->ab.n, res->confident, res->rule};
     return ANC_OK;
 }

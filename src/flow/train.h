@@ -6,8 +6,11 @@
 #ifndef ANCHOR_FLOW_TRAIN_H
 #define ANCHOR_FLOW_TRAIN_H
 
+#include "flow/flow.h"
 #include "flow/options.h"
 #include "train/trainer.h"
+
+struct anc_advise_result;
 
 typedef struct anc_train_opts {
     const char *model;
@@ -61,6 +64,11 @@ typedef struct anc_train_opts {
     const char *truncation_mode;
     int resume;
     const char *save_dtype;
+    const char *advise_judge;   /* --loss-type auto: the advisor's judge SPEC */
+    const char *advise_grader;  /* --loss-type auto: or its grader */
+    long advise_samples;        /* --loss-type auto: distinct prompts compared (default 64; 0: all) */
+    int advised;                /* anc_train_opts_advise ran: "auto" stands for advice.recommendation (no option) */
+    anc_train_advice advice;    /* its verdict (no option; strings static or borrowed from this struct) */
     anc_opt_strings kept;   /* copies made for library callers (anc_train_opts_set), no option */
 } anc_train_opts;
 
@@ -73,10 +81,37 @@ void anc_train_opts_init(anc_train_opts *o);
 
 /* Fills c (after anc_train_config_default) from o: loss types and weights,
  * optimiser, scheduler, LoRA shape, save dtype, truncation mode. Strings in
- * c are borrowed from o. Errors (ANC_ERR_INVALID, naming the option): a
- * missing model/data/output-dir, an unknown name, a value out of range, or
- * options that exclude each other (--lora-* without --use-peft; an
- * --adapter with shape options it brings itself). */
+ * c are borrowed from o. A loss type "auto" becomes the advisor's verdict
+ * (o->advice, after anc_train_opts_advise), and c->advice points to it.
+ * Errors (ANC_ERR_INVALID, naming the option): a missing model/data/
+ * output-dir, an unknown name, a value out of range, or options that
+ * exclude each other (--lora-* without --use-peft; an --adapter with shape
+ * options it brings itself; --advise-* without --loss-type auto); "auto"
+ * without --advise-judge or --advise-grader (or with both), or before the
+ * advisor ran. */
 anc_status anc_train_opts_config(const anc_train_opts *o, anc_train_config *c, anc_error *err);
+
+/* 1 when o's loss types include "auto". */
+int anc_train_opts_auto(const anc_train_opts *o);
+
+/* Without running anything: checks that a --loss-type auto run has one
+ * comparison (--advise-judge or --advise-grader) and that every other option
+ * is valid (as anc_train_opts_config would with the verdict in place).
+ * ANC_OK when o has no "auto". Errors: ANC_ERR_INVALID with the message to
+ * show as a usage error. */
+anc_status anc_train_opts_advise_check(const anc_train_opts *o, anc_error *err);
+
+/* --loss-type auto: runs the anchoring advisor (flow/advise.h) on the
+ * train model and data (generation with --chat-template and --bf16; the
+ * comparison from --advise-judge or --advise-grader on --advise-samples
+ * prompts), its records in OUTPUT_DIR/advise.jsonl and the judge's run store
+ * OUTPUT_DIR/advise.jsonl.store.db (so a rerun or --resume asks nothing
+ * again), then sets o->advised and o->advice (the verdict that "auto"
+ * stands for). *res (zeroed first; free with anc_advise_result_free) holds
+ * the whole result. Nothing happens (ANC_OK, *res zeroed) without "auto".
+ * Errors: those of anc_train_opts_advise_check, an --output-dir that is,
+ * holds or lies inside a model it reads, and the advisor's. */
+anc_status anc_train_opts_advise(anc_train_opts *o, const anc_flow_hooks *hooks, struct anc_advise_result *res,
+                                 anc_error *err);
 
 #endif

@@ -524,7 +524,7 @@ static anc_status parse_heads(parse_ctx *c) {
         int k = anc_kind_from_name(kind);
         if (k < 0)
             return anc_error_set(c->err, ANC_ERR_FORMAT,
-                                 "%s:%zu: key 'kind': unknown step kind '%s' (generate, revise, judge, stronger, import, stats, train, eval, ab, report)",
+                                 "%s:%zu: key 'kind': unknown step kind '%s' (generate, revise, judge, stronger, import, stats, train, eval, ab, report, advise)",
                                  p->path, kline, kind);
         s->kind = (anc_step_kind)k;
         s->round = c->ents[i].round;

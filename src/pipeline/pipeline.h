@@ -1,5 +1,5 @@
 /* YAML pipelines: one file names the steps of a run (generate, revise,
- * judge, stronger, import, stats, train, eval, ab, report) and their options;
+ * judge, stronger, import, stats, train, eval, ab, report, advise) and their options;
  * everything they make lives under one run directory (design.md section 3).
  *
  *   run_dir: DIR        default: the YAML's name without extension, beside it
@@ -42,6 +42,7 @@ typedef enum anc_step_kind {
     ANC_STEP_EVAL,
     ANC_STEP_AB,
     ANC_STEP_REPORT,
+    ANC_STEP_ADVISE,
     ANC_STEP_N_KINDS
 } anc_step_kind;
 

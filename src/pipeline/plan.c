@@ -70,7 +70,7 @@ anc_status anc_pipeline_argv(const anc_pipeline *p, size_t i, const char *const 
         }
     }
     if (s->kind == ANC_STEP_REVISE || s->kind == ANC_STEP_JUDGE || s->kind == ANC_STEP_STRONGER ||
-        s->kind == ANC_STEP_AB) {
+        s->kind == ANC_STEP_AB || s->kind == ANC_STEP_ADVISE) {
         push(&b, "--store");
         push(&b, p->store_path);
     }

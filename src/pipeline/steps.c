@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "flow/ab.h"
+#include "flow/advise.h"
 #include "flow/data_steps.h"
 #include "flow/eval.h"
 #include "flow/generate.h"
@@ -25,6 +26,7 @@ static const anc_kinddef kinds[ANC_STEP_N_KINDS] = {
     [ANC_STEP_EVAL] = {"eval", anc_eval_option_table, "out", ".jsonl", 1},
     [ANC_STEP_AB] = {"ab", anc_ab_option_table, "out", ".jsonl", 0},
     [ANC_STEP_REPORT] = {"report", anc_report_option_table, "out", NULL, 0},
+    [ANC_STEP_ADVISE] = {"advise", anc_advise_option_table, "out", ".jsonl", 1},
 };
 
 const anc_kinddef *anc_kind_def(anc_step_kind k) {

@@ -1,5 +1,6 @@
 #include "train/train_config.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,36 @@ static void sb_lora(anc_sbuf *b, const anc_train_config *c) {
     sb_str(b, "adapter", c->adapter_dir);
 }
 
+/* The advisor's verdict behind `--loss-type auto` (only for such a run). */
+static void sb_advice(anc_sbuf *b, const anc_train_advice *a) {
+    if (!a) return;
+    anc_sbuf_printf(b, "advisor:\n");
+    sb_str(b, "  recommendation", a->recommendation);
+    if (a->judge) sb_str(b, "  judge", a->judge);
+    if (a->grader) sb_str(b, "  grader", a->grader);
+    anc_sbuf_printf(b, "  win_rate: %.17g\n  ci: [%.17g, %.17g]\n  bootstrap_ci: [%.17g, %.17g]\n  n: %lld\n  confident: %s\n",
+                    a->win_rate, a->ci_lo, a->ci_hi, a->bootstrap_lo, a->bootstrap_hi, (long long)a->n,
+                    a->confident ? "true" : "false");
+    sb_str(b, "  rule", a->rule);
+}
+
+char *anc_train_advice_metrics_line(const anc_train_advice *a) {
+    json_t *j = json_pack("{s:s, s:f, s:[f,f], s:[f,f], s:I, s:b, s:s}", "recommendation", a->recommendation, "win_rate",
+                          a->win_rate, "ci", a->ci_lo, a->ci_hi, "bootstrap_ci", a->bootstrap_lo, a->bootstrap_hi, "n",
+                          (json_int_t)a->n, "confident", a->confident, "rule", a->rule ? a->rule : "");
+    if (j && (a->judge || a->grader)) json_object_set_new(j, a->judge ? "judge" : "grader", json_string(a->judge ? a->judge : a->grader));
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    anc_sbuf b = {0};
+    if (text) anc_sbuf_printf(&b, "{\"step\": 0, \"advisor\": %s}\n", text);
+    free(text);
+    if (!text || b.oom) {
+        anc_sbuf_free(&b);
+        return NULL;
+    }
+    return anc_sbuf_take(&b);
+}
+
 anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *path, anc_error *err) {
     anc_sbuf b = {0};
     anc_sbuf_printf(&b, "# anchor train: effective configuration (usable with --config)\n");
@@ -50,6 +81,7 @@ anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *pa
     for (int i = 0; i < c->n_losses; i++) anc_sbuf_printf(&b, "  - %s\n", anc_loss_name(c->losses[i]));
     anc_sbuf_printf(&b, "loss_weights:\n");
     for (int i = 0; i < c->n_losses; i++) anc_sbuf_printf(&b, "  - %.17g\n", c->loss_weights[i]);
+    sb_advice(&b, c->advice);
     anc_sbuf_printf(&b, "beta: %.17g\nlabel_smoothing: %.17g\nsimpo_gamma: %.17g\ncpo_alpha: %.17g\n", c->loss.beta,
               c->loss.label_smoothing, c->loss.simpo_gamma, c->loss.cpo_alpha);
     anc_sbuf_printf(&b, "desirable_weight: %.17g\nundesirable_weight: %.17g\n", c->loss.desirable_weight, c->loss.undesirable_weight);

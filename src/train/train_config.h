@@ -8,8 +8,16 @@
 
 #include "train/trainer.h"
 
-/* Writes c to path atomically. */
+/* Writes c to path atomically (with c->advice, an "advisor:" mapping:
+ * recommendation, judge or grader, win_rate, ci (Wilson 95%), bootstrap_ci,
+ * n, confident, rule). */
 anc_status anc_train_config_write_yaml(const anc_train_config *c, const char *path, anc_error *err);
+
+/* The first line of metrics.jsonl of a `--loss-type auto` run: {"step": 0,
+ * "advisor": {"recommendation", "win_rate", "ci": [lo, hi], "bootstrap_ci":
+ * [lo, hi], "n", "confident", "rule", "judge" or "grader"}} and a newline.
+ * malloc'd; NULL when out of memory. */
+char *anc_train_advice_metrics_line(const anc_train_advice *a);
 
 /* What decides a run's trajectory, one "key: value" line per option (the
  * data as the hash of its tokenised rows; paths of models and templates as

@@ -366,8 +366,14 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         t.loss_state = s.loss_state;
         if ((st = anc_tr_truncate_metrics(metrics_path, s.step, err))) goto done;
     } else {
+        /* a fresh metrics file; an auto run's first line is the advisor's verdict (kept on resume: step 0) */
+        char *advice = c->advice ? anc_train_advice_metrics_line(c->advice) : NULL;
+        if (c->advice && !advice) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
         FILE *f = fopen(metrics_path, "w");
-        if (f) fclose(f);
+        if (f && advice) fputs(advice, f);
+        if (f && fclose(f) != 0 && advice) st = anc_error_set(err, ANC_ERR_IO, "%s: cannot write", metrics_path);
+        free(advice);
+        if (st) goto done;
     }
     {
         char *sp = anc_path_join(rd.work, SIGNATURE_NAME);

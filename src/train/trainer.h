@@ -20,6 +20,21 @@
 
 #define ANC_MAX_LOSSES 8
 
+/* What the anchoring advisor decided for `--loss-type auto` (flow/advise.h),
+ * for the trainer to record: as "advisor:" in train_config.yaml and as the
+ * first line of metrics.jsonl, {"step": 0, "advisor": {...}}. Strings are
+ * borrowed. */
+typedef struct anc_train_advice {
+    const char *recommendation;    /* the loss type it chose: "apo_zero" or "apo_down" */
+    const char *judge, *grader;    /* what compared the answers (one of them is NULL) */
+    double win_rate;               /* model-vs-chosen, ties half */
+    double ci_lo, ci_hi;           /* Wilson 95% */
+    double bootstrap_lo, bootstrap_hi; /* paired bootstrap 95% */
+    int64_t n;                     /* prompts compared */
+    int confident;                 /* both intervals exclude 0.5 */
+    const char *rule;
+} anc_train_advice;
+
 typedef struct anc_train_config {
     const char *model_dir;      /* starting policy (HF folder) */
     const char *data_path;      /* JSONL / JSON array of pre-tokenised rows */
@@ -59,6 +74,7 @@ typedef struct anc_train_config {
     int use_peft;
     anc_lora_config lora;       /* r, alpha, dropout, targets, rsLoRA (defaults: anc_lora_config_default) */
     const char *adapter_dir;    /* NULL: a new adapter; else continue from this PEFT adapter (its r, alpha, targets) */
+    const anc_train_advice *advice; /* NULL, or the advisor's verdict behind the loss types (recorded, borrowed) */
 } anc_train_config;
 
 /* Fills TRL/transformers defaults (beta 0.1, lr 1e-6, AdamW 0.9/0.999/1e-8,
