@@ -51,6 +51,25 @@ static void test_demo_quick(void **state) {
     free(advr);
     json_decref(adv);
     assert_true(start >= 0 && start <= 1);
+    /* the verdicts: each difference is the difference of the two cells'
+     * solved rates, inside its interval, and the verdict follows the interval */
+    assert_non_null(strstr(out, "Verdicts: paired difference in held-out solved rate"));
+    static const char *const vs[][3] = {{"clair", "stronger", "apo_zero"}, {"clair", "judge", "sigmoid"}};
+    for (int i = 0; i < 2; i++) {
+        char key[128], ka[96], kb[96];
+        snprintf(key, sizeof key, "verdict.%s_vs_%s.%s", vs[i][0], vs[i][1], vs[i][2]);
+        snprintf(ka, sizeof ka, "%s.%s.solved_mean", vs[i][0], vs[i][2]);
+        snprintf(kb, sizeof kb, "%s.%s.solved_mean", vs[i][1], vs[i][2]);
+        json_t *v = json_object_get(ev, key);
+        assert_non_null(v);
+        double diff = json_real_value(json_object_get(v, "diff")), lo = json_real_value(json_object_get(v, "lo")),
+               hi = json_real_value(json_object_get(v, "hi"));
+        assert_float_equal(diff, json_real_value(json_object_get(ev, ka)) - json_real_value(json_object_get(ev, kb)), 1e-9);
+        assert_true(lo <= diff + 1e-12 && diff <= hi + 1e-12);
+        const char *verdict = json_string_value(json_object_get(v, "verdict"));
+        assert_string_equal(verdict, lo > 0 ? "better" : hi < 0 ? "worse" : "not distinguishable");
+    }
+    assert_non_null(json_object_get(ev, "verdict.apo_zero_vs_apo_down.clair"));
     for (int i = 0; i < 3; i++)
         for (int o = 0; o < 4; o++) {
             char key[96];

@@ -175,10 +175,21 @@ done:
 /* ---- demo grade ------------------------------------------------------------- */
 
 anc_status anc_demo_grade_file(const char *path, const char *field, anc_demo_scores *out, anc_error *err) {
+    return anc_demo_grade_rows(path, field, out, NULL, err);
+}
+
+anc_status anc_demo_grade_rows(const char *path, const char *field, anc_demo_scores *out, double **solved,
+                               anc_error *err) {
     memset(out, 0, sizeof *out);
+    if (solved) *solved = NULL;
     anc_rows rows;
     anc_status st = anc_rows_load(&rows, path, err);
     if (st) return st;
+    double *each = solved ? calloc(rows.n + 1, sizeof *each) : NULL;
+    if (solved && !each) {
+        anc_rows_free(&rows);
+        return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < rows.n; i++) {
         json_t *p = json_object_get(rows.rows[i], "prompt");
         char *ptext = p ? anc_prompt_text(p) : NULL;
@@ -188,6 +199,7 @@ anc_status anc_demo_grade_file(const char *path, const char *field, anc_demo_sco
             if (!ptext) st = anc_error_set(err, ANC_ERR_FORMAT, "%s:%zu: no prompt", path, rows.lines[i]);
             else anc_error_prefix(err, "%s:%zu", path, rows.lines[i]);
             anc_rows_free(&rows);
+            free(each);
             return st;
         }
         free(ptext);
@@ -196,6 +208,7 @@ anc_status anc_demo_grade_file(const char *path, const char *field, anc_demo_sco
         if (json_is_array(v)) v = json_object_get(json_array_get(v, json_array_size(v) - 1), "content");
         anc_demo_grade_result g;
         anc_demo_grade(&t, json_string_value(v), &g);
+        if (each) each[i] = g.list_correct && g.sum_correct;
         out->solved += g.list_correct && g.sum_correct;
         out->accuracy += g.correct;
         out->list += g.list_correct;
@@ -212,6 +225,7 @@ anc_status anc_demo_grade_file(const char *path, const char *field, anc_demo_sco
     out->sum /= d;
     out->score /= d;
     out->habit /= d;
+    if (solved) *solved = each;
     return ANC_OK;
 }
 

@@ -33,6 +33,11 @@ typedef struct anc_demo_scores {
  * without a readable task. */
 anc_status anc_demo_grade_file(const char *path, const char *field, anc_demo_scores *out, anc_error *err);
 
+/* The same, and per row whether it is solved (1 or 0) in *solved (malloc'd,
+ * out->n entries in file order; caller frees). */
+anc_status anc_demo_grade_rows(const char *path, const char *field, anc_demo_scores *out, double **solved,
+                               anc_error *err);
+
 /* The shape of the demo's tiny Llama. */
 typedef struct anc_demo_model_opts {
     const char *out; /* model folder to create (required) */

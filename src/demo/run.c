@@ -19,6 +19,7 @@
 
 #include "core/fileutil.h"
 #include "demo/spawn.h"
+#include "demo/verdicts.h"
 
 /* Everything that shapes the results; written to DIR/demo-config.json. */
 typedef struct demo_cfg {
@@ -50,7 +51,7 @@ static void cfg_defaults(demo_cfg *c, int quick) {
     if (!quick) {
         c->hidden = 192, c->layers = 4, c->heads = 6, c->kv_heads = 2, c->inter = 512;
         c->sft_demos = 3000, c->sft_epochs = 6, c->sft_lr = 2e-3;
-        c->train_prompts = 800, c->heldout = 300;
+        c->train_prompts = 800, c->heldout = 1000; /* binomial se ~1.4 points near 70% */
         c->seeds = 3, c->pref_epochs = 3, c->pref_lr = 5e-5;
     } else {
         c->hidden = 96, c->layers = 2, c->heads = 4, c->kv_heads = 2, c->inter = 256;
@@ -195,6 +196,7 @@ typedef struct cell {
     pid_t pid;
     double start;
     anc_demo_scores scores;
+    double *solved;     /* per held-out prompt, 1 or 0 (malloc'd; for the verdicts) */
 } cell;
 
 static char *cell_name(const cell *x) {
@@ -272,7 +274,9 @@ static int cell_start(demo_ctx *c, cell *x, int one_thread, anc_error *err) {
 static int cell_grade(demo_ctx *c, cell *x, anc_error *err) {
     char *name = cell_name(x);
     char *p = name ? anc_pathf(c->dir, "runs/%s/heldout-answers.jsonl", name) : NULL;
-    int rc = p ? (anc_demo_grade_file(p, "completion", &x->scores, err) ? -1 : 0)
+    free(x->solved);
+    x->solved = NULL;
+    int rc = p ? (anc_demo_grade_rows(p, "completion", &x->scores, &x->solved, err) ? -1 : 0)
                : ((void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1);
     free(p);
     free(name);
@@ -427,6 +431,30 @@ static int put_advisor(const demo_ctx *c, FILE *f, json_t *j, anc_error *err) {
     return 0;
 }
 
+/* The verdicts table (demo/verdicts.h) from the cells' per-prompt scores. */
+static int put_verdicts(const demo_ctx *c, FILE *f, json_t *j, const cell *cells, int n, size_t prompts,
+                        anc_error *err) {
+    double **solved = calloc((size_t)n, sizeof *solved);
+    if (!solved) return (void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1;
+    int ok = 1;
+    for (int i = 0; i < n; i++) {
+        const cell *x = &cells[i];
+        int k = (x->ds * N_OBJECTIVES + x->obj) * c->cfg.seeds + (x->seed - 1);
+        if (k < 0 || k >= n || !x->solved || x->scores.n != prompts) ok = 0;
+        else solved[k] = x->solved;
+    }
+    anc_status st = ANC_OK;
+    if (!ok) {
+        st = anc_error_set(err, ANC_ERR_FORMAT, "the grid's held-out answers do not all cover the %zu held-out prompts",
+                           prompts);
+    } else {
+        anc_demo_grid g = {N_DATASETS, N_OBJECTIVES, c->cfg.seeds, prompts, DATASETS, OBJECTIVES, solved};
+        st = anc_demo_verdicts(&g, f, j, err);
+    }
+    free(solved);
+    return st ? -1 : 0;
+}
+
 /* The results tables (Markdown) into *out (malloc'd), results.md and
  * eval-demo.json (every cell's means, sds and changes, for report.html),
  * the advisor's verdict under the first table. */
@@ -457,6 +485,12 @@ static int results(demo_ctx *c, const cell *cells, int n, const anc_demo_scores 
             "(the start model's %.1f%%; lower is better)\n\n",
             100 * start->habit);
     put_table(f, cells, n, M_HABIT, start->habit);
+    if (put_verdicts(c, f, j, cells, n, start->n, err)) {
+        fclose(f);
+        free(md);
+        json_decref(j);
+        return -1;
+    }
     json_object_set_new(j, "start_model.solved", json_real(start->solved));
     json_object_set_new(j, "start_model.exact", json_real(start->accuracy));
     json_object_set_new(j, "start_model.habit", json_real(start->habit));
@@ -679,6 +713,7 @@ static int run_all(demo_ctx *c, anc_demo_result *out, anc_error *err) {
     if (!rc)
         rc = grade_into(c, "start-model/heldout-answers.jsonl", &out->start, err) ||
              grade_into(c, "drafts.jsonl", &out->drafts, err) || results(c, cells, n_cells, &out->start, &out->tables, err);
+    for (int i = 0; i < n_cells; i++) free(cells[i].solved);
     free(cells);
     if (rc) return -1;
     anc_argv a = cmd("report");
