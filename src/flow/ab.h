@@ -39,6 +39,7 @@
 #ifndef ANCHOR_FLOW_AB_H
 #define ANCHOR_FLOW_AB_H
 
+#include "eval/gen.h"
 #include "flow/llm_step.h"
 
 typedef struct anc_ab_opts {
@@ -66,6 +67,14 @@ typedef struct anc_ab_opts {
     anc_opt_list systems;             /* leaderboard: NAME=FILE|DIR|SPEC (N >= 2; excludes a, b, model_a, model_b) */
     long pairs_per_prompt;            /* leaderboard: K > 0 random system pairs per prompt (seed bootstrap_seed); 0: all */
 } anc_ab_opts;
+
+/* Generates one response per prompt (string or message list, borrowed)
+ * with the model in dir (its tokenizer, chat_template or its own chat
+ * template; bf16 products when bf16), reporting progress in "responses".
+ * *texts[n] malloc'd (anc_eval_texts_free). Errors name dir. */
+anc_status anc_ab_generate_dir(const char *dir, const char *chat_template, const json_t *const *prompts, size_t n,
+                               const anc_eval_gen_opts *go, int bf16, const anc_flow_hooks *hooks, char ***texts,
+                               anc_error *err);
 
 /* 1 when a --system value is a backend spec rather than a path:
  * http://, https://, exec:, local:, openai or openai#MODEL. */

@@ -18,10 +18,9 @@ static void on_progress(void *ctx, size_t done, size_t total, int64_t tokens) {
     anc_flow_progress_report(g->hooks, &p);
 }
 
-/* Generates one response per prompt with the model in dir. */
-static anc_status generate_side(const char *dir, const char *chat_template, const json_t *const *prompts, size_t n,
-                                const anc_eval_gen_opts *go, int bf16, const anc_flow_hooks *hooks, char ***texts,
-                                anc_error *err) {
+anc_status anc_ab_generate_dir(const char *dir, const char *chat_template, const json_t *const *prompts, size_t n,
+                               const anc_eval_gen_opts *go, int bf16, const anc_flow_hooks *hooks, char ***texts,
+                               anc_error *err) {
     anc_model *m = NULL;
     anc_tokenizer *tok = NULL;
     anc_template *tmpl = NULL;
@@ -67,7 +66,7 @@ anc_status ab_generate_answers(const anc_ab_opts *o, const char *dir, const anc_
     anc_eval_gen_opts go;
     gen_opts(o, &go);
     anc_status st = row_prompts(o->prompts, prompts, &pv, err);
-    if (!st) st = generate_side(dir, o->model_chat_template, pv, prompts->n, &go, o->bf16, hooks, texts, err);
+    if (!st) st = anc_ab_generate_dir(dir, o->model_chat_template, pv, prompts->n, &go, o->bf16, hooks, texts, err);
     free(pv);
     return st;
 }

@@ -233,16 +233,6 @@ static anc_status check_items(const anc_advise_opts *o, const adv_set *s, anc_er
 
 /* ---- the model's answers ---------------------------------------------------- */
 
-typedef struct gen_progress {
-    const anc_flow_hooks *hooks;
-} gen_progress;
-
-static void on_gen_progress(void *ctx, size_t done, size_t total, int64_t tokens) {
-    const gen_progress *g = ctx;
-    anc_flow_progress p = {"responses", done, 0, total, tokens};
-    anc_flow_progress_report(g->hooks, &p);
-}
-
 /* The model's answer to every item's prompt, with the generation knobs of o. */
 static anc_status generate_answers(const anc_advise_opts *o, adv_set *s, const anc_flow_hooks *hooks, anc_error *err) {
     const json_t **pv = calloc(s->n + 1, sizeof *pv);
@@ -254,23 +244,7 @@ static anc_status generate_answers(const anc_advise_opts *o, adv_set *s, const a
     go.temperature = o->gen_temperature;
     go.seed = (uint64_t)o->gen_seed;
     go.parallel = (int)o->parallel;
-    anc_model *m = NULL;
-    anc_tokenizer *tok = NULL;
-    anc_template *tmpl = NULL;
-    anc_status st = anc_model_load_hf(&m, o->model, err);
-    if (!st && o->bf16) st = anc_model_set_bf16(m, 1, err);
-    if (!st) st = anc_tokenizer_load_dir(&tok, o->model, err);
-    if (!st) st = anc_chat_template_resolve(tok, o->model_chat_template, &tmpl, err);
-    if (!st) {
-        anc_flow_progress p0 = {"responses", 0, 0, s->n, 0};
-        anc_flow_progress_report(hooks, &p0);
-        gen_progress g = {hooks};
-        st = anc_eval_generate(m, tok, tmpl, o->model, pv, s->n, &go, &s->answers, on_gen_progress, &g, err);
-    }
-    if (st) anc_error_prefix(err, "%s", o->model);
-    anc_template_free(tmpl);
-    anc_tokenizer_free(tok);
-    anc_model_free(m);
+    anc_status st = anc_ab_generate_dir(o->model, o->model_chat_template, pv, s->n, &go, o->bf16, hooks, &s->answers, err);
     free(pv);
     return st;
 }
