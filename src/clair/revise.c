@@ -137,8 +137,8 @@ anc_status anc_clair_parse_verdict(const char *reply, size_t len, int *passed, c
     static const char PASS[] = "VERDICT: PASS", FAIL[] = "VERDICT: FAIL";
     if (ll == sizeof PASS - 1 && !memcmp(last, PASS, ll)) *passed = 1;
     else if (!(ll == sizeof FAIL - 1 && !memcmp(last, FAIL, ll)))
-        return anc_error_set(err, ANC_ERR_FORMAT, "check reply: the last line is '%.60s' (expected exactly "
-                             "'VERDICT: PASS' or 'VERDICT: FAIL')", n ? last : "");
+        return anc_error_set(err, ANC_ERR_FORMAT, "check reply: the last line is '%.*s' (expected exactly "
+                             "'VERDICT: PASS' or 'VERDICT: FAIL')", (int)(ll < 60 ? ll : 60), n ? last : "");
     const char *f = t;
     size_t fl = ls;
     anc_text_trim(&f, &fl);
