@@ -215,9 +215,8 @@ static void test_merge_strings(void **state) {
 
 /* ---- llama.cpp conformance cases ---- */
 
-/* cases.inp: strings separated by "\n__ggml_vocab_test__\n" (the file ends
- * with a separator, so the last, empty, piece is not a case); each .out line
- * holds one case's raw ids (no BOS/EOS). */
+/* Every case (testutil.h: tu_vocab_cases) gives the .out file's ids; with
+ * expect_lossless each also decodes back to its text. */
 static void conformance(const char *tokenizer, const char *out_name, int expect_lossless) {
     char rel[128];
     snprintf(rel, sizeof rel, "tokenizer-tests/%s", out_name);
@@ -228,44 +227,31 @@ static void conformance(const char *tokenizer, const char *out_name, int expect_
         free(out_path);
         skip();
     }
-    char *inp = tu_read_file(inp_path, NULL), *out = tu_read_file(out_path, NULL);
-    const char *sep = "\n__ggml_vocab_test__\n";
-    size_t n_cases = 0, ids_ok = 0, lossless = 0;
-    char *s = inp, *line = out;
-    for (char *q; (q = strstr(s, sep)); s = q + strlen(sep)) {
-        char *nl = strchr(line, '\n');
-        assert_non_null(nl);
-        *nl = '\0';
-        int32_t want[512];
-        size_t nw = 0;
-        for (char *p = line, *e; nw < 512; p = e) {
-            long v = strtol(p, &e, 10);
-            if (e == p) break;
-            want[nw++] = (int32_t)v;
-        }
+    tu_vocab_cases cs;
+    tu_vocab_cases_read(&cs, inp_path, out_path);
+    size_t n_cases = cs.n, ids_ok = 0, lossless = 0;
+    for (size_t i = 0; i < cs.n; i++) {
+        const tu_vocab_case *c = &cs.v[i];
         int32_t *ids;
         size_t n;
         anc_error err;
-        TU_CHECK(anc_tokenizer_encode(tok, s, (size_t)(q - s), 0, &ids, &n, &err), &err);
-        if (ids_equal(ids, n, want, nw)) ids_ok++;
-        else fprintf(stderr, "%s case %zu: ids differ\n", out_name, n_cases);
+        TU_CHECK(anc_tokenizer_encode(tok, c->text, c->len, 0, &ids, &n, &err), &err);
+        if (ids_equal(ids, n, c->want, c->n_want)) ids_ok++;
+        else fprintf(stderr, "%s case %zu: ids differ\n", out_name, i);
         char *text;
         size_t len;
         TU_CHECK(anc_tokenizer_decode(tok, ids, n, 0, &text, &len, &err), &err);
-        if (len == (size_t)(q - s) && memcmp(text, s, len) == 0) lossless++;
-        else fprintf(stderr, "%s case %zu: decode gives \"%s\"\n", out_name, n_cases, text);
+        if (len == c->len && memcmp(text, c->text, len) == 0) lossless++;
+        else fprintf(stderr, "%s case %zu: decode gives \"%s\"\n", out_name, i, text);
         free(text);
         free(ids);
-        n_cases++;
-        line = nl + 1;
     }
     fprintf(stderr, "%s with tokenizers/%s: %zu/%zu cases give the expected ids, %zu/%zu decode back to the input\n",
             out_name, tokenizer, ids_ok, n_cases, lossless, n_cases);
     assert_int_equal(n_cases, 46);
     assert_int_equal(ids_ok, n_cases);
     if (expect_lossless) assert_int_equal(lossless, n_cases);
-    free(inp);
-    free(out);
+    tu_vocab_cases_free(&cs);
     free(inp_path);
     free(out_path);
     anc_tokenizer_free(tok);

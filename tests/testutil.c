@@ -163,3 +163,40 @@ json_t *tu_load_json(const char *dir, const char *rel) {
     free(p);
     return j;
 }
+
+void tu_vocab_cases_read(tu_vocab_cases *c, const char *inp_path, const char *out_path) {
+    memset(c, 0, sizeof *c);
+    char *out = tu_read_file(out_path, NULL);
+    c->inp = tu_read_file(inp_path, NULL);
+    if (!c->inp || !out) fail_msg("cannot read %s or %s", inp_path, out_path);
+    const char *sep = "\n__ggml_vocab_test__\n";
+    size_t cap = 0;
+    char *line = out;
+    for (char *s = c->inp, *q; (q = strstr(s, sep)); s = q + strlen(sep)) {
+        char *nl = strchr(line, '\n');
+        if (!nl) fail_msg("%s: line %zu missing (cases.inp has more cases)", out_path, c->n + 1);
+        *nl = '\0';
+        if (c->n == cap) {
+            cap = cap ? 2 * cap : 64;
+            c->v = realloc(c->v, cap * sizeof *c->v);
+            assert_non_null(c->v);
+        }
+        tu_vocab_case *k = &c->v[c->n++];
+        k->text = s;
+        k->len = (size_t)(q - s);
+        k->n_want = 0;
+        for (char *p = line, *e; k->n_want < 512; p = e) {
+            long v = strtol(p, &e, 10);
+            if (e == p) break;
+            k->want[k->n_want++] = (int32_t)v;
+        }
+        line = nl + 1;
+    }
+    free(out);
+}
+
+void tu_vocab_cases_free(tu_vocab_cases *c) {
+    free(c->v);
+    free(c->inp);
+    memset(c, 0, sizeof *c);
+}

@@ -59,6 +59,27 @@ void tu_assert_close(const char *label, const float *a, const float *b, size_t n
 struct anc_safetensors;
 float *tu_st_read_f32(struct anc_safetensors *st, const char *name, uint64_t *n);
 
+/* llama.cpp's tokenizer conformance cases: cases.inp holds texts separated
+ * by "\n__ggml_vocab_test__\n" (the file ends with a separator, so the last,
+ * empty, piece is not a case); each line of an .out file holds one case's
+ * raw ids (no BOS/EOS). text points into the read file (len bytes, not
+ * NUL-terminated). */
+typedef struct tu_vocab_case {
+    const char *text;
+    size_t len;
+    int32_t want[512];
+    size_t n_want;
+} tu_vocab_case;
+typedef struct tu_vocab_cases {
+    tu_vocab_case *v;
+    size_t n;
+    char *inp;
+} tu_vocab_cases;
+/* Reads the two files (fails the test when they are unreadable or the .out
+ * file has fewer lines than cases). Free with tu_vocab_cases_free. */
+void tu_vocab_cases_read(tu_vocab_cases *c, const char *inp_path, const char *out_path);
+void tu_vocab_cases_free(tu_vocab_cases *c);
+
 /* Deterministic xorshift generator for test data. */
 typedef struct { uint64_t s; } tu_rng;
 float tu_rng_uniform(tu_rng *r);     /* [0, 1) */

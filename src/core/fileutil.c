@@ -1,10 +1,13 @@
 #include "core/fileutil.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,4 +141,43 @@ anc_status anc_copy_file(const char *src, const char *dst, anc_error *err) {
     st = anc_write_file_atomic(dst, buf, len, err);
     free(buf);
     return st;
+}
+
+anc_status anc_file_map(const char *path, void **map, size_t *len, anc_error *err) {
+    *map = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return anc_error_set(err, ANC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return anc_error_set(err, ANC_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return anc_error_set(err, ANC_ERR_IO, "%s: not a regular file", path);
+    }
+    if (sb.st_size < 0 || (uint64_t)sb.st_size > (uint64_t)SIZE_MAX) {
+        close(fd);
+        return anc_error_set(err, ANC_ERR_IO, "%s: file size %" PRId64 " cannot be mapped", path, (int64_t)sb.st_size);
+    }
+    size_t n = (size_t)sb.st_size;
+    void *m = NULL;
+    if (n > 0) {
+        m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return anc_error_set(err, ANC_ERR_IO, "%s: cannot map %zu bytes: %s", path, n, strerror(e));
+        }
+    }
+    close(fd); /* the mapping stays valid */
+    *map = m;
+    *len = n;
+    return ANC_OK;
+}
+
+void anc_file_unmap(void *map, size_t len) {
+    if (map) munmap(map, len);
 }

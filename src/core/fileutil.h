@@ -27,6 +27,15 @@ int anc_path_is_file(const char *path);
 /* malloc'd "dir/name" (never NULL unless out of memory). */
 char *anc_path_join(const char *dir, const char *name);
 
+/* Maps the regular file at path read-only (MAP_PRIVATE): *map and *len
+ * (an empty file: *map NULL, *len 0). The mapping outlives the descriptor;
+ * release it with anc_file_unmap. Errors (ANC_ERR_IO): cannot open, not a
+ * regular file, too large for the address space, mmap failed. */
+anc_status anc_file_map(const char *path, void **map, size_t *len, anc_error *err);
+
+/* Releases a mapping of anc_file_map (NULL is a no-op). */
+void anc_file_unmap(void *map, size_t len);
+
 /* Copies file src to dst atomically. */
 anc_status anc_copy_file(const char *src, const char *dst, anc_error *err);
 

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fileutil.h"
+
 /* Largest accepted header (same limit as the reference implementation). */
 #define ST_MAX_HEADER ((uint64_t)100000000u)
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -314,44 +316,17 @@ anc_status anc_st_parse(anc_safetensors **out, const void *buf, size_t len, cons
 }
 
 anc_status anc_st_open(anc_safetensors **out, const char *path, anc_error *err) {
-    char eb[128];
     if (!out) return anc_error_set(err, ANC_ERR_INVALID, "anc_st_open: out is NULL");
     *out = NULL;
     if (!path) return anc_error_set(err, ANC_ERR_INVALID, "anc_st_open: path is NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return anc_error_set(err, ANC_ERR_IO, "%s: cannot open: %s", path, errno_str(e, eb, sizeof eb));
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return anc_error_set(err, ANC_ERR_IO, "%s: cannot stat: %s", path, errno_str(e, eb, sizeof eb));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return anc_error_set(err, ANC_ERR_IO, "%s: not a regular file", path);
-    }
-    if (sb.st_size < 0 || (uint64_t)sb.st_size > (uint64_t)SIZE_MAX) {
-        close(fd);
-        return anc_error_set(err, ANC_ERR_IO, "%s: file size %" PRId64 " cannot be mapped", path, (int64_t)sb.st_size);
-    }
-    size_t len = (size_t)sb.st_size;
     void *map = NULL;
-    if (len > 0) {
-        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            return anc_error_set(err, ANC_ERR_IO, "%s: cannot mmap %zu bytes: %s", path, len, errno_str(e, eb, sizeof eb));
-        }
-    }
-    close(fd); /* the mapping stays valid */
+    size_t len = 0;
+    anc_status ms = anc_file_map(path, &map, &len, err);
+    if (ms) return ms;
 
     anc_safetensors *st = st_new(path);
     if (!st) {
-        if (map) munmap(map, len);
+        anc_file_unmap(map, len);
         return anc_error_set(err, ANC_ERR_NOMEM, "%s: out of memory", path);
     }
     st->map = map;
@@ -367,7 +342,7 @@ anc_status anc_st_open(anc_safetensors **out, const char *path, anc_error *err) 
 
 void anc_st_close(anc_safetensors *st) {
     if (!st) return;
-    if (st->map) munmap(st->map, st->map_len);
+    anc_file_unmap(st->map, st->map_len);
     if (st->header) json_decref(st->header);
     free(st->tensors);
     free(st->by_name);
