@@ -49,7 +49,7 @@ test-asan: asan clients
 # ThreadSanitizer: the tests whose code starts threads (llm/batch.c workers,
 # the store shared between processes, the test HTTP servers) and the CLI they
 # run. die_after_fork=0: some tests fork a child that then starts threads.
-TSAN_TESTS = test_llm_exec test_llm_http test_store test_store_shared test_revise test_revise_route test_ab
+TSAN_TESTS = test_llm_exec test_llm_http test_store test_store_shared test_revise test_revise_route test_ab test_serve
 TSAN_TOOLS = $(basename $(notdir $(wildcard tests/tool_*.c)))
 tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DANCHOR_TSAN=ON $(CMAKE_FLAGS) >/dev/null

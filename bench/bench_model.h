@@ -11,13 +11,14 @@
 #include "core/rng.h"
 #include "model/model.h"
 
-/* Returns a new model with `layers` layers, or NULL after printing why.
+/* Returns a new model with `layers` layers over a vocabulary of vocab_size
+ * ids (bos 1, eos 2), or NULL after printing why.
  * frozen16: a frozen bf16 base (anc_model_create_frozen16) holding the
  * same draws rounded to bf16, as train --use-peft --bf16 holds a base. */
-static inline anc_model *bench_smollm2_model_as(int layers, uint64_t seed, int frozen16) {
+static inline anc_model *bench_smollm2_model_with(int layers, int vocab_size, uint64_t seed, int frozen16) {
     anc_config cfg = {0};
     cfg.arch = ANC_ARCH_LLAMA;
-    cfg.vocab_size = 49152;
+    cfg.vocab_size = vocab_size;
     cfg.hidden_size = 576;
     cfg.intermediate_size = 1536;
     cfg.num_layers = layers;
@@ -53,6 +54,10 @@ static inline anc_model *bench_smollm2_model_as(int layers, uint64_t seed, int f
         }
     for (int i = 0; i < cfg.hidden_size; i++) m->w.final_norm[i] = 1;
     return m;
+}
+
+static inline anc_model *bench_smollm2_model_as(int layers, uint64_t seed, int frozen16) {
+    return bench_smollm2_model_with(layers, 49152, seed, frozen16);
 }
 
 static inline anc_model *bench_smollm2_model(int layers, uint64_t seed) { return bench_smollm2_model_as(layers, seed, 0); }

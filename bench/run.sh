@@ -107,3 +107,39 @@ if "$B/bench_tokenizer" > "$OUT/tokenizer_anchor.txt"; then
 else
     echo "(tokenizer benchmark skipped: ../shared/fixtures absent)"
 fi
+
+echo "== llama.cpp peer: the same SmolLM2-135M-shaped random model exported by anchor export's writer (f32; q8_0 too),"
+echo "   8 prompts x 64 ids, 64 greedy new tokens each, one sequence at a time and 8 together (2 threads each)"
+TOK=${ANCHOR_SHARED_FIXTURES:-../shared/fixtures}/tokenizers/smollm2
+CLIENTS=scripts/clients/node_modules
+if [ ! -f "$TOK/tokenizer.json" ]; then
+    echo "(shared fixtures absent: $TOK; llama.cpp peer skipped)"
+elif ! command -v node >/dev/null 2>&1 || [ ! -d "$CLIENTS/node-llama-cpp" ]; then
+    echo "(node or $CLIENTS/node-llama-cpp missing: llama.cpp peer skipped; scripts/install-clients.sh)"
+else
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$B/bench_gguf" "$OUT/gguf" "$TOK" | tee "$OUT/gguf_anchor.txt"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE node bench/llamacpp_bench.mjs "$CLIENTS" "$OUT/gguf/model-f32.gguf" "$OUT/gguf/prompts.json" 64 2 llamacpp \
+        | tee "$OUT/gguf_llamacpp.txt"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE node bench/llamacpp_bench.mjs "$CLIENTS" "$OUT/gguf/model-q8_0.gguf" "$OUT/gguf/prompts.json" 64 2 llamacpp_q8_0 \
+        | tee -a "$OUT/gguf_llamacpp.txt"
+    echo "== ratios (anchor fp32 / llama.cpp; > 1 means anchor is faster)"
+    for mode in single batched; do
+        awk -v m="$mode" -v a="$(get "anchor_${mode}_tok_s" "$OUT/gguf_anchor.txt")" \
+            -v l="$(get "llamacpp_${mode}_tok_s" "$OUT/gguf_llamacpp.txt")" \
+            -v q="$(get "llamacpp_q8_0_${mode}_tok_s" "$OUT/gguf_llamacpp.txt")" \
+            'BEGIN { printf "%-8s anchor %.1f tok/s, llama.cpp f32 %.1f (%.2fx), llama.cpp q8_0 %.1f (%.2fx)\n", m, a, l, a/l, q, a/q }'
+    done
+    rm -f "$OUT/gguf/model-f32.gguf" "$OUT/gguf/model-q8_0.gguf"
+fi
+
+echo "== anchor serve under load: 32 clients x 500 requests (temperature 0, 64 new tokens) against"
+echo "   anchor generate --parallel 32 on the same prompts; a 4-layer SmolLM2-shaped model over stories260K's vocabulary"
+L2C=${ANCHOR_SHARED_FIXTURES:-../shared/fixtures}/llama2c
+if [ ! -f "$L2C/stories260K.bin" ]; then
+    echo "(shared fixtures absent: $L2C; serve load test skipped)"
+else
+    rm -rf "$OUT/stories260K"
+    "$B/anchor" convert --from llama2c "$L2C/stories260K.bin" --tokenizer "$L2C/tok512.bin" --out "$OUT/stories260K" 2>/dev/null
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$B/bench_serve" --model "$OUT/stories260K" --layers 4 --clients 32 \
+        --requests 500 --new 64 --parallel 32 | tee "$OUT/serve_anchor.txt"
+fi

@@ -160,8 +160,9 @@ static void test_resolution_and_argv(void **state) {
 
 static void test_examples_parse(void **state) {
     (void)state;
-    const char *names[] = {"examples/local.yaml", "examples/openai.yaml", "examples/smollm2.yaml", "examples/rounds.yaml"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *names[] = {"examples/local.yaml", "examples/openai.yaml", "examples/smollm2.yaml", "examples/rounds.yaml",
+                           "examples/served.yaml"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char *path = tu_path(ANCHOR_SOURCE_DIR, names[i]);
         anc_pipeline p;
         anc_error err = {0};
@@ -363,6 +364,38 @@ static void test_kill_and_resume(void **state) {
     teardown(&f);
 }
 
+/* An export step: the pipeline's model -> run/NAME.gguf, up to date on a
+ * rerun, rerun when its type changes; convert --from gguf reads it back. */
+static void test_export_step(void **state) {
+    (void)state;
+    fx f;
+    if (!setup_model(&f, 1)) skip();
+    for (int round = 0; round < 3; round++) {
+        const char *type = round < 2 ? "f32" : "q8_0";
+        char y[512];
+        snprintf(y, sizeof y, "run_dir: run\nmodel: %s/model\nsteps:\n  - name: gguf\n    kind: export\n    type: %s\n", f.d, type);
+        char *p = tu_path(f.d, "p.yaml");
+        tu_write_file(p, y, strlen(y));
+        free(p);
+        assert_int_equal(run(&f, ""), 0);
+        char *e = slurp(f.d, "err.txt");
+        assert_contains(e, round == 1 ? "[1/1] gguf (export): skipped, up to date" : "1 steps run, 0 skipped");
+        free(e);
+        char *g = tu_path(f.d, "run/gguf.gguf");
+        size_t n = 0;
+        char *bytes = tu_read_file(g, &n);
+        assert_true(n > 4096);
+        assert_memory_equal(bytes, "GGUF", 4);
+        free(bytes);
+        free(g);
+    }
+    assert_int_equal(tu_system("cd '%s' && '%s' convert --from gguf run/gguf.gguf --out back >out.txt 2>err.txt", f.d, tu_cli()), 0);
+    char *e = slurp(f.d, "err.txt");
+    assert_contains(e, "tokenizer.json written");
+    free(e);
+    teardown(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_files),
@@ -370,6 +403,7 @@ int main(void) {
         cmocka_unit_test(test_examples_parse),
         cmocka_unit_test(test_end_to_end_skip_change_dry),
         cmocka_unit_test(test_kill_and_resume),
+        cmocka_unit_test(test_export_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

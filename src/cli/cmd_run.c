@@ -100,6 +100,7 @@ static int dispatch(anc_step_kind k, int argc, char **argv) {
     case ANC_STEP_AB: return cmd_ab(argc, argv);
     case ANC_STEP_REPORT: return cmd_report(argc, argv);
     case ANC_STEP_ADVISE: return cmd_advise(argc, argv);
+    case ANC_STEP_EXPORT: return cmd_export(argc, argv);
     default: return 2;
     }
 }

@@ -20,11 +20,13 @@ static const cli_command commands[] = {
     {"eval", "evaluate a model: graded generation, multiple-choice log-likelihood accuracy, perplexity", "--model DIR --data FILE [options]", cmd_eval},
     {"ab", "compare two systems on the same prompts: pairwise judge (both orders) or grader; win rate with CIs", "(--a FILE --b FILE | --model-a DIR --model-b DIR --prompts FILE) (--judge SPEC | --grader G)", cmd_ab},
     {"advise", "the anchoring advisor: apo_zero or apo_down for these pairs, from model-vs-chosen win rate with CIs", "--model DIR --data PAIRS (--judge SPEC | --grader G) [--samples N]", cmd_advise},
+    {"serve", "OpenAI-compatible server over a model: chat/completions (stream), completions, models; continuous batching", "--model DIR [--port N] [--host ADDR --api-key-env VAR]", cmd_serve},
     {"report", "self-contained HTML report of a run directory: pairs, diffs, training curves, evals", "RUN_DIR [--out FILE]", cmd_report},
     {"run", "run a YAML pipeline (generate -> revise -> stats -> train -> eval -> report), skipping up-to-date steps", "PIPELINE.yaml [--dry-run] [--from STEP] [--only STEP] [--force]", cmd_run},
     {"tokenize", "encode/decode text; show how dataset rows are tokenised", "(--model DIR | --tokenizer FILE) [options]", cmd_tokenize},
     {"info", "describe a model: architecture, parameters, dtypes, memory", "--model DIR", cmd_info},
-    {"convert", "import a llama2.c checkpoint as a Hugging Face model folder", "--from llama2c MODEL.bin --out DIR", cmd_convert},
+    {"convert", "import a llama2.c checkpoint or a GGUF as a Hugging Face model folder", "--from llama2c|gguf FILE --out DIR", cmd_convert},
+    {"export", "write a model (+ LoRA adapter, merged) as a GGUF file for llama.cpp: f32, f16, bf16 or q8_0", "--model DIR --gguf OUT.gguf [--type T]", cmd_export},
     {"demo", "the offline demonstration (make demo): the paper's experiment on a built-in task; init, data, grade, teacher", "[--quick] [--out DIR] | init|data|grade|teacher [options]", cmd_demo},
 };
 

@@ -43,6 +43,7 @@ typedef enum anc_step_kind {
     ANC_STEP_AB,
     ANC_STEP_REPORT,
     ANC_STEP_ADVISE,
+    ANC_STEP_EXPORT,
     ANC_STEP_N_KINDS
 } anc_step_kind;
 

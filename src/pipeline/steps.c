@@ -8,6 +8,7 @@
 #include "flow/advise.h"
 #include "flow/data_steps.h"
 #include "flow/eval.h"
+#include "flow/export.h"
 #include "flow/generate.h"
 #include "flow/judge.h"
 #include "flow/revise.h"
@@ -27,6 +28,7 @@ static const anc_kinddef kinds[ANC_STEP_N_KINDS] = {
     [ANC_STEP_AB] = {"ab", anc_ab_option_table, "out", ".jsonl", 0},
     [ANC_STEP_REPORT] = {"report", anc_report_option_table, "out", NULL, 0},
     [ANC_STEP_ADVISE] = {"advise", anc_advise_option_table, "out", ".jsonl", 1},
+    [ANC_STEP_EXPORT] = {"export", anc_export_option_table, "gguf", ".gguf", 1},
 };
 
 const anc_kinddef *anc_kind_def(anc_step_kind k) {
