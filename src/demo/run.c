@@ -64,13 +64,13 @@ static void cfg_defaults(demo_cfg *c, int quick) {
 static char *cfg_json(const demo_cfg *c) {
     json_t *j = json_pack(
         "{s:b, s:{s:i, s:i, s:i, s:i, s:i}, s:{s:i, s:i, s:i, s:i}, s:{s:i, s:f, s:f, s:f, s:f},"
-        " s:{s:i, s:i, s:f}, s:{s:i, s:i, s:f, s:f, s:f}}",
+        " s:{s:i, s:i, s:f}, s:{s:i, s:s, s:i, s:f, s:f, s:f}}",
         "quick", c->quick, "model", "hidden", c->hidden, "layers", c->layers, "heads", c->heads, "kv_heads",
         c->kv_heads, "intermediate", c->inter, "task", "min_numbers", c->min_n, "max_numbers", c->max_n, "max_value",
         c->max_value, "conditions", c->n_conds, "start_model_sft", "demonstrations", c->sft_demos, "epochs",
         c->sft_epochs, "learning_rate", c->sft_lr, "mistake_rate", c->mistake_rate, "habit_rate", c->habit_rate,
         "data", "train_prompts", c->train_prompts, "heldout_prompts", c->heldout, "draft_temperature",
-        c->draft_temperature, "grid", "seeds", c->seeds, "batch_size", c->batch, "epochs", c->pref_epochs,
+        c->draft_temperature, "grid", "seeds", c->seeds, "seed_varies", "drafts, judge samples, pairs, training order", "batch_size", c->batch, "epochs", c->pref_epochs,
         "learning_rate", c->pref_lr, "beta", c->beta);
     char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
@@ -205,34 +205,42 @@ static char *cell_name(const cell *x) {
     return s;
 }
 
-/* Reference log-probs depend only on the start model and the dataset, so a
- * cell reuses those of a finished cell of the same dataset: hard links of
- * its ref_logps-*.safetensors cache (train checks the hash inside the name
- * and computes them itself when none fits). Best effort. */
+/* The suffix of seed s's preference data: seed 1's files keep the plain
+ * names (drafts.jsonl, pairs/clair.jsonl: what stats, the advisor and the
+ * report read), seed K > 1 adds "-sK". */
+static void seed_suffix(int seed, char *buf, size_t n) {
+    if (seed <= 1) buf[0] = '\0';
+    else snprintf(buf, n, "-s%d", seed);
+}
+
+/* Reference log-probs depend only on the start model and the dataset (each
+ * seed has its own), so a cell reuses those of a finished cell of the same
+ * dataset and seed: hard links of its ref_logps-*.safetensors cache (train
+ * checks the hash inside the name and computes them itself when none
+ * fits). Best effort. */
 static void share_ref_cache(const demo_ctx *c, const cell *x, const char *name) {
-    for (int s = 1; s <= c->cfg.seeds; s++)
-        for (int o = 1; o < N_OBJECTIVES; o++) {
-            cell y = {.ds = x->ds, .obj = o, .seed = s};
-            char *other = cell_name(&y);
-            char *src_dir = other && step_done(c, other) ? anc_pathf(c->dir, "runs/%s", other) : NULL;
-            DIR *d = src_dir ? opendir(src_dir) : NULL;
-            int linked = 0;
-            for (struct dirent *e; d && (e = readdir(d));) {
-                if (strncmp(e->d_name, "ref_logps-", 10) != 0) continue;
-                char *src = anc_path_join(src_dir, e->d_name), *dst = anc_pathf(c->dir, "runs/%s/%s", name, e->d_name);
-                anc_error ignored;
-                char *dst_dir = anc_pathf(c->dir, "runs/%s", name);
-                if (src && dst && dst_dir && !anc_mkdirs(dst_dir, &ignored) && (link(src, dst) == 0 || errno == EEXIST))
-                    linked = 1;
-                free(dst_dir);
-                free(src);
-                free(dst);
-            }
-            if (d) closedir(d);
-            free(src_dir);
-            free(other);
-            if (linked) return;
+    for (int o = 1; o < N_OBJECTIVES; o++) {
+        cell y = {.ds = x->ds, .obj = o, .seed = x->seed};
+        char *other = cell_name(&y);
+        char *src_dir = other && step_done(c, other) ? anc_pathf(c->dir, "runs/%s", other) : NULL;
+        DIR *d = src_dir ? opendir(src_dir) : NULL;
+        int linked = 0;
+        for (struct dirent *e; d && (e = readdir(d));) {
+            if (strncmp(e->d_name, "ref_logps-", 10) != 0) continue;
+            char *src = anc_path_join(src_dir, e->d_name), *dst = anc_pathf(c->dir, "runs/%s/%s", name, e->d_name);
+            anc_error ignored;
+            char *dst_dir = anc_pathf(c->dir, "runs/%s", name);
+            if (src && dst && dst_dir && !anc_mkdirs(dst_dir, &ignored) && (link(src, dst) == 0 || errno == EEXIST))
+                linked = 1;
+            free(dst_dir);
+            free(src);
+            free(dst);
         }
+        if (d) closedir(d);
+        free(src_dir);
+        free(other);
+        if (linked) return;
+    }
 }
 
 /* Starts the cell's next child (train or generate). */
@@ -244,8 +252,10 @@ static int cell_start(demo_ctx *c, cell *x, int one_thread, anc_error *err) {
     if (!name) return (void)anc_error_set(err, ANC_ERR_NOMEM, "out of memory"), -1;
     if (x->phase == 0) {
         if (x->obj != 0) share_ref_cache(c, x, name);
+        char sfx[16];
+        seed_suffix(x->seed, sfx, sizeof sfx);
         anc_argv_words(&a, "anchor", "train", "--model", "start-model", "--loss-type", OBJECTIVES[x->obj], NULL);
-        anc_argv_opt(&a, "--data", "pairs/%s.jsonl", DATASETS[x->ds]);
+        anc_argv_opt(&a, "--data", "pairs/%s%s.jsonl", DATASETS[x->ds], sfx);
         anc_argv_opt(&a, "--beta", "%g", g->beta);
         anc_argv_opt(&a, "--learning-rate", "%g", g->pref_lr);
         anc_argv_opt(&a, "--per-device-train-batch-size", "%d", g->batch);
@@ -593,6 +603,42 @@ static int advise_step(demo_ctx *c, anc_error *err) {
     return run_step(c, "advise", "advisor: start model vs CLAIR chosen", &a, err);
 }
 
+/* Seed's drafts (sampling seed 2*seed-1), the judge's two samples per
+ * prompt (2*seed) and the three datasets made from them; seed 1's step and
+ * file names are the plain ones (seed_suffix). */
+static int seed_datasets(demo_ctx *c, int seed, anc_error *err) {
+    const demo_cfg *g = &c->cfg;
+    char sfx[16], name[64], drafts[64], samples[64], what[96];
+    seed_suffix(seed, sfx, sizeof sfx);
+    snprintf(drafts, sizeof drafts, "drafts%s.jsonl", sfx);
+    snprintf(samples, sizeof samples, "samples%s.jsonl", sfx);
+    const char *of_seed = seed > 1 ? " of this seed" : "";
+    anc_argv a = cmd("generate");
+    anc_argv_words(&a, "--model", "start-model", "--prompts", "train-prompts.jsonl", "--out", drafts, "--max-new-tokens",
+                   "32", "--parallel", "32", NULL);
+    anc_argv_opt(&a, "--seed", "%d", 2 * seed - 1), anc_argv_opt(&a, "--temperature", "%g", g->draft_temperature);
+    snprintf(name, sizeof name, "drafts%s", sfx);
+    snprintf(what, sizeof what, "drafts (one per training prompt%s)", of_seed);
+    if (run_step(c, name, what, &a, err)) return -1;
+    a = cmd("generate");
+    anc_argv_words(&a, "--model", "start-model", "--prompts", "train-prompts.jsonl", "--out", samples,
+                   "--samples-per-prompt", "2", "--max-new-tokens", "32", "--parallel", "32", NULL);
+    anc_argv_opt(&a, "--seed", "%d", 2 * seed), anc_argv_opt(&a, "--temperature", "%g", g->draft_temperature);
+    snprintf(name, sizeof name, "samples%s", sfx);
+    snprintf(what, sizeof what, "two samples per prompt for the judge%s", of_seed);
+    if (run_step(c, name, what, &a, err)) return -1;
+    static const char *const whats[] = {"CLAIR: the teacher revises each draft", "stronger-preferred: the teacher answers",
+                                        "on-policy judge: the grader picks"};
+    static const char *const subs[] = {"revise", "pairs", "judge"}, *const roles[] = {"reviser", "stronger", "judge"},
+                             *const modes[] = {"revise", "stronger", "judge"};
+    for (int d = 0; d < N_DATASETS; d++) {
+        snprintf(name, sizeof name, "%s%s", DATASETS[d], sfx);
+        snprintf(what, sizeof what, "%s%s", whats[d], seed > 1 ? " (seed's drafts)" : "");
+        if (teacher_step(c, name, what, subs[d], roles[d], modes[d], d == 2 ? samples : drafts, err)) return -1;
+    }
+    return 0;
+}
+
 static int demo_steps(demo_ctx *c, anc_error *err) {
     const demo_cfg *g = &c->cfg;
     anc_argv a;
@@ -627,20 +673,11 @@ static int demo_steps(demo_ctx *c, anc_error *err) {
                                         "--parallel", "32", NULL);
     if (run_step(c, "start-eval", "start model on held-out prompts", &a, err)) return -1;
 
-    /* drafts and the three datasets */
-    a = cmd("generate"), anc_argv_words(&a, "--model", "start-model", "--prompts", "train-prompts.jsonl", "--out",
-                                        "drafts.jsonl", "--seed", "1", "--max-new-tokens", "32", "--parallel", "32", NULL);
-    anc_argv_opt(&a, "--temperature", "%g", g->draft_temperature);
-    if (run_step(c, "drafts", "drafts (one per training prompt)", &a, err)) return -1;
-    a = cmd("generate"), anc_argv_words(&a, "--model", "start-model", "--prompts", "train-prompts.jsonl", "--out",
-                                        "samples.jsonl", "--samples-per-prompt", "2", "--seed", "2", "--max-new-tokens",
-                                        "32", "--parallel", "32", NULL);
-    anc_argv_opt(&a, "--temperature", "%g", g->draft_temperature);
-    if (run_step(c, "samples", "two samples per prompt for the judge", &a, err)) return -1;
-    if (teacher_step(c, "clair", "CLAIR: the teacher revises each draft", "revise", "reviser", "revise", "drafts.jsonl", err) ||
-        teacher_step(c, "stronger", "stronger-preferred: the teacher answers", "pairs", "stronger", "stronger", "drafts.jsonl", err) ||
-        teacher_step(c, "judge", "on-policy judge: the grader picks", "judge", "judge", "judge", "samples.jsonl", err))
-        return -1;
+    /* drafts and the three datasets, per seed: a seed varies everything of
+     * the preference phase (the drafts, the judge's samples, hence every
+     * pair, and the training order), so the verdicts' intervals cover it */
+    for (int seed = 1; seed <= g->seeds; seed++)
+        if (seed_datasets(c, seed, err)) return -1;
     a = cmd("stats"), anc_argv_words(&a, "pairs/clair.jsonl", "pairs/stronger.jsonl", "pairs/judge.jsonl", NULL);
     if (run_step(c, "contrast", "contrast statistics", &a, err)) return -1;
     return advise_step(c, err);
@@ -696,7 +733,7 @@ done:
  * tables and the report. */
 static int run_all(demo_ctx *c, anc_demo_result *out, anc_error *err) {
     int n_cells = N_DATASETS * N_OBJECTIVES * c->cfg.seeds;
-    c->total = 14 + n_cells;
+    c->total = 14 + 5 * (c->cfg.seeds - 1) + n_cells;
     if (c->report) {
         anc_demo_event ev = {.kind = ANC_DEMO_BEGIN, .total = c->total, .n_cells = n_cells, .jobs = c->jobs,
                              .elapsed = now_s() - c->t0, .eta = -1};
