@@ -137,8 +137,9 @@ static resp http_ex(int port, const char *path, const char *body, const char *ke
     char url[256], auth[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    if (key) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+    if (key) { /* "raw:HEADER" sends HEADER as it is */
+        if (!strncmp(key, "raw:", 4)) snprintf(auth, sizeof auth, "%s", key + 4);
+        else snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
         h = curl_slist_append(h, auth);
     }
     upload u = {body, body ? strlen(body) : 0, 0};
@@ -201,26 +202,28 @@ typedef struct fx {
 static int setup(void **state) {
     char *bin = tu_shared_fixture("llama2c/stories260K.bin"), *tok = tu_shared_fixture("llama2c/tok512.bin");
     fx *f = calloc(1, sizeof *f);
-    if (bin && tok) {
+    *state = f; /* first: teardown runs after a failed setup too */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = f ? 0 : -1;
+    if (f && bin && tok) {
         f->d = tu_tmpdir();
         if (tu_system("cd '%s' && '%s' convert --from llama2c '%s' --tokenizer '%s' --out model >/dev/null 2>&1", f->d,
                       tu_cli(), bin, tok) != 0)
-            return -1;
+            rc = -1;
     }
     free(bin);
     free(tok);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    *state = f;
-    return 0;
+    return rc;
 }
 
 static int teardown(void **state) {
     kill_leftovers();
     fx *f = *state;
+    curl_global_cleanup();
+    if (!f) return 0;
     if (f->d) tu_rmtree(f->d);
     free(f->d);
     free(f);
-    curl_global_cleanup();
     return 0;
 }
 
@@ -560,6 +563,10 @@ static void test_auth(void **state) {
     assert_int_equal(r.status, 200);
     assert_null(strstr(r.body, "s3cr3t"));
     free(r.body);
+    /* the scheme is case-insensitive (RFC 9110) */
+    r = http_ex(s.port, "/v1/completions", body, "raw:Authorization: bearer  k3y-s3cr3t-42", 0);
+    assert_int_equal(r.status, 200);
+    free(r.body);
     r = http_ex(s.port, "/health", NULL, "k3y-s3cr3t-42", 0);
     assert_int_equal(r.status, 200);
     free(r.body);
@@ -568,6 +575,8 @@ static void test_auth(void **state) {
     char *e = tu_read_file(ep, NULL);
     assert_null(strstr(e, "s3cr3t"));
     assert_non_null(strstr(e, "API key required"));
+    /* each refusal counted once: the four 401s */
+    if (!strstr(e, "2 requests answered, 4 refused")) fail_msg("unexpected counts: %s", e);
     free(e);
     free(ep);
     /* the variable named must be set */
@@ -750,6 +759,26 @@ static size_t leave_after_two_events(char *p, size_t sz, size_t n, void *ud) {
     return *events >= 2 ? 0 : sz * n; /* 0: curl aborts and closes the connection */
 }
 
+/* Waits (up to ~6 s) until /health shows nothing in flight, active or
+ * queued; returns tokens_generated. */
+static long wait_all_idle(int port) {
+    int idle = 0;
+    long tokens = 0;
+    for (int i = 0; i < 3000 && !idle; i++) {
+        resp h = http(port, "/health", NULL);
+        json_t *j = parse(&h);
+        idle = json_integer_value(json_object_get(j, "requests_in_flight")) == 0 &&
+               json_integer_value(json_object_get(j, "sequences_active")) == 0 &&
+               json_integer_value(json_object_get(j, "sequences_queued")) == 0;
+        tokens = (long)json_integer_value(json_object_get(j, "tokens_generated"));
+        json_decref(j);
+        free(h.body);
+        if (!idle) usleep(2000);
+    }
+    assert_true(idle);
+    return tokens;
+}
+
 /* A client that hangs up mid-stream: its sequences leave the batch (the
  * job is cancelled), it is no longer in flight, and the server goes on. */
 static void test_client_leaves_mid_stream(void **state) {
@@ -768,22 +797,21 @@ static void test_client_leaves_mid_stream(void **state) {
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &events);
     assert_int_equal(curl_easy_perform(c), CURLE_WRITE_ERROR);
     curl_easy_cleanup(c);
-    int idle = 0;
-    long tokens = 0;
-    for (int i = 0; i < 3000 && !idle; i++) {
-        resp h = http(s.port, "/health", NULL);
-        json_t *j = parse(&h);
-        idle = json_integer_value(json_object_get(j, "requests_in_flight")) == 0 &&
-               json_integer_value(json_object_get(j, "sequences_active")) == 0 &&
-               json_integer_value(json_object_get(j, "sequences_queued")) == 0;
-        tokens = (long)json_integer_value(json_object_get(j, "tokens_generated"));
-        json_decref(j);
-        free(h.body);
-        if (!idle) usleep(2000);
-    }
-    assert_true(idle);
+    long tokens = wait_all_idle(s.port);
     printf("  a client left after 2 events: %ld of %d tokens decoded before its job was cancelled\n", tokens, 12 * 400);
     assert_true(tokens < 12 * 400);
+    /* the same for a whole (non-streamed) reply: the client gives up after 100 ms */
+    c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"prompt\": \"Once upon a time\", \"temperature\": 0, \"max_tokens\": 400, \"n\": 12}");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 100L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    assert_int_equal(curl_easy_perform(c), CURLE_OPERATION_TIMEDOUT);
+    curl_easy_cleanup(c);
+    long after = wait_all_idle(s.port);
+    printf("  a whole-reply client left after 100 ms: %ld of %d tokens decoded before its job was cancelled\n",
+           after - tokens, 12 * 400);
+    assert_true(after - tokens < 12 * 400);
     resp r = http(s.port, "/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 2}");
     assert_int_equal(r.status, 200);
     free(r.body);

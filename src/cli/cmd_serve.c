@@ -1,6 +1,6 @@
 /* anchor serve: an OpenAI-compatible server over one model (flow/serve.h
  * does the work). SIGTERM or SIGINT asks it to finish the requests in flight
- * and exit 0. */
+ * and exit 0; a second one stops it without waiting. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,13 +9,14 @@
 #include "core/blas.h"
 #include "flow/serve.h"
 
-/* Raised by the signal handler, polled by anc_serve_run: the process's one
- * signal flag (a handler can reach nothing else). */
+/* Counted by the signal handler, polled by anc_serve_run: the process's
+ * one signal flag (a handler can reach nothing else). 1: drain; 2: stop
+ * without waiting for the requests in flight. */
 static volatile sig_atomic_t serve_stop;
 
 static void on_signal(int sig) {
     (void)sig;
-    serve_stop = 1;
+    if (serve_stop < 2) serve_stop = serve_stop + 1;
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -29,7 +30,8 @@ int cmd_serve(int argc, char **argv) {
                              "reply equals anchor generate --temperature 0 for the same prompt. Binds 127.0.0.1 by\n"
                              "default; another address needs --api-key-env, and every request must then send\n"
                              "Authorization: Bearer KEY. SIGTERM/SIGINT: no new connections, the requests in flight\n"
-                             "finish, exit 0. Use it as any step's backend: --reviser http://127.0.0.1:PORT/v1.",
+                             "finish, exit 0; a second signal stops at once. Use it as any step's backend:\n"
+                             "--reviser http://127.0.0.1:PORT/v1.",
                              NULL, NULL);
     if (rc) return rc == 1 ? 0 : rc;
     if (!o.model) return cli_usage_error("serve", "--model is required");

@@ -173,8 +173,12 @@ anc_status anc_serve_run(const anc_serve_opts *o, const anc_flow_hooks *hooks, c
     anc_flow_note(hooks, "stopping: no new connections; %zu request%s in flight finish first", ss.in_flight,
                   ss.in_flight == 1 ? "" : "s");
     anc_server_quiesce(srv);
-    anc_server_wait_idle(srv, -1);
+    while (*stop < 2 && !anc_server_wait_idle(srv, 100)) {
+    }
     anc_server_get_stats(srv, &ss);
+    if (ss.in_flight)
+        anc_flow_note(hooks, "stopping now (a second signal): %zu request%s in flight cut off", ss.in_flight,
+                      ss.in_flight == 1 ? "" : "s");
     anc_server_free(srv);
     res->served = ss.served;
     res->refused = ss.refused;

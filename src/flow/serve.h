@@ -52,7 +52,8 @@ typedef struct anc_serve_result {
  * the server and notes "listening on http://HOST:PORT/v1" through hooks;
  * serves until *stop becomes non-zero (polled every 50 ms; the caller may
  * raise it from a signal handler), then stops accepting, waits for every
- * request in flight, stops and notes the counts. Errors: bad options, a
+ * request in flight (unless *stop reaches 2 meanwhile: then it cuts them
+ * off), stops and notes the counts. Errors: bad options, a
  * variable named by api_key_env that is unset, loading, a KV cache too
  * large, an address that cannot be bound or that is not loopback without a
  * key. The key is never noted, logged or kept beyond the server. */

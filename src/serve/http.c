@@ -1,5 +1,6 @@
 /* libmicrohttpd under the server (http.h): binding, bodies with a cap,
  * bearer keys, replies whole or streamed, and the draining shutdown. */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include "serve/http.h"
 
 #include <arpa/inet.h>
@@ -7,10 +8,12 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +31,7 @@ struct anc_http {
     pthread_mutex_t mu;
     pthread_cond_t idle;
     size_t in_flight;
+    uint64_t refused;          /* error replies made here (401, 413, 503, ...) */
     int draining;
 };
 
@@ -124,20 +128,31 @@ static enum MHD_Result send_error(anc_http *h, struct MHD_Connection *c, int sta
     rep.body = anc_oai_error_json(&e);
     rep.len = rep.body ? strlen(rep.body) : 0;
     if (status == 503) rep.retry_after = 1;
+    pthread_mutex_lock(&h->mu);
+    h->refused++;
+    pthread_mutex_unlock(&h->mu);
     return send_reply(h, c, &rep);
+}
+
+uint64_t anc_http_refused(anc_http *h) {
+    pthread_mutex_lock(&h->mu);
+    uint64_t n = h->refused;
+    pthread_mutex_unlock(&h->mu);
+    return n;
 }
 
 /* 0 when the request may go on, else the reply was queued. */
 static int check_headers(anc_http *h, struct MHD_Connection *c, enum MHD_Result *ret) {
     if (h->key) {
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!auth || strncmp(auth, "Bearer ", 7) != 0) {
+        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) { /* auth schemes are case-insensitive (RFC 9110) */
             *ret = send_error(h, c, 401, "invalid_request_error", NULL,
                               "You didn't provide an API key. You need to provide your API key in an Authorization header "
                               "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
             return 1;
         }
         const char *given = auth + 7;
+        while (*given == ' ') given++;
         if (!anc_http_secret_equal(given, strlen(given), h->key, h->key_len)) {
             /* the key given is not echoed */
             *ret = send_error(h, c, 401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.");
@@ -195,7 +210,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return send_error(h, c, rc->body.oom ? 500 : 413, rc->body.oom ? "server_error" : "invalid_request_error",
                           rc->body.oom ? NULL : "request_too_large", rc->body.oom ? "out of memory" : msg);
     }
-    anc_http_request req = {method, url, anc_sbuf_str(&rc->body), rc->body.len};
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    anc_http_request req = {method, url, anc_sbuf_str(&rc->body), rc->body.len, ci ? (int)ci->connect_fd : -1};
     anc_http_reply rep = {0};
     h->cfg.handler(h->cfg.ctx, &req, &rep);
     if (!rep.status) rep.status = 500;
@@ -312,6 +328,12 @@ size_t anc_http_in_flight(anc_http *h) {
     size_t n = h->in_flight;
     pthread_mutex_unlock(&h->mu);
     return n;
+}
+
+int anc_http_client_gone(const anc_http_request *req) {
+    if (!req || req->fd < 0) return 0;
+    struct pollfd p = {req->fd, POLLRDHUP, 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 void anc_http_quiesce(anc_http *h) {

@@ -25,7 +25,13 @@ typedef struct anc_http_request {
     const char *url;           /* path without the query */
     const char *body;          /* NUL-terminated (body_len bytes before the NUL) */
     size_t body_len;
+    int fd;                    /* the connection's socket (-1: unknown), for anc_http_client_gone */
 } anc_http_request;
+
+/* 1 when the client of req hung up (closed its side of the connection, or
+ * the connection failed), so a handler that waits can give up; 0 while it
+ * is there or when that cannot be told. Never blocks. */
+int anc_http_client_gone(const anc_http_request *req);
 
 /* Produces the next bytes of a streamed body into buf[0..max): returns the
  * count (> 0), -1 at the end of the body or -2 to abort the connection. May
@@ -64,6 +70,10 @@ anc_status anc_http_start(anc_http **out, const anc_http_config *cfg, anc_error 
 
 /* The port actually bound. */
 int anc_http_port(const anc_http *h);
+
+/* Error replies the HTTP layer made itself (bad or missing key, body too
+ * large, draining), since the start. */
+uint64_t anc_http_refused(anc_http *h);
 
 /* Requests being handled or replied to right now. */
 size_t anc_http_in_flight(anc_http *h);

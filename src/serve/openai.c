@@ -352,7 +352,11 @@ json_t *anc_oai_reply(anc_oai_kind kind, const char *id, int64_t created, const 
         else
             ch = json_pack("{s:s, s:i, s:n, s:s}", "text", c[i].text, "index", i, "logprobs", "finish_reason",
                            c[i].finish_reason);
-        json_array_append_new(choices, ch);
+        if (!ch || json_array_append_new(choices, ch)) { /* out of memory: no reply with fewer choices than n */
+            json_decref(o);
+            json_decref(choices);
+            return NULL;
+        }
     }
     json_object_set_new(o, "choices", choices);
     json_object_set_new(o, "usage", usage_obj(prompt_tokens, completion_tokens));
@@ -374,7 +378,11 @@ json_t *anc_oai_chunk(anc_oai_kind kind, const char *id, int64_t created, const 
         ch = json_pack("{s:s, s:i, s:n, s:o}", "text", text ? text : "", "index", index, "logprobs", "finish_reason",
                        finish ? json_string(finish) : json_null());
     }
-    json_object_set_new(o, "choices", json_pack("[o]", ch));
+    json_t *list = ch ? json_pack("[o]", ch) : NULL;
+    if (!list || json_object_set_new(o, "choices", list)) {
+        json_decref(o);
+        return NULL;
+    }
     if (with_usage) json_object_set_new(o, "usage", json_null());
     return o;
 }

@@ -47,8 +47,13 @@ char *anc_serve_final_text(const anc_serve_call *c, int q, const char **finish);
 /* Puts a streamed reply for call c (taken over) into rep. */
 void anc_serve_stream(anc_serve_call *c, anc_http_reply *rep);
 
-/* Ends a call: releases its job, counts it (ok: answered with 200) and
- * frees c. */
+/* Ends a call: releases its job (an unfinished one is cancelled), counts
+ * it as served when ok (answered with 200; an error reply is counted by
+ * anc_serve_reply_error, once) and frees c. */
 void anc_serve_call_end(anc_serve_call *c, int ok);
+
+/* Puts the OpenAI error object e into rep (Retry-After with 429) and counts
+ * one refused request. */
+void anc_serve_reply_error(anc_server *s, anc_http_reply *rep, const anc_oai_error *e);
 
 #endif

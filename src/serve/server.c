@@ -71,7 +71,7 @@ static void reply_json(anc_http_reply *rep, int status, json_t *j) {
     json_decref(j);
 }
 
-static void reply_error(anc_server *s, anc_http_reply *rep, const anc_oai_error *e) {
+void anc_serve_reply_error(anc_server *s, anc_http_reply *rep, const anc_oai_error *e) {
     rep->status = e->status;
     rep->body = anc_oai_error_json(e);
     rep->len = rep->body ? strlen(rep->body) : 0;
@@ -95,8 +95,7 @@ void anc_serve_call_end(anc_serve_call *c, int ok) {
     anc_sched_release(s->sched, c->job);
     pthread_mutex_lock(&s->mu);
     s->in_flight--;
-    if (ok) s->served++;
-    else s->refused++;
+    if (ok) s->served++; /* an error reply was counted by anc_serve_reply_error */
     if (s->in_flight == 0) pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->mu);
     free(c);
@@ -240,16 +239,22 @@ static int start_call(anc_server *s, anc_oai_request *r, anc_serve_call **out, a
     return 0;
 }
 
-/* Waits for every choice and builds the whole reply. */
-static void whole_reply(anc_serve_call *c, anc_http_reply *rep) {
+/* Waits for every choice and builds the whole reply; a client that hangs
+ * up meanwhile has its job cancelled (its sequences leave the batch). */
+static void whole_reply(anc_serve_call *c, const anc_http_request *req, anc_http_reply *rep) {
     anc_sched_job *j = c->job;
     uint64_t version = 0;
-    while (!anc_sched_wait(c->s->sched, j, &version, NULL, NULL, -1)) {
+    while (!anc_sched_wait(c->s->sched, j, &version, NULL, NULL, 50)) {
+        if (anc_http_client_gone(req)) {
+            anc_serve_call_end(c, 0);
+            rep->status = 499; /* nginx's "client closed request": nobody reads it */
+            return;
+        }
     }
     if (j->status) {
         anc_oai_error e;
         anc_oai_fail(&e, 500, "server_error", NULL, NULL, "Decoding failed: %s", j->error);
-        reply_error(c->s, rep, &e);
+        anc_serve_reply_error(c->s, rep, &e);
         anc_serve_call_end(c, 0);
         return;
     }
@@ -265,6 +270,12 @@ static void whole_reply(anc_serve_call *c, anc_http_reply *rep) {
     json_t *o = ok ? anc_oai_reply(c->kind, c->id, c->created, c->s->name, ch, j->n_seqs, c->prompt_tokens, completion)
                    : NULL;
     reply_json(rep, 200, o);
+    if (rep->status != 200) {
+        free(rep->body);
+        anc_oai_error e;
+        anc_oai_fail(&e, 500, "server_error", NULL, NULL, "out of memory building the reply");
+        anc_serve_reply_error(c->s, rep, &e);
+    }
     for (int q = 0; texts && q < j->n_seqs; q++) free(texts[q]);
     free(texts);
     free(ch);
@@ -275,7 +286,7 @@ static void generation(anc_server *s, anc_oai_kind kind, const anc_http_request 
     anc_oai_request r;
     anc_oai_error e;
     if (anc_oai_parse(req->body, req->body_len, kind, s->cfg.max_tokens, &r, &e)) {
-        reply_error(s, rep, &e);
+        anc_serve_reply_error(s, rep, &e);
         return;
     }
     int st = 0;
@@ -290,11 +301,11 @@ static void generation(anc_server *s, anc_oai_kind kind, const anc_http_request 
     int stream = r.stream;
     anc_oai_request_free(&r);
     if (st) {
-        reply_error(s, rep, &e);
+        anc_serve_reply_error(s, rep, &e);
         return;
     }
     if (stream) anc_serve_stream(c, rep);
-    else whole_reply(c, rep);
+    else whole_reply(c, req, rep);
 }
 
 /* ---- the other endpoints ---- */
@@ -331,14 +342,14 @@ static void route(void *ctx, const anc_http_request *req, anc_http_reply *rep) {
         if (get && !strcmp(u + 11, s->name)) return reply_json(rep, 200, model_obj(s));
         if (get) {
             anc_oai_fail(&e, 404, "invalid_request_error", "model", "model_not_found", "The model '%s' does not exist.", u + 11);
-            return reply_error(s, rep, &e);
+            return anc_serve_reply_error(s, rep, &e);
         }
     } else {
         anc_oai_fail(&e, 404, "invalid_request_error", NULL, NULL, "Invalid URL (%s %s)", req->method, u);
-        return reply_error(s, rep, &e);
+        return anc_serve_reply_error(s, rep, &e);
     }
     anc_oai_fail(&e, 405, "invalid_request_error", NULL, NULL, "Method %s is not allowed for %s.", req->method, u);
-    reply_error(s, rep, &e);
+    anc_serve_reply_error(s, rep, &e);
 }
 
 /* ---- life cycle ---- */
@@ -401,6 +412,7 @@ void anc_server_get_stats(anc_server *s, anc_server_stats *st) {
     st->served = s->served;
     st->refused = s->refused;
     pthread_mutex_unlock(&s->mu);
+    st->refused += anc_http_refused(s->http);
     anc_sched_stats ss;
     anc_sched_get_stats(s->sched, &ss);
     st->tokens = ss.tokens;

@@ -191,8 +191,11 @@ void anc_serve_stream(anc_serve_call *c, anc_http_reply *rep) {
             free(x->closed);
             free(x);
         }
-        anc_serve_call_end(c, 0);
-        rep->status = 500;
+        anc_server *s = c->s;
+        anc_serve_call_end(c, 0); /* frees c */
+        anc_oai_error e;
+        anc_oai_fail(&e, 500, "server_error", NULL, NULL, "out of memory starting the stream");
+        anc_serve_reply_error(s, rep, &e);
         return;
     }
     if (c->kind == ANC_OAI_CHAT) /* OpenAI opens each choice with the role */
