@@ -162,6 +162,11 @@ static void test_crafted(void **state) {
     bb_header(&x, 3, 2, 0), bb_tensor(&x, "a", 1, ne16, ANC_GGML_F32, 0), bb_tensor(&x, "b", 1, ne4, ANC_GGML_F32, 32), bb_pad(&x, 32),
         bb_zeros(&x, 128);
     expect_fail(&x, ANC_ERR_FORMAT, "tensor 'b' overlaps tensor 'a'");
+    /* an empty tensor between two overlapping ones does not hide the overlap */
+    const uint64_t ne100[] = {100}, ne0[] = {0};
+    bb_header(&x, 3, 3, 0), bb_tensor(&x, "a", 1, ne100, ANC_GGML_F32, 0), bb_tensor(&x, "z", 1, ne0, ANC_GGML_F32, 32),
+        bb_tensor(&x, "b", 1, ne4, ANC_GGML_F32, 64), bb_pad(&x, 32), bb_zeros(&x, 448);
+    expect_fail(&x, ANC_ERR_FORMAT, "tensor 'b' overlaps tensor 'a'");
     bb_header(&x, 3, 2, 0), bb_tensor(&x, "a", 1, ne4, ANC_GGML_F32, 0), bb_tensor(&x, "a", 1, ne4, ANC_GGML_F32, 32), bb_pad(&x, 32),
         bb_zeros(&x, 64);
     expect_fail(&x, ANC_ERR_FORMAT, "tensor name 'a' appears twice");
@@ -201,6 +206,26 @@ static void test_crafted(void **state) {
 }
 
 /* ---------------------------------------------------------------- writer: every prefix of a valid file fails */
+
+/* A weight that is NaN or infinite is refused by name, before anything is
+ * written (Q8_0 has no form for it). */
+static void test_writer_refuses_nonfinite(void **state) {
+    (void)state;
+    float data[32] = {0};
+    data[7] = NAN;
+    anc_gguf_writer *w = NULL;
+    anc_error err = {0};
+    TU_CHECK(anc_gguf_writer_create(&w, 0, &err), &err);
+    anc_gguf_tensor_src t = {"blk.0.attn_q.weight", 1, {32, 1, 1, 1}, ANC_GGML_Q8_0, data, NULL};
+    assert_int_equal(anc_gguf_add_tensor(w, &t, &err), ANC_ERR_INVALID);
+    assert_non_null(strstr(err.message, "'blk.0.attn_q.weight' holds a non-finite value (nan) at element 7"));
+    data[7] = INFINITY;
+    t.type = ANC_GGML_F32;
+    assert_int_equal(anc_gguf_add_tensor(w, &t, &err), ANC_ERR_INVALID);
+    data[7] = 1.0f;
+    TU_CHECK(anc_gguf_add_tensor(w, &t, &err), &err);
+    anc_gguf_writer_free(w);
+}
 
 static void test_truncated_prefixes(void **state) {
     (void)state;
@@ -720,6 +745,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crafted),
         cmocka_unit_test(test_truncated_prefixes),
+        cmocka_unit_test(test_writer_refuses_nonfinite),
         cmocka_unit_test(test_llamacpp_files),
         cmocka_unit_test(test_model_roundtrip_llama),
         cmocka_unit_test(test_model_roundtrip_qwen2),

@@ -38,7 +38,7 @@ static size_t conformance(anc_tokenizer *tok, const char *out_name, anc_tokenize
             same = same && n2 == n && (n == 0 || !memcmp(ids, ids2, n * sizeof *ids));
         }
         if (same) ok++;
-        else fprintf(stderr, "%s case %zu: ids differ\n", out_name, i);
+        else fprintf(stderr, "%s case %zu: ids differ\n", out_name ? out_name : "round trip", i);
         free(ids);
         free(ids2);
     }

@@ -48,9 +48,11 @@ typedef struct anc_export_result {
 
 /* Exports o->model (+ o->adapter) to o->gguf. Notes say what is about to
  * happen; progress is reported in "tensors". Errors: usage
- * (ANC_ERR_INVALID: missing options, an unknown type, an output that is
- * the model folder or lies inside it), loading (the model, the adapter,
- * the tokenizer: ANC_ERR_IO/FORMAT/UNSUPPORTED), ANC_ERR_IO writing. */
+ * (ANC_ERR_INVALID: missing options, an unknown type, an output that is a
+ * folder or an existing file that is not a GGUF, so no input is ever
+ * replaced; a non-finite weight), loading (the model, the adapter, the
+ * tokenizer: ANC_ERR_IO/FORMAT/UNSUPPORTED; llama3 rope scaling on qwen2),
+ * ANC_ERR_IO writing. */
 anc_status anc_export_run(const anc_export_opts *o, const anc_flow_hooks *hooks, anc_export_result *res, anc_error *err);
 
 /* The ggml type of a --type name ("f32", "f16", "bf16", "q8_0", any case),

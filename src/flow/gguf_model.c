@@ -197,6 +197,10 @@ anc_status anc_gguf_put_model(anc_gguf_writer *w, const anc_model *m, uint32_t t
         if (!keep->perm_q || !keep->perm_k || (c->attention_bias && !keep->bias_copies))
             return anc_error_set(err, ANC_ERR_NOMEM, "export: out of memory");
     }
+    if (c->rope_scaling.type == ANC_ROPE_LLAMA3 && c->arch == ANC_ARCH_QWEN2)
+        return anc_error_set(err, ANC_ERR_UNSUPPORTED,
+                             "export: llama3 rope scaling on a qwen2 model has no GGUF form (llama.cpp's qwen2 reads no "
+                             "rope_freqs tensor)");
     if (c->rope_scaling.type == ANC_ROPE_LLAMA3) {
         if (!(keep->rope_factors = llama3_factors(c, &c->rope_scaling)))
             return anc_error_set(err, ANC_ERR_NOMEM, "export: out of memory");
@@ -338,6 +342,8 @@ static anc_status read_config(const anc_gguf *g, anc_config *c, anc_error *err) 
         return st;
     c->torch_dtype = ANC_DT_F32;
     const anc_gguf_tensor *rf = anc_gguf_find_tensor(g, "rope_freqs.weight");
+    if (rf && c->arch == ANC_ARCH_QWEN2)
+        return anc_error_set(err, ANC_ERR_UNSUPPORTED, "%s: a qwen2 file with rope_freqs.weight (llama.cpp's qwen2 reads none)", L);
     if (rf && c->head_dim % 2 == 0 && (st = rope_from_factors(g, c, rf, err))) return st;
     return anc_config_validate(c, L, err);
 }
@@ -418,7 +424,11 @@ anc_status anc_gguf_import(const char *path, const char *out_dir, anc_dtype dtyp
     char *tj = NULL, *tc = NULL, *p1 = NULL, *p2 = NULL;
     anc_status st = anc_gguf_open(&g, path, err);
     if (!st) st = anc_gguf_load_model(g, &m, err);
-    int has_vocab = g && anc_gguf_find(g, "tokenizer.ggml.tokens") != NULL;
+    const anc_gguf_kv *tokens = g ? anc_gguf_find(g, "tokenizer.ggml.tokens") : NULL;
+    int has_vocab = tokens != NULL;
+    if (!st && tokens && tokens->n > (uint64_t)m->cfg.vocab_size)
+        st = anc_error_set(err, ANC_ERR_FORMAT, "%s: tokenizer.ggml.tokens has %" PRIu64 " tokens, more than the %d rows of token_embd",
+                           path, tokens->n, m->cfg.vocab_size);
     if (!st && has_vocab) st = anc_gguf_vocab_to_hf(g, &tj, &tc, err);
     if (!st) st = anc_model_save_hf(m, out_dir, dtype, err);
     if (!st && has_vocab) {

@@ -505,9 +505,7 @@ static anc_status list_merges(const vocab_in *v, const json_t *vocab, json_t *me
     for (size_t i = 0; i < v->n_merges; i++) {
         const char *s = v->merges[i].s;
         size_t len = (size_t)v->merges[i].len;
-        long p = -1;
-        for (size_t k = 0; k < len && p < 0; k++)
-            if (s[k] == ' ' && json_object_getn(vocab, s, k) && json_object_getn(vocab, s + k + 1, len - k - 1)) p = (long)k;
+        long p = merge_split(vocab, s, len);
         if (p < 0)
             return anc_error_set(err, ANC_ERR_FORMAT, "%s: tokenizer.ggml.merges[%zu] '%.*s' is not two tokens separated by a space",
                                  label, i, (int)(len < 80 ? len : 80), s);

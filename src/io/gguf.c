@@ -321,11 +321,16 @@ static anc_status check_data(anc_gguf *g, cursor *c) {
     }
     if (!st) {
         qsort(by_off, g->n_tensors, sizeof *by_off, off_cmp);
-        for (size_t i = 1; i < g->n_tensors && !st; i++) {
-            const anc_gguf_tensor *a = by_off[i - 1], *b = by_off[i];
-            if (a->nbytes && b->nbytes && a->offset + a->nbytes > b->offset)
+        /* against the furthest end so far: an empty tensor in between
+         * cannot hide an overlap of its neighbours */
+        const anc_gguf_tensor *far = NULL;
+        for (size_t i = 0; i < g->n_tensors && !st; i++) {
+            const anc_gguf_tensor *b = by_off[i];
+            if (!b->nbytes) continue;
+            if (far && far->offset + far->nbytes > b->offset)
                 st = anc_error_set(c->err, ANC_ERR_FORMAT, "%s: byte %" PRIu64 ": tensor '%s' overlaps tensor '%s' in the data section",
-                                   c->label, b->info_offset, b->name, a->name);
+                                   c->label, b->info_offset, b->name, far->name);
+            if (!far || b->offset + b->nbytes > far->offset + far->nbytes) far = b;
         }
     }
     free(by_off);

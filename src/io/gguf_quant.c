@@ -88,6 +88,9 @@ void anc_q8_0_quantize_block(const float *x, unsigned char *out) {
     put_u16(out, anc_f32_to_f16(d));
     for (int j = 0; j < ANC_Q8_0_BLOCK; j++) {
         float q = roundf(x[j] * id);
+        /* |x * id| <= 127 for finite blocks; the clamp keeps a NaN or an
+         * infinity (anc_gguf_add_tensor refuses them) defined */
+        q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q == q ? q : 0.0f;
         out[2 + j] = (unsigned char)(int8_t)q;
     }
 }

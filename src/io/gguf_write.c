@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,10 @@ anc_status anc_gguf_add_tensor(anc_gguf_writer *w, const anc_gguf_tensor_src *t,
         return anc_error_set(err, ANC_ERR_INVALID, "GGUF: tensor '%s': Q8_0 needs rows that are a multiple of 32 (ne[0] = %" PRId64 ")",
                              t->name, t->ne[0]);
     if (n && !t->data) return anc_error_set(err, ANC_ERR_INVALID, "GGUF: tensor '%s' has no data", t->name);
+    for (uint64_t i = 0; i < n; i++) /* a NaN or infinity has no Q8_0 form; in any type it is a broken model */
+        if (!isfinite(t->data[i]))
+            return anc_error_set(err, ANC_ERR_INVALID, "GGUF: tensor '%s' holds a non-finite value (%g) at element %" PRIu64,
+                                 t->name, (double)t->data[i], i);
     for (size_t i = 0; i < w->n_t; i++)
         if (!strcmp(w->t[i].name, t->name)) return anc_error_set(err, ANC_ERR_INVALID, "GGUF: tensor '%s' added twice", t->name);
     if (w->n_t == w->cap_t) {
