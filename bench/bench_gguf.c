@@ -3,7 +3,7 @@
  * anchor's GGUF writer (f32, and q8_0 for llama.cpp's usual setting), and
  * anchor's own greedy KV-cache decoding of the same prompts timed here:
  * 8 prompts of 64 random ids, 64 new tokens each (no stop token), decoded
- * one sequence at a time and 8 together. bench/llamacpp_bench.mjs times
+ * one sequence at a time and 8 together, in fp32 and then with --bf16. bench/llamacpp_bench.mjs times
  * llama.cpp (node-llama-cpp) on the GGUF with the prompts this writes;
  * bench/run.sh prints the ratios.
  *   bench_gguf OUT_DIR TOKENIZER_DIR [--layers N] [--new N]
@@ -97,9 +97,16 @@ int main(int argc, char **argv) {
     gc.max_new_tokens = n_new; /* greedy, no stop ids: every sequence runs to n_new */
     anc_gen_result res[NP];
     const int par[2] = {1, NP};
-    const char *names[2] = {"single", "batched"};
-    for (int k = 0; k < 2; k++) {
-        gc.parallel = par[k];
+    const char *names[4] = {"single", "batched", "bf16_single", "bf16_batched"};
+    for (int k = 0; k < 4; k++) {
+        if (k == 2) { /* anchor --bf16: bf16 weights, the decoding products of tensor/gemv_bf16.c */
+            if (anc_model_set_bf16(m, 1, &err)) {
+                fprintf(stderr, "(bf16 skipped: %s)\n", err.message);
+                break;
+            }
+            anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
+        }
+        gc.parallel = par[k % 2];
         double t0 = now();
         if (anc_generate(m, reqs, NP, &gc, res, NULL, NULL, &err)) {
             fprintf(stderr, "%s\n", err.message);

@@ -84,8 +84,8 @@ if [ "${BENCH_LARGE:-1}" != 0 ]; then
 fi
 
 echo "== drafting: KV-cache generation, 8 prompts x 64 tokens, 64 new tokens each (temperature 1)"
-"$B/bench_generate" | tee "$OUT/generate_anchor.txt"
-"$B/bench_generate" --bf16 | tee "$OUT/generate_anchor_bf16.txt"
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$B/bench_generate" | tee "$OUT/generate_anchor.txt"
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$B/bench_generate" --bf16 --batch 64 | tee "$OUT/generate_anchor_bf16.txt"
 awk -v a="$(get parallel_1_tok_s "$OUT/generate_anchor.txt")" -v b="$(get parallel_1_tok_s "$OUT/generate_anchor_bf16.txt")" \
     'BEGIN { printf "anchor --bf16 decoding (one sequence) %.2fx the fp32 rate\n", b/a }' 
 
@@ -122,12 +122,15 @@ else
         | tee "$OUT/gguf_llamacpp.txt"
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE node bench/llamacpp_bench.mjs "$CLIENTS" "$OUT/gguf/model-q8_0.gguf" "$OUT/gguf/prompts.json" 64 2 llamacpp_q8_0 \
         | tee -a "$OUT/gguf_llamacpp.txt"
-    echo "== ratios (anchor fp32 / llama.cpp; > 1 means anchor is faster)"
+    echo "== ratios (anchor / llama.cpp; > 1 means anchor is faster)"
     for mode in single batched; do
-        awk -v m="$mode" -v a="$(get "anchor_${mode}_tok_s" "$OUT/gguf_anchor.txt")" \
-            -v l="$(get "llamacpp_${mode}_tok_s" "$OUT/gguf_llamacpp.txt")" \
-            -v q="$(get "llamacpp_q8_0_${mode}_tok_s" "$OUT/gguf_llamacpp.txt")" \
-            'BEGIN { printf "%-8s anchor %.1f tok/s, llama.cpp f32 %.1f (%.2fx), llama.cpp q8_0 %.1f (%.2fx)\n", m, a, l, a/l, q, a/q }'
+        for prec in "" bf16_; do
+            a=$(get "anchor_${prec}${mode}_tok_s" "$OUT/gguf_anchor.txt")
+            [ -n "$a" ] || continue
+            awk -v m="$mode" -v p="${prec:-fp32_}" -v a="$a" -v l="$(get "llamacpp_${mode}_tok_s" "$OUT/gguf_llamacpp.txt")" \
+                -v q="$(get "llamacpp_q8_0_${mode}_tok_s" "$OUT/gguf_llamacpp.txt")" \
+                'BEGIN { printf "%-8s anchor %s %.1f tok/s, llama.cpp f32 %.1f (%.2fx), llama.cpp q8_0 %.1f (%.2fx)\n", m, substr(p, 1, length(p) - 1), a, l, a/l, q, a/q }'
+        done
     done
     rm -f "$OUT/gguf/model-f32.gguf" "$OUT/gguf/model-q8_0.gguf"
 fi

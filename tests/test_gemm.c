@@ -118,10 +118,80 @@ static void test_cache_eviction(void **state) {
     anc_gemm_free(g);
 }
 
+/* The decoding product (anc_gemv_bf16): M = 1..8 rows times B[N,K]^T,
+ * K not a multiple of 32 too, with and without accumulation, within the
+ * same fp32-accumulation bound; and anc_mm_gemm takes it for a weight of
+ * the registered slab (the result equals the direct call bit for bit). */
+static void test_decoding_product(void **state) {
+    (void)state;
+    if (!anc_gemv_bf16_available()) {
+        printf("  this CPU has no AVX512-BF16: anc_gemv_bf16 refuses, anc_mm_gemm uses oneDNN (skipped)\n");
+        assert_int_equal(anc_gemv_bf16(1, 1, 1, (const uint16_t[]){0x3f80}, 1, (const uint16_t[]){0x3f80}, 1, 0,
+                                       (float[]){0}, 1), -1);
+        skip();
+    }
+    tu_rng rng = {99};
+    const int64_t Ns[] = {1, 17, 300}, Ks[] = {1, 31, 32, 33, 576, 1000};
+    const double eps = ldexp(1.0, -24);
+    double worst = 0;
+    for (int64_t M = 1; M <= ANC_GEMV_MAX_M; M++)
+        for (size_t a = 0; a < 3; a++)
+            for (size_t b = 0; b < 6; b++)
+                for (int acc = 0; acc < 2; acc++) {
+                    const int64_t N = Ns[a], K = Ks[b], lda = K + 5, ldb = K + 3, ldc = N + 2;
+                    uint16_t *Ab, *Bb;
+                    float *A = operand(&rng, M, K, 0, lda, &Ab), *B = operand(&rng, N, K, 0, ldb, &Bb);
+                    float *C0 = malloc(sizeof(float) * (size_t)(M * ldc)), *C = malloc(sizeof(float) * (size_t)(M * ldc));
+                    for (int64_t i = 0; i < M * ldc; i++) C0[i] = tu_rng_normal(&rng);
+                    memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
+                    assert_int_equal(anc_gemv_bf16(M, N, K, Ab, lda, Bb, ldb, acc, C, ldc), 0);
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = 0; j < ldc; j++) {
+                            size_t ij = (size_t)(i * ldc + j);
+                            if (j >= N) {
+                                assert_true(C[ij] == C0[ij]);
+                                continue;
+                            }
+                            double exact = 0, mag = 0;
+                            for (int64_t k = 0; k < K; k++) {
+                                double p = (double)A[i * lda + k] * B[j * ldb + k];
+                                exact += p;
+                                mag += fabs(p);
+                            }
+                            double want = exact + (acc ? (double)C0[ij] : 0.0);
+                            double bound = 2.0 * (double)(K + 2) * eps * (mag + (acc ? fabs((double)C0[ij]) : 0.0)) + 1e-30;
+                            double e = fabs(C[ij] - want) / bound;
+                            if (e > worst) worst = e;
+                        }
+                    free(A), free(B), free(Ab), free(Bb), free(C0), free(C);
+                }
+    printf("  anc_gemv_bf16, M 1..%d: worst error / bound %.3f\n", ANC_GEMV_MAX_M, worst);
+    assert_true(worst <= 1.0);
+
+    /* through anc_mm_gemm: B inside the registered slab */
+    const int64_t M = 3, N = 40, K = 70;
+    uint16_t *Ab, *Bb;
+    float *A = operand(&rng, M, K, 0, K, &Ab), *B = operand(&rng, N, K, 0, K, &Bb);
+    float C1[3 * 40], C2[3 * 40];
+    anc_mm mm = {0};
+    anc_error err = {0};
+    TU_CHECK(anc_gemm_create(&mm.g, &err), &err);
+    mm.slab = B, mm.slab16 = Bb, mm.slab_n = (size_t)(N * K);
+    size_t before = anc_gemm_primitives_built(mm.g);
+    anc_mm_gemm(&mm, 0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N);
+    assert_int_equal(anc_gemv_bf16(M, N, K, Ab, K, Bb, K, 0, C2, N), 0);
+    assert_memory_equal(C1, C2, sizeof C1);
+    assert_int_equal(anc_gemm_primitives_built(mm.g), before); /* oneDNN was not asked */
+    assert_int_equal(mm.status, ANC_OK);
+    anc_mm_release(&mm);
+    free(A), free(B), free(Ab), free(Bb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_products_within_bound),
         cmocka_unit_test(test_cache_eviction),
+        cmocka_unit_test(test_decoding_product),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -247,6 +247,12 @@ void anc_mm_gemm(anc_mm *mm, int trans_a, int trans_b, int64_t M, int64_t N, int
         return;
     }
     int64_t la = 0, lb = 0;
+    /* decoding: a few rows times a weight matrix held in bf16 */
+    if (!trans_a && trans_b && M <= ANC_GEMV_MAX_M && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) &&
+        in_slab(mm, B, N, K, ldb) && anc_gemv_bf16_available()) {
+        const uint16_t *x16 = as_bf16(mm, 0, A, M, K, lda, &la);
+        if (x16 && anc_gemv_bf16(M, N, K, x16, la, mm->slab16 + (B - mm->slab), ldb, beta != 0.0f, C, ldc) == 0) return;
+    }
     const uint16_t *a16 = as_bf16(mm, 0, A, trans_a ? K : M, trans_a ? M : K, lda, &la);
     const uint16_t *b16 = a16 ? as_bf16(mm, 1, B, trans_b ? N : K, trans_b ? K : N, ldb, &lb) : NULL;
     anc_error err = {0};

@@ -46,6 +46,22 @@ const char *anc_gemm_bf16_kernel(const anc_gemm *g);
 /* Number of primitives built so far (each distinct shape builds one). */
 size_t anc_gemm_primitives_built(const anc_gemm *g);
 
+/* The decoding product (tensor/gemv_bf16.c): C[M,N] = A[M,K] · B[N,K]^T,
+ * plus C when accumulate, for M <= ANC_GEMV_MAX_M rows, A and B in bf16 and
+ * fp32 accumulation (as anc_gemm_bf16 computes it, up to summation order).
+ * Each row of B is read once for all M rows, with AVX512-BF16, the rows of
+ * B split over OpenMP's threads (the runtime oneDNN's matmul uses). Returns
+ * 0 when done, -1 (nothing written) for another M or a CPU without
+ * AVX512-BF16; the caller then uses anc_gemm_bf16. */
+/* Measured on the SmolLM2-135M shape (bench_generate --bf16 --batch M,
+ * 2-core EPYC): tokens/s against oneDNN's matmul 84 vs 45 at M = 1, 121 vs
+ * 88 at 2, 153 vs 126 at 4, but 151 vs 171 at 8; so up to 4 rows. */
+#define ANC_GEMV_MAX_M 4
+int anc_gemv_bf16(int64_t M, int64_t N, int64_t K, const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb,
+                  int accumulate, float *C, int64_t ldc);
+/* 1 when anc_gemv_bf16 runs on this CPU. */
+int anc_gemv_bf16_available(void);
+
 /* Rounds n floats to bf16 (nearest even) into dst; with AVX512-BF16 (chosen
  * at run time) 16 at a time, denormal inputs then becoming zero. */
 void anc_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n);
@@ -58,7 +74,9 @@ void anc_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n);
  * offsets) instead of being converted on every call; other operands are
  * converted into the context's buffers. Ops return nothing, so the first
  * failure is kept in status/message (that product is then done in fp32)
- * for the caller to report. With slab_bf16_only set, the slab has no
+ * for the caller to report. Products of at most ANC_GEMV_MAX_M rows by a
+ * weight matrix of the slab (decoding) go through anc_gemv_bf16 where the
+ * CPU has AVX512-BF16. With slab_bf16_only set, the slab has no
  * readable fp32 values (a frozen bf16 base): a failed product with an
  * operand in it is left undone instead. Zero-initialise, then set the
  * fields; release with anc_mm_release (frees g and the buffers). */
