@@ -175,8 +175,10 @@ int cmd_info(int argc, char **argv) {
             anc_gemm_bf16(g, 0, 1, 16, 16, 16, 1.0f, a, 16, a, 16, 0.0f, c, 16, &gerr) == ANC_OK)
             kernel = anc_gemm_bf16_kernel(g);
         anc_mem_human(b1, sizeof b1, 2.0 * n_params);
-        printf("precision       fp32 (default); --bf16: products through oneDNN %s, AVX512-BF16 %s, bf16 weight copy %s\n",
-               kernel, __builtin_cpu_supports("avx512bf16") ? "yes" : "no", b1);
+        printf("precision       fp32 (default); --bf16: products through oneDNN %s, decoding products (<= %d rows) %s, "
+               "AVX512-BF16 %s, bf16 weight copy %s\n",
+               kernel, ANC_GEMV_MAX_M, anc_gemv_bf16_available() ? "anc_gemv_bf16 (vdpbf16ps, OpenMP)" : "oneDNN too",
+               __builtin_cpu_supports("avx512bf16") ? "yes" : "no", b1);
         anc_gemm_free(g);
     }
     return 0;

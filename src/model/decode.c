@@ -19,6 +19,7 @@ struct anc_kv_cache {
     int64_t cap;
     float *x, *ln, *q, *kn, *vn, *att, *h, *gate, *up, *act, *rstd, *cos_t, *sin_t, *scores, *last;
     int32_t *pos;
+    int64_t *first;      /* [n_slots]: the first new token of each sequence of a step */
     size_t cap_scores;
     anc_mm mm;           /* bf16 products when the model is in bf16 */
 };
@@ -37,7 +38,8 @@ anc_status anc_kv_create(anc_kv_cache **out, const anc_model *m, int n_slots, in
     kv->k = malloc(n * sizeof(float));
     kv->v = malloc(n * sizeof(float));
     kv->len = calloc((size_t)n_slots, sizeof(int));
-    if (!kv->k || !kv->v || !kv->len) {
+    kv->first = calloc((size_t)n_slots, sizeof(int64_t));
+    if (!kv->k || !kv->v || !kv->len || !kv->first) {
         anc_kv_free(kv);
         return anc_error_set(err, ANC_ERR_NOMEM, "cannot allocate a KV cache of %d x %d tokens (%.1f MB)", n_slots, max_len,
                              2.0 * n * 4 / 1e6);
@@ -53,6 +55,7 @@ void anc_kv_free(anc_kv_cache *kv) {
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(fs[i]);
     free(kv->pos);
     free(kv->len);
+    free(kv->first);
     anc_mm_release(&kv->mm);
     free(kv);
 }
@@ -157,11 +160,13 @@ anc_status anc_decode_step(const anc_model *m, anc_kv_cache *kv, const int *slot
         mm = &kv->mm;
     }
     int64_t t = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        kv->first[i] = t;
         for (int j = 0; j < n_tokens[i]; j++, t++) {
             kv->pos[t] = kv->len[slots[i]] + j;
             anc_model_embed_row(m, tokens[i][j], kv->x + (size_t)t * C);
         }
+    }
     anc_rope_table(kv->cos_t, kv->sin_t, kv->pos, m->inv_freq, T, D);
     const size_t slot_stride = (size_t)kv->max_len * KD, layer_stride = (size_t)kv->n_slots * slot_stride;
     for (int l = 0; l < c->num_layers; l++) {
@@ -172,15 +177,20 @@ anc_status anc_decode_step(const anc_model *m, anc_kv_cache *kv, const int *slot
         anc_linear_forward(mm, kv->vn, kv->ln, w->wv, w->bv, T, C, KD);
         anc_rope_forward(kv->q, kv->cos_t, kv->sin_t, T, H, D);
         anc_rope_forward(kv->kn, kv->cos_t, kv->sin_t, T, KVH, D);
-        t = 0;
+        /* Sequences attend independently, each in its own rows of scores.
+         * Under bf16 (OpenBLAS held to one thread, OpenMP the runtime) they
+         * are split over OpenMP's threads; in fp32 OpenBLAS threads each
+         * product instead, so the loop stays serial. */
+#pragma omp parallel for schedule(dynamic, 1) if (mm != NULL && n > 1)
         for (int i = 0; i < n; i++) {
+            const int64_t ti = kv->first[i];
             float *K = kv->k + (size_t)l * layer_stride + (size_t)slots[i] * slot_stride;
             float *Vc = kv->v + (size_t)l * layer_stride + (size_t)slots[i] * slot_stride;
             int p0 = kv->len[slots[i]];
-            memcpy(K + (size_t)p0 * KD, kv->kn + (size_t)t * KD, sizeof(float) * (size_t)n_tokens[i] * KD);
-            memcpy(Vc + (size_t)p0 * KD, kv->vn + (size_t)t * KD, sizeof(float) * (size_t)n_tokens[i] * KD);
-            attend_slot(kv->att + (size_t)t * QD, kv->q + (size_t)t * QD, K, Vc, p0, n_tokens[i], H, KVH, D, kv->scores);
-            t += n_tokens[i];
+            memcpy(K + (size_t)p0 * KD, kv->kn + (size_t)ti * KD, sizeof(float) * (size_t)n_tokens[i] * KD);
+            memcpy(Vc + (size_t)p0 * KD, kv->vn + (size_t)ti * KD, sizeof(float) * (size_t)n_tokens[i] * KD);
+            attend_slot(kv->att + (size_t)ti * QD, kv->q + (size_t)ti * QD, K, Vc, p0, n_tokens[i], H, KVH, D,
+                        kv->scores + (size_t)ti * (size_t)kv->max_len);
         }
         anc_linear_forward(mm, kv->h, kv->att, w->wo, NULL, T, QD, C);
         for (size_t e = 0; e < (size_t)T * C; e++) kv->h[e] += kv->x[e];

@@ -305,19 +305,22 @@ anc_status anc_http_start(anc_http **out, const anc_http_config *cfg, anc_error 
     h->cfg.api_key = NULL; /* only the copy above */
     unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* set before the first connection thread exists: a handler may reach
+     * the server's handle (anc_http_refused) while this call returns */
+    *out = h;
     h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_access, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)300, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->d) {
         int e = errno;
+        *out = NULL;
         http_free(h);
         return anc_error_set(err, ANC_ERR_IO, "serve: cannot listen on %s port %d: %s", host, cfg->port,
                              e ? strerror(e) : "libmicrohttpd refused the settings");
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? (int)info->port : cfg->port;
-    *out = h;
     return ANC_OK;
 }
 
