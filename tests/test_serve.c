@@ -96,78 +96,9 @@ static int serve_stop(server *s) {
     return rc;
 }
 
-/* ---- HTTP with libcurl ---- */
+/* ---- HTTP: testlib_serve.h (tu_http, tu_http_ex) ---- */
 
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-    int curl_rc;
-} resp;
-
-static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
-    resp *r = ud;
-    char *b = realloc(r->body, r->len + sz * n + 1);
-    if (!b) return 0;
-    memcpy(b + r->len, p, sz * n);
-    r->body = b;
-    r->len += sz * n;
-    b[r->len] = '\0';
-    return sz * n;
-}
-
-typedef struct upload {
-    const char *data;
-    size_t len, pos;
-} upload;
-
-static size_t on_read(char *buf, size_t sz, size_t n, void *ud) {
-    upload *u = ud;
-    size_t k = u->len - u->pos < sz * n ? u->len - u->pos : sz * n;
-    memcpy(buf, u->data + u->pos, k);
-    u->pos += k;
-    return k;
-}
-
-/* One request; body NULL: GET. chunked: the body without Content-Length. */
-static resp http_ex(int port, const char *path, const char *body, const char *key, int chunked) {
-    resp r = {0};
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    char url[256], auth[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    if (key) { /* "raw:HEADER" sends HEADER as it is */
-        if (!strncmp(key, "raw:", 4)) snprintf(auth, sizeof auth, "%s", key + 4);
-        else snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
-        h = curl_slist_append(h, auth);
-    }
-    upload u = {body, body ? strlen(body) : 0, 0};
-    if (chunked) {
-        h = curl_slist_append(h, "Transfer-Encoding: chunked");
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(c, CURLOPT_READDATA, &u);
-    } else if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    r.curl_rc = (int)curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (!r.body) r.body = calloc(1, 1);
-    return r;
-}
-
-static resp http(int port, const char *path, const char *body) { return http_ex(port, path, body, NULL, 0); }
-
-static json_t *parse(const resp *r) {
+static json_t *parse(const tu_resp *r) {
     json_error_t je;
     json_t *j = json_loads(r->body, 0, &je);
     if (!j) fail_msg("not JSON (status %ld): %s", r->status, r->body);
@@ -176,7 +107,7 @@ static json_t *parse(const resp *r) {
 
 /* Asserts an OpenAI error object with this status, param and code (NULL:
  * null) and returns the message's first bytes for further checks. */
-static void expect_error(resp r, long status, const char *param, const char *code) {
+static void expect_error(tu_resp r, long status, const char *param, const char *code) {
     if (r.status != status) fail_msg("expected %ld, got %ld: %s", status, r.status, r.body);
     json_t *j = parse(&r);
     json_t *e = json_object_get(j, "error");
@@ -272,14 +203,14 @@ static void test_endpoints(void **state) {
     NEED_MODEL(f);
     server s;
     serve_start(&s, f->d, "", "--model model --served-model-name stories");
-    resp r = http(s.port, "/health", NULL);
+    tu_resp r = tu_http(s.port, "/health", NULL);
     assert_int_equal(r.status, 200);
     json_t *j = parse(&r);
     assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
     assert_string_equal(json_string_value(json_object_get(j, "model")), "stories");
     json_decref(j);
     free(r.body);
-    r = http(s.port, "/v1/models", NULL);
+    r = tu_http(s.port, "/v1/models", NULL);
     assert_int_equal(r.status, 200);
     j = parse(&r);
     assert_string_equal(json_string_value(json_object_get(j, "object")), "list");
@@ -288,14 +219,14 @@ static void test_endpoints(void **state) {
     assert_string_equal(json_string_value(json_object_get(m, "object")), "model");
     json_decref(j);
     free(r.body);
-    r = http(s.port, "/v1/models/stories", NULL);
+    r = tu_http(s.port, "/v1/models/stories", NULL);
     assert_int_equal(r.status, 200);
     free(r.body);
-    expect_error(http(s.port, "/v1/models/gpt-4", NULL), 404, "model", "model_not_found");
-    expect_error(http(s.port, "/v1/embeddings", "{}"), 404, NULL, NULL);
-    expect_error(http(s.port, "/v1/chat/completions", NULL), 405, NULL, NULL);
+    expect_error(tu_http(s.port, "/v1/models/gpt-4", NULL), 404, "model", "model_not_found");
+    expect_error(tu_http(s.port, "/v1/embeddings", "{}"), 404, NULL, NULL);
+    expect_error(tu_http(s.port, "/v1/chat/completions", NULL), 405, NULL, NULL);
     /* no chat template in this model: chat is refused, completions work */
-    expect_error(http(s.port, "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}"), 400,
+    expect_error(tu_http(s.port, "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}"), 400,
                  "messages", NULL);
     assert_int_equal(serve_stop(&s), 0);
 }
@@ -323,7 +254,7 @@ static void test_temperature0_equals_generate(void **state) {
         else
             snprintf(body, sizeof body, "{\"prompt\": \"%s\", \"temperature\": 0, \"max_tokens\": 40}",
                      i == 3 ? "Once upon a time" : "The dog");
-        resp r = http(s.port, chat ? "/v1/chat/completions" : "/v1/completions", body);
+        tu_resp r = tu_http(s.port, chat ? "/v1/chat/completions" : "/v1/completions", body);
         assert_int_equal(r.status, 200);
         json_t *j = parse(&r);
         json_t *g = json_array_get(want, (size_t)i);
@@ -344,7 +275,7 @@ static void test_temperature0_equals_generate(void **state) {
     /* sampled with a seed and n = 2: the same two streams as generate's samples */
     want = generate(f->d, "{\"prompt\": \"Once upon a time\"}\n",
                     "--temperature 1 --top-p 0.9 --seed 7 --samples-per-prompt 2 --max-new-tokens 30");
-    resp r = http(s.port, "/v1/completions",
+    tu_resp r = tu_http(s.port, "/v1/completions",
                   "{\"prompt\": \"Once upon a time\", \"temperature\": 1, \"top_p\": 0.9, \"seed\": 7, \"n\": 2, \"max_tokens\": 30}");
     json_t *j = parse(&r);
     for (size_t k = 0; k < 2; k++)
@@ -427,13 +358,13 @@ static void test_stream(void **state) {
                                 : "\"prompt\": \"Once upon a time\"";
         char body[512];
         snprintf(body, sizeof body, "{%s, \"temperature\": 0, \"max_tokens\": 60, \"n\": 2}", what);
-        resp whole = http(s.port, path, body);
+        tu_resp whole = tu_http(s.port, path, body);
         assert_int_equal(whole.status, 200);
         json_t *w = parse(&whole);
         snprintf(body, sizeof body,
                  "{%s, \"temperature\": 0, \"max_tokens\": 60, \"n\": 2, \"stream\": true, \"stream_options\": "
                  "{\"include_usage\": true}}", what);
-        resp r = http(s.port, path, body);
+        tu_resp r = tu_http(s.port, path, body);
         assert_int_equal(r.status, 200);
         int done = 0;
         json_t *ev = sse_events(r.body, &done);
@@ -463,7 +394,7 @@ static void test_n_and_stop(void **state) {
     NEED_MODEL(f);
     server s;
     serve_start(&s, f->d, "", "--model model --parallel 2");
-    resp r = http(s.port, "/v1/completions", "{\"prompt\": \"Once upon a time\", \"temperature\": 0, \"max_tokens\": 24, \"n\": 3}");
+    tu_resp r = tu_http(s.port, "/v1/completions", "{\"prompt\": \"Once upon a time\", \"temperature\": 0, \"max_tokens\": 24, \"n\": 3}");
     json_t *j = parse(&r);
     json_t *ch = json_object_get(j, "choices");
     assert_int_equal(json_array_size(ch), 3);
@@ -479,7 +410,7 @@ static void test_n_and_stop(void **state) {
     json_t *want = generate(f->d, "{\"prompt\": \"Once upon a time\"}\n", "--temperature 0 --max-new-tokens 24 --stop girl");
     json_decref(j);
     free(r.body);
-    r = http(s.port, "/v1/completions",
+    r = tu_http(s.port, "/v1/completions",
              "{\"prompt\": \"Once upon a time\", \"temperature\": 0, \"max_tokens\": 24, \"stop\": [\"girl\", \"zzz\"]}");
     j = parse(&r);
     assert_string_equal(choice_text(j, 0, 0), json_string_value(json_object_get(json_array_get(want, 0), "completion")));
@@ -489,7 +420,7 @@ static void test_n_and_stop(void **state) {
     json_decref(j);
     free(r.body);
     /* the same streamed: the text held back before the stop string is never sent */
-    r = http(s.port, "/v1/completions",
+    r = tu_http(s.port, "/v1/completions",
              "{\"prompt\": \"Once upon a time\", \"temperature\": 0, \"max_tokens\": 24, \"stop\": \"girl\", \"stream\": true}");
     int done = 0;
     json_t *ev = sse_events(r.body, &done);
@@ -510,33 +441,33 @@ static void test_errors(void **state) {
     server s;
     serve_start(&s, f->d, "", "--model model --chat-template chatml --max-body-bytes 2000 --max-prompt-tokens 40 --max-tokens 100");
     const char *C = "/v1/completions", *CH = "/v1/chat/completions";
-    expect_error(http(s.port, C, "{\"prompt\": \"x\""), 400, NULL, NULL);
-    expect_error(http(s.port, C, "[1, 2]"), 400, NULL, NULL);
-    expect_error(http(s.port, C, "{\"prompt\": \"x\", \"temperature\": \"hot\"}"), 400, "temperature", "invalid_type");
-    expect_error(http(s.port, C, "{\"prompt\": \"x\", \"temperature\": 3}"), 400, "temperature", "invalid_value");
-    expect_error(http(s.port, C, "{\"prompt\": \"x\", \"n\": 0}"), 400, "n", "invalid_value");
-    expect_error(http(s.port, C, "{\"prompt\": \"x\", \"stop\": 5}"), 400, "stop", "invalid_type");
-    expect_error(http(s.port, C, "{\"prompt\": \"x\", \"best_of\": 3}"), 400, "best_of", "unsupported_parameter");
-    expect_error(http(s.port, C, "{\"prompt\": \"x\", \"frobnicate\": true}"), 400, "frobnicate", "unknown_parameter");
-    expect_error(http(s.port, C, "{\"temperature\": 0}"), 400, "prompt", "missing_required_parameter");
-    expect_error(http(s.port, C, "{\"prompt\": [1, 99999]}"), 400, "prompt", "invalid_value");
-    expect_error(http(s.port, CH, "{\"messages\": []}"), 400, "messages", "empty_array");
-    expect_error(http(s.port, CH, "{\"messages\": [{\"role\": \"wizard\", \"content\": \"x\"}]}"), 400, "messages[0].role",
+    expect_error(tu_http(s.port, C, "{\"prompt\": \"x\""), 400, NULL, NULL);
+    expect_error(tu_http(s.port, C, "[1, 2]"), 400, NULL, NULL);
+    expect_error(tu_http(s.port, C, "{\"prompt\": \"x\", \"temperature\": \"hot\"}"), 400, "temperature", "invalid_type");
+    expect_error(tu_http(s.port, C, "{\"prompt\": \"x\", \"temperature\": 3}"), 400, "temperature", "invalid_value");
+    expect_error(tu_http(s.port, C, "{\"prompt\": \"x\", \"n\": 0}"), 400, "n", "invalid_value");
+    expect_error(tu_http(s.port, C, "{\"prompt\": \"x\", \"stop\": 5}"), 400, "stop", "invalid_type");
+    expect_error(tu_http(s.port, C, "{\"prompt\": \"x\", \"best_of\": 3}"), 400, "best_of", "unsupported_parameter");
+    expect_error(tu_http(s.port, C, "{\"prompt\": \"x\", \"frobnicate\": true}"), 400, "frobnicate", "unknown_parameter");
+    expect_error(tu_http(s.port, C, "{\"temperature\": 0}"), 400, "prompt", "missing_required_parameter");
+    expect_error(tu_http(s.port, C, "{\"prompt\": [1, 99999]}"), 400, "prompt", "invalid_value");
+    expect_error(tu_http(s.port, CH, "{\"messages\": []}"), 400, "messages", "empty_array");
+    expect_error(tu_http(s.port, CH, "{\"messages\": [{\"role\": \"wizard\", \"content\": \"x\"}]}"), 400, "messages[0].role",
                  "invalid_value");
-    expect_error(http(s.port, CH, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"logprobs\": true}"), 400,
+    expect_error(tu_http(s.port, CH, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"logprobs\": true}"), 400,
                  "logprobs", "unsupported_parameter");
-    expect_error(http(s.port, C, "{\"prompt\": \"x\", \"model\": \"gpt-4o\"}"), 404, "model", "model_not_found");
-    expect_error(http(s.port, C, "{\"prompt\": \"x\", \"max_tokens\": 101}"), 400, "max_tokens", "invalid_value");
+    expect_error(tu_http(s.port, C, "{\"prompt\": \"x\", \"model\": \"gpt-4o\"}"), 404, "model", "model_not_found");
+    expect_error(tu_http(s.port, C, "{\"prompt\": \"x\", \"max_tokens\": 101}"), 400, "max_tokens", "invalid_value");
     char big[4096];
     snprintf(big, sizeof big, "{\"prompt\": \"%0*d\"}", 3000, 0);
-    expect_error(http(s.port, C, big), 413, NULL, "request_too_large");
-    expect_error(http_ex(s.port, C, big, NULL, 1), 413, NULL, "request_too_large"); /* chunked: no Content-Length */
+    expect_error(tu_http(s.port, C, big), 413, NULL, "request_too_large");
+    expect_error(tu_http_ex(s.port, C, big, NULL, 1), 413, NULL, "request_too_large"); /* chunked: no Content-Length */
     char longp[1024] = "{\"prompt\": \"";
     for (int i = 0; i < 60; i++) strcat(longp, "a cat ");
     strcat(longp, "\"}");
-    expect_error(http(s.port, C, longp), 400, "prompt", "context_length_exceeded");
+    expect_error(tu_http(s.port, C, longp), 400, "prompt", "context_length_exceeded");
     /* the same server still answers */
-    resp r = http(s.port, C, "{\"prompt\": \"x\", \"max_tokens\": 3}");
+    tu_resp r = tu_http(s.port, C, "{\"prompt\": \"x\", \"max_tokens\": 3}");
     assert_int_equal(r.status, 200);
     free(r.body);
     assert_int_equal(serve_stop(&s), 0);
@@ -555,19 +486,19 @@ static void test_auth(void **state) {
     server s;
     serve_start(&s, f->d, "SERVE_TEST_KEY=k3y-s3cr3t-42", "--model model --api-key-env SERVE_TEST_KEY");
     const char *body = "{\"prompt\": \"Once\", \"max_tokens\": 4}";
-    expect_error(http_ex(s.port, "/v1/completions", body, NULL, 0), 401, NULL, NULL);
-    expect_error(http_ex(s.port, "/v1/completions", body, "k3y-s3cr3t-4", 0), 401, NULL, "invalid_api_key");
-    expect_error(http_ex(s.port, "/v1/completions", body, "k3y-s3cr3t-421", 0), 401, NULL, "invalid_api_key");
-    expect_error(http_ex(s.port, "/v1/models", NULL, "wrong", 0), 401, NULL, "invalid_api_key");
-    resp r = http_ex(s.port, "/v1/completions", body, "k3y-s3cr3t-42", 0);
+    expect_error(tu_http_ex(s.port, "/v1/completions", body, NULL, 0), 401, NULL, NULL);
+    expect_error(tu_http_ex(s.port, "/v1/completions", body, "k3y-s3cr3t-4", 0), 401, NULL, "invalid_api_key");
+    expect_error(tu_http_ex(s.port, "/v1/completions", body, "k3y-s3cr3t-421", 0), 401, NULL, "invalid_api_key");
+    expect_error(tu_http_ex(s.port, "/v1/models", NULL, "wrong", 0), 401, NULL, "invalid_api_key");
+    tu_resp r = tu_http_ex(s.port, "/v1/completions", body, "k3y-s3cr3t-42", 0);
     assert_int_equal(r.status, 200);
     assert_null(strstr(r.body, "s3cr3t"));
     free(r.body);
     /* the scheme is case-insensitive (RFC 9110) */
-    r = http_ex(s.port, "/v1/completions", body, "raw:Authorization: bearer  k3y-s3cr3t-42", 0);
+    r = tu_http_ex(s.port, "/v1/completions", body, "raw:Authorization: bearer  k3y-s3cr3t-42", 0);
     assert_int_equal(r.status, 200);
     free(r.body);
-    r = http_ex(s.port, "/health", NULL, "k3y-s3cr3t-42", 0);
+    r = tu_http_ex(s.port, "/health", NULL, "k3y-s3cr3t-42", 0);
     assert_int_equal(r.status, 200);
     free(r.body);
     char *ep = strdup(s.err_path);
@@ -598,7 +529,7 @@ static void *client_main(void *arg) {
     for (int i = c->first; i < c->first + c->count; i++) {
         char body[256];
         snprintf(body, sizeof body, "{\"prompt\": \"Once upon a time %d\", \"temperature\": 0, \"max_tokens\": 32}", i);
-        resp r = http(c->port, "/v1/completions", body);
+        tu_resp r = tu_http(c->port, "/v1/completions", body);
         json_error_t je;
         json_t *j = r.status == 200 ? json_loads(r.body, 0, &je) : NULL;
         const char *t = j ? choice_text(j, 0, 0) : NULL;
@@ -637,7 +568,7 @@ static void test_concurrent_clients(void **state) {
         assert_string_equal(texts[i], json_string_value(json_object_get(json_array_get(want, (size_t)i), "completion")));
         free(texts[i]);
     }
-    resp r = http(s.port, "/health", NULL);
+    tu_resp r = tu_http(s.port, "/health", NULL);
     json_t *h = parse(&r);
     long served = (long)json_integer_value(json_object_get(h, "requests_served"));
     double steps = (double)json_integer_value(json_object_get(h, "decode_steps")),
@@ -655,12 +586,12 @@ static void test_concurrent_clients(void **state) {
 
 typedef struct streamer {
     int port;
-    resp r;
+    tu_resp r;
 } streamer;
 
 static void *stream_main(void *arg) {
     streamer *st = arg;
-    st->r = http(st->port, "/v1/completions",
+    st->r = tu_http(st->port, "/v1/completions",
                  "{\"prompt\": \"Once upon a time\", \"temperature\": 0, \"max_tokens\": 400, \"n\": 12, \"stream\": true}");
     return NULL;
 }
@@ -669,7 +600,7 @@ static void *stream_main(void *arg) {
 static void wait_decoding(int port) {
     int seen = 0;
     for (int i = 0; i < 3000 && !seen; i++) {
-        resp h = http(port, "/health", NULL);
+        tu_resp h = tu_http(port, "/health", NULL);
         json_t *j = h.status == 200 ? parse(&h) : NULL;
         seen = j && json_integer_value(json_object_get(j, "sequences_active")) > 0;
         json_decref(j);
@@ -692,7 +623,7 @@ static void test_sigterm_finishes_in_flight(void **state) {
     /* the listening socket closes: new connections are refused */
     int refused = 0;
     for (int i = 0; i < 3000 && !refused; i++) {
-        resp h = http(s.port, "/health", NULL);
+        tu_resp h = tu_http(s.port, "/health", NULL);
         refused = h.curl_rc == CURLE_COULDNT_CONNECT;
         free(h.body);
         if (!refused) usleep(2000);
@@ -737,7 +668,7 @@ static void test_concurrency_limit(void **state) {
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, stream_main, &st), 0);
     wait_decoding(s.port);
-    resp r = http(s.port, "/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 2}");
+    tu_resp r = tu_http(s.port, "/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 2}");
     if (r.status == 429) {
         json_t *j = parse(&r);
         assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "type")), "requests");
@@ -747,7 +678,7 @@ static void test_concurrency_limit(void **state) {
     pthread_join(th, NULL);
     assert_int_equal(st.r.status, 200);
     free(st.r.body);
-    r = http(s.port, "/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 2}");
+    r = tu_http(s.port, "/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 2}");
     assert_int_equal(r.status, 200);
     free(r.body);
     assert_int_equal(serve_stop(&s), 0);
@@ -765,7 +696,7 @@ static long wait_all_idle(int port) {
     int idle = 0;
     long tokens = 0;
     for (int i = 0; i < 3000 && !idle; i++) {
-        resp h = http(port, "/health", NULL);
+        tu_resp h = tu_http(port, "/health", NULL);
         json_t *j = parse(&h);
         idle = json_integer_value(json_object_get(j, "requests_in_flight")) == 0 &&
                json_integer_value(json_object_get(j, "sequences_active")) == 0 &&
@@ -812,7 +743,7 @@ static void test_client_leaves_mid_stream(void **state) {
     printf("  a whole-reply client left after 100 ms: %ld of %d tokens decoded before its job was cancelled\n",
            after - tokens, 12 * 400);
     assert_true(after - tokens < 12 * 400);
-    resp r = http(s.port, "/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 2}");
+    tu_resp r = tu_http(s.port, "/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 2}");
     assert_int_equal(r.status, 200);
     free(r.body);
     assert_int_equal(serve_stop(&s), 0);

@@ -1,5 +1,7 @@
-/* tu_serve_spawn (testlib_serve.h). */
+/* tu_serve_spawn and the libcurl requests of testlib_serve.h. */
 #include "testlib_serve.h"
+
+#include <curl/curl.h>
 
 #include "testutil.h"
 
@@ -49,3 +51,65 @@ pid_t tu_serve_spawn(const char *cmd, const char *err_path, int *port) {
     }
     return pid;
 }
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
+    tu_resp *r = ud;
+    char *b = realloc(r->body, r->len + sz * n + 1);
+    if (!b) return 0;
+    memcpy(b + r->len, p, sz * n);
+    r->body = b;
+    r->len += sz * n;
+    b[r->len] = '\0';
+    return sz * n;
+}
+
+typedef struct upload {
+    const char *data;
+    size_t len, pos;
+} upload;
+
+static size_t on_read(char *buf, size_t sz, size_t n, void *ud) {
+    upload *u = ud;
+    size_t k = u->len - u->pos < sz * n ? u->len - u->pos : sz * n;
+    memcpy(buf, u->data + u->pos, k);
+    u->pos += k;
+    return k;
+}
+
+tu_resp tu_http_ex(int port, const char *path, const char *body, const char *key, int chunked) {
+    tu_resp r = {0};
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    char url[256], auth[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    if (key) { /* "raw:HEADER" sends HEADER as it is */
+        if (!strncmp(key, "raw:", 4)) snprintf(auth, sizeof auth, "%s", key + 4);
+        else snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+        h = curl_slist_append(h, auth);
+    }
+    upload u = {body, body ? strlen(body) : 0, 0};
+    if (chunked) {
+        h = curl_slist_append(h, "Transfer-Encoding: chunked");
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, &u);
+    } else if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    r.curl_rc = (int)curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (!r.body) r.body = calloc(1, 1);
+    return r;
+}
+
+tu_resp tu_http(int port, const char *path, const char *body) { return tu_http_ex(port, path, body, NULL, 0); }
+
