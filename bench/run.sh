@@ -146,3 +146,29 @@ else
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$B/bench_serve" --model "$OUT/stories260K" --layers 4 --clients 32 \
         --requests 500 --new 64 --parallel 32 | tee "$OUT/serve_anchor.txt"
 fi
+
+echo "== data parallel: mpirun -np 2 anchor train (1 thread per rank) vs one process with 2 threads, the same"
+echo "   global batch (4 pairs x 512 tokens per optimiser step), APO-zero, SmolLM2-135M-shaped random model, fp32"
+if ! command -v mpirun >/dev/null 2>&1 || ! ldd "$B/anchor" | grep -q libmpi; then
+    echo "(mpirun absent or anchor built without MPI; data-parallel benchmark skipped)"
+else
+    rm -rf "$OUT/mpi"
+    "$B/bench_mpi" "$OUT/mpi" --pairs 16 --tokens 512
+    MPI_ARGS="--model $OUT/mpi/model --data $OUT/mpi/pairs.jsonl --loss-type apo_zero --max-steps 4 --logging-steps 1 --max-tokens 4096 --no-memory-check"
+    mpi_rate() { # metrics.jsonl -> mean tokens/s of steps 2.. (step 1 warms up)
+        awk -F'"tokens_per_second": ' 'NR > 1 { split($2, a, "}"); s += a[1]; n++ } END { if (n) printf "%.0f", s / n }' "$1"
+    }
+    t0=$(date +%s.%N)
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 "$B/anchor" train $MPI_ARGS \
+        --per-device-train-batch-size 4 --output-dir "$OUT/mpi/one" 2> "$OUT/mpi/one.log"
+    t1=$(date +%s.%N)
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS \
+        OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 "$B/anchor" train $MPI_ARGS \
+        --per-device-train-batch-size 2 --output-dir "$OUT/mpi/two" 2> "$OUT/mpi/two.log"
+    t2=$(date +%s.%N)
+    one=$(mpi_rate "$OUT/mpi/one/metrics.jsonl"); two=$(mpi_rate "$OUT/mpi/two/metrics.jsonl")
+    echo "1 process x 2 threads: $one tok/s (run $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s incl. loading and the reference pass)" | tee "$OUT/mpi_train.txt"
+    echo "2 ranks x 1 thread:    $two tok/s (run $(awk "BEGIN { printf \"%.1f\", $t2 - $t1 }") s)  ratio $(awk "BEGIN { printf \"%.2f\", $two / $one }")" | tee -a "$OUT/mpi_train.txt"
+    grep "summing gradients" "$OUT/mpi/two.log" | sed 's/^anchor train: /   /' | tee -a "$OUT/mpi_train.txt"
+    rm -rf "$OUT/mpi/model" "$OUT/mpi/one" "$OUT/mpi/two"
+fi

@@ -11,7 +11,7 @@
 # and the tests that need them skip with a message. --check only mentions them.
 set -eu
 
-PKGS="build-essential cmake pkg-config libopenblas-dev libjansson-dev libcmocka-dev libpcre2-dev libutf8proc-dev libyaml-dev libcurl4-openssl-dev libsqlite3-dev libdnnl-dev libexttextcat-dev libmicrohttpd-dev"
+PKGS="build-essential cmake pkg-config libopenblas-dev libjansson-dev libcmocka-dev libpcre2-dev libutf8proc-dev libyaml-dev libcurl4-openssl-dev libsqlite3-dev libdnnl-dev libexttextcat-dev libmicrohttpd-dev libopenmpi-dev openmpi-bin"
 if [ "${ANCHOR_WITH_TORCH:-0}" = 1 ]; then
     PKGS="$PKGS python3-torch python3-numpy"
 fi

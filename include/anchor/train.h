@@ -30,6 +30,7 @@ typedef struct anc_train_status {
     int64_t tokens;
     const char *phase;   /* "ref" while computing reference log-probs, "train", "eval" */
     size_t done, total;  /* progress within the phase (pairs for "ref"/"eval") */
+    double comm_seconds; /* "train" under data parallelism: time so far in summing gradients across processes */
 } anc_train_status;
 
 typedef void (*anc_train_report_fn)(void *ctx, const anc_train_status *s);

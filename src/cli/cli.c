@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "core/comm.h"
 
 #include <jansson.h>
 
@@ -133,7 +134,12 @@ const char *cli_parse_int(const cli_opt *o, const char *v, long *out) {
 }
 
 int cli_fail(const char *cmd, const anc_error *err) {
-    fprintf(stderr, "anchor %s: error: %s\n", cmd, err->message[0] ? err->message : anc_status_name(err->code));
+    const anc_comm *c = cli_comm();
+    if (c)
+        fprintf(cli_errors(), "anchor %s: error (rank %d of %d): %s\n", cmd, c->rank, c->size,
+                err->message[0] ? err->message : anc_status_name(err->code));
+    else
+        fprintf(stderr, "anchor %s: error: %s\n", cmd, err->message[0] ? err->message : anc_status_name(err->code));
     return 1;
 }
 

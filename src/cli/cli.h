@@ -5,6 +5,7 @@
 #define ANCHOR_CLI_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -83,6 +84,19 @@ const char *cli_find_config(int argc, char **argv);
 
 /* Prints "anchor CMD: error: message" to stderr and returns exit code 1. */
 int cli_fail(const char *cmd, const anc_error *err);
+
+/* Under mpirun (cli_mpi.c). cli_mpi_start, first thing in main: MPI
+ * started when a launcher started more than one process (0, or the exit
+ * code when this build has no MPI or the command does not run in
+ * parallel); the cores of a machine divided between its ranks; ranks > 0
+ * quiet. cli_comm: the job's anc_comm, NULL for one process. cli_errors:
+ * where errors go (rank > 0's real stderr). cli_mpi_end(rc): a non-zero
+ * rc ends the whole job (MPI_Abort), else MPI is finalised; returns rc. */
+struct anc_comm;
+int cli_mpi_start(int *argc, char ***argv);
+struct anc_comm *cli_comm(void);
+FILE *cli_errors(void);
+int cli_mpi_end(int rc);
 /* Prints a usage error and returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

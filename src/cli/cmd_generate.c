@@ -34,5 +34,6 @@ int cmd_generate(int argc, char **argv) {
     if (o.max_new_tokens < 1 || o.samples_per_prompt < 1 || o.parallel < 1 || o.temperature < 0)
         return cli_usage_error("generate",
                                "--max-new-tokens, --samples-per-prompt and --parallel must be >= 1, --temperature >= 0");
+    o.comm = cli_comm(); /* under mpirun: the completions divided between the ranks */
     return cli_generate_exec(&o);
 }

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/blas.h"
+#include "core/comm.h"
 #include "flow/advise.h"
 #include "flow/train.h"
 
@@ -14,6 +15,8 @@ typedef struct train_progress {
     int tty;
     const char *last_phase;
     cli_progress bar;
+    double comm_s;     /* the latest status's comm_seconds */
+    double steps_from; /* when the last phase before the optimiser steps reported */
 } train_progress;
 
 static void report(void *ctx, const anc_train_status *s) {
@@ -30,6 +33,7 @@ static void report(void *ctx, const anc_train_status *s) {
         return;
     }
     if (strcmp(s->phase, "train") != 0) {
+        if (s->step == 0) p->steps_from = cli_now();
         if (p->last_phase != s->phase) {
             cli_progress_init(&p->bar, strcmp(s->phase, "ref") == 0 ? "reference log-probs" :
                                        strcmp(s->phase, "ref-eval") == 0 ? "reference log-probs (eval)" : "evaluation", "pairs");
@@ -39,6 +43,7 @@ static void report(void *ctx, const anc_train_status *s) {
         if (s->done == s->total) cli_progress_done(&p->bar);
         return;
     }
+    p->comm_s = s->comm_seconds;
     if (p->last_phase != s->phase) {
         p->start = cli_now();
         p->last_phase = s->phase;
@@ -98,12 +103,18 @@ int cmd_train(int argc, char **argv) {
     if (anc_train_opts_auto(&o) && (rc = run_advisor(&o))) return rc;
     if (anc_train_opts_config(&o, &c, &err)) return cli_usage_error("train", "%s", err.message);
     if (c.bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */
+    c.comm = cli_comm(); /* under mpirun: data parallel */
     train_progress prog;
     memset(&prog, 0, sizeof prog);
     prog.tty = isatty(2);
     double t0 = cli_now();
     if (anc_train(&c, report, &prog, &err)) return cli_fail("train", &err);
-    fprintf(stderr, "anchor train: done in %.1fs; model, metrics.jsonl and train_config.yaml in %s\n", cli_now() - t0,
-            o.output_dir);
+    double el = cli_now() - t0;
+    fprintf(stderr, "anchor train: done in %.1fs; model, metrics.jsonl and train_config.yaml in %s\n", el, o.output_dir);
+    if (c.comm) {
+        double steps_s = cli_now() - (prog.steps_from > 0 ? prog.steps_from : t0);
+        fprintf(stderr, "anchor train: %d processes; summing gradients took %.2fs of the %.1fs of optimiser steps (%.1f%%)\n",
+                c.comm->size, prog.comm_s, steps_s, steps_s > 0 ? 100.0 * prog.comm_s / steps_s : 0.0);
+    }
     return 0;
 }

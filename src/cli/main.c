@@ -40,6 +40,9 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     if (anc_spawn_follow_parent() != 0) return 1;
     anc_blas_select_core(argv);
+    /* after the re-exec above, before any thread: MPI when mpirun started several processes */
+    int rc = cli_mpi_start(&argc, &argv);
+    if (rc) return rc;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -55,7 +58,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) return cli_mpi_end(commands[i].run(argc - 1, argv + 1));
     fprintf(stderr, "anchor: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

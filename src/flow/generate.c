@@ -164,16 +164,23 @@ static anc_status resume(gen_run *g, size_t *kept, anc_error *err) {
     g->sub_res = calloc_n(g->n_req, sizeof *g->sub_res);
     if (!g->done || !g->map || !g->sub || !g->sub_res) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     int other = 0;
-    if (anc_gen_partial_open(&g->gp, g->o->out, sig, g->n_req, (int)g->o->max_new_tokens, g->m->cfg.vocab_size, g->res,
-                             g->done, kept, &other, g->hooks, err))
-        return err->code;
-    g->partial_open = 1;
-    if (other) anc_flow_note(g->hooks, "%s was left by a run with other settings; starting over", g->gp.path);
-    if (*kept)
-        anc_flow_note(g->hooks, "continuing: %zu of %zu completions kept from an interrupted run (%s)", *kept, g->n_req,
-                      g->gp.path);
+    anc_comm *comm = g->o->comm;
+    if (anc_comm_rank(comm) == 0) {
+        if (anc_gen_partial_open(&g->gp, g->o->out, sig, g->n_req, (int)g->o->max_new_tokens, g->m->cfg.vocab_size,
+                                 g->res, g->done, kept, &other, g->hooks, err))
+            return err->code;
+        g->partial_open = 1;
+        if (other) anc_flow_note(g->hooks, "%s was left by a run with other settings; starting over", g->gp.path);
+        if (*kept)
+            anc_flow_note(g->hooks, "continuing: %zu of %zu completions kept from an interrupted run (%s)", *kept,
+                          g->n_req, g->gp.path);
+    }
+    /* what rank 0 kept is done for every rank */
+    if (anc_comm_bcast(comm, g->done, g->n_req, err)) return err->code;
+    size_t todo = 0;
+    const size_t W = (size_t)anc_comm_size(comm), R = (size_t)anc_comm_rank(comm);
     for (size_t q = 0; q < g->n_req; q++)
-        if (!g->done[q]) {
+        if (!g->done[q] && todo++ % W == R) {
             g->map[g->n_sub] = q;
             g->sub[g->n_sub++] = g->reqs[q];
         }
@@ -182,7 +189,69 @@ static anc_status resume(gen_run *g, size_t *kept, anc_error *err) {
 
 static void on_done(void *ctx, int req, const anc_gen_result *r) {
     gen_run *g = ctx;
-    anc_gen_partial_add(&g->gp, g->map[req], r);
+    if (g->partial_open) anc_gen_partial_add(&g->gp, g->map[req], r);
+}
+
+/* Under data parallelism: every rank's completions to rank 0, as records of
+ * int32 words (request index low, high, n, finish, capped, ids...). */
+static anc_status collect(gen_run *g, anc_error *err) {
+    anc_comm *comm = g->o->comm;
+    int W = anc_comm_size(comm);
+    if (W <= 1) return ANC_OK;
+    size_t words = 0;
+    for (size_t j = 0; j < g->n_sub; j++) words += 5 + (size_t)g->sub_res[j].n;
+    int32_t *rec = malloc(sizeof(int32_t) * (words ? words : 1));
+    size_t *lens = malloc(sizeof(size_t) * (size_t)W);
+    if (!rec || !lens) {
+        free(rec);
+        free(lens);
+        return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    }
+    size_t at = 0;
+    for (size_t j = 0; j < g->n_sub; j++) {
+        const anc_gen_result *r = &g->sub_res[j];
+        uint64_t q = g->map[j];
+        rec[at++] = (int32_t)(uint32_t)q;
+        rec[at++] = (int32_t)(uint32_t)(q >> 32);
+        rec[at++] = r->n;
+        rec[at++] = (int32_t)r->finish;
+        rec[at++] = r->capped;
+        if (r->n) memcpy(rec + at, r->ids, sizeof(int32_t) * (size_t)r->n);
+        at += (size_t)r->n;
+    }
+    void *all = NULL;
+    anc_status st = anc_comm_gather_bytes(comm, rec, sizeof(int32_t) * words, &all, lens, err);
+    free(rec);
+    if (!st && anc_comm_rank(comm) == 0) {
+        size_t total = 0;
+        for (int r = 0; r < W; r++) total += lens[r];
+        const int32_t *w = all;
+        size_t nw = total / sizeof(int32_t);
+        /* rank 0's own records come first; its results are in sub_res already */
+        for (size_t i = lens[0] / sizeof(int32_t); !st && i + 5 <= nw;) {
+            uint64_t q = (uint64_t)(uint32_t)w[i] | (uint64_t)(uint32_t)w[i + 1] << 32;
+            int32_t n = w[i + 2];
+            if (q >= g->n_req || n < 0 || (size_t)n > nw - i - 5) {
+                st = anc_error_set(err, ANC_ERR_IO, "a completion from another rank is malformed");
+                break;
+            }
+            anc_gen_result *r = &g->res[q];
+            free(r->ids);
+            r->ids = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+            if (!r->ids) {
+                st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+                break;
+            }
+            r->n = n;
+            r->finish = (anc_finish_reason)w[i + 3];
+            r->capped = w[i + 4];
+            if (n) memcpy(r->ids, w + i + 5, sizeof(int32_t) * (size_t)n);
+            i += 5 + (size_t)n;
+        }
+    }
+    free(all);
+    free(lens);
+    return st;
 }
 
 static void on_progress(void *ctx, size_t done, size_t total, int64_t tokens) {
@@ -214,6 +283,7 @@ static anc_status decode(gen_run *g, anc_error *err) {
     anc_flow_progress start = {"completions", 0, 0, g->n_sub, 0};
     anc_flow_progress_report(g->hooks, &start);
     if (anc_generate(g->m, g->sub, (int)g->n_sub, &gc, g->sub_res, on_progress, g, err)) return err->code;
+    if (collect(g, err)) return err->code;
     for (size_t j = 0; j < g->n_sub; j++) {
         g->res[g->map[j]] = g->sub_res[j];
         g->sub_res[j].ids = NULL;
@@ -326,12 +396,15 @@ anc_status anc_generate_run(const anc_generate_opts *o, const anc_flow_hooks *ho
                            g.rows.n, o->samples_per_prompt, INT32_MAX);
     if (!st) st = resume(&g, &res->kept, err);
     if (!st) st = decode(&g, err);
-    if (!st) {
+    if (!st && anc_comm_rank(o->comm) == 0) {
+        /* rank 0 holds every completion */
         for (size_t q = 0; q < g.n_req; q++) res->capped += g.res[q].capped != 0;
         res->context = g.m->cfg.max_position_embeddings;
         res->completions = g.n_req;
         st = write_output(&g, &res->tokens, err);
     }
+    /* the others end when rank 0 has written OUT, with its outcome */
+    if (anc_comm_size(o->comm) > 1) st = anc_comm_agree(o->comm, st, err);
     if (!st) {
         anc_gen_partial_close(&g.gp, 1);
         g.partial_open = 0;

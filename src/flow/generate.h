@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/comm.h"
 #include "core/error.h"
 #include "flow/flow.h"
 #include "flow/options.h"
@@ -27,6 +28,11 @@ typedef struct anc_generate_opts {
     const char *chat_template;  /* NAME|FILE overriding the tokenizer's */
     int bf16;                   /* bf16 matrix products */
     const char *adapter;        /* PEFT LoRA adapter merged into the model */
+    /* Not an option: data parallelism (borrowed; NULL: one process). Each
+     * rank decodes every size-th of the completions still to make; rank 0
+     * alone reads and writes OUT.partial (its own completions) and writes
+     * OUT in input order, so the output equals one process's. */
+    anc_comm *comm;
 } anc_generate_opts;
 
 /* The option table of generate (the command's flags and the pipeline kind's

@@ -131,6 +131,8 @@ anc_status anc_train_signature(const anc_train_config *c, uint64_t data_hash, ch
               (long long)c->warmup_steps);
     anc_sbuf_printf(&b, "per_device_train_batch_size: %lld\ngradient_accumulation_steps: %lld\n", (long long)c->batch_size,
               (long long)c->grad_accum);
+    /* the global batch is per-device batch x processes (anc_train_config.comm) */
+    anc_sbuf_printf(&b, "processes: %d\n", anc_comm_size(c->comm));
     anc_sbuf_printf(&b, "num_train_epochs: %.17g\nmax_steps: %lld\nmax_grad_norm: %.17g\nseed: %llu\nmax_tokens: %lld\n", c->epochs,
               (long long)c->max_steps, c->max_grad_norm, (unsigned long long)c->seed, (long long)c->max_tokens);
     anc_sbuf_printf(&b, "no_precompute_ref: %s\nbf16: %s\n", c->precompute_ref ? "false" : "true", c->bf16 ? "true" : "false");
@@ -172,6 +174,10 @@ anc_status anc_train_signature_check(const char *then, const char *now, const ch
             size_t klen = (size_t)(colon - l), nv = n - klen - 2, ov = 0;
             const char *v = colon + 2;
             const char *old = sig_value(then, l, klen, &ov);
+            if (!old && klen == 9 && !strncmp(l, "processes", 9)) {
+                old = "1"; /* recorded since runs could span processes; before, always one */
+                ov = 1;
+            }
             if (!old) {
                 old = "(not recorded)";
                 ov = strlen(old);

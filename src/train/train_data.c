@@ -73,8 +73,49 @@ uint64_t anc_train_data_hash(const anc_train_data *d) {
     return h;
 }
 
+/* Reads the cache at path into chosen/rejected; 1 when it held n values. */
+static int read_ref_cache(const char *path, uint64_t n, float *chosen, float *rejected) {
+    if (!anc_path_exists(path)) return 0;
+    anc_safetensors *sf = NULL;
+    anc_error e = {0};
+    int ok = 0;
+    if (anc_st_open(&sf, path, &e) == ANC_OK) {
+        const anc_st_tensor *c = anc_st_find(sf, "chosen"), *r = anc_st_find(sf, "rejected");
+        ok = c && r && c->n_elems == n && r->n_elems == n && anc_st_read_f32(c, chosen, n, &e) == ANC_OK &&
+             anc_st_read_f32(r, rejected, n, &e) == ANC_OK;
+        anc_st_close(sf);
+    }
+    return ok; /* an unreadable cache is recomputed and replaced */
+}
+
+/* This rank's share of the pairs scored, then every rank's exchanged. */
+static anc_status score_shared(const anc_model *ref, const anc_pairset *ps, int64_t max_tokens, anc_comm *comm,
+                               float *chosen, float *rejected, anc_progress_fn progress, void *ctx, anc_error *err) {
+    size_t lo, hi, n = ps->n;
+    anc_comm_share(comm, anc_comm_rank(comm), n, &lo, &hi);
+    anc_pairset mine = {ps->pairs + lo, hi - lo};
+    anc_acts *a = anc_acts_create_forward_only();
+    anc_status st = a ? anc_score_pairs(ref, a, &mine, max_tokens, chosen + lo, rejected + lo, progress, ctx, err)
+                      : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    anc_acts_free(a);
+    if (st || anc_comm_size(comm) <= 1) return st;
+    float *both = malloc(sizeof(float) * 2 * (n ? n : 1));
+    if (!both) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    for (size_t i = lo; i < hi; i++) {
+        both[2 * i] = chosen[i];
+        both[2 * i + 1] = rejected[i];
+    }
+    st = anc_comm_allgather_shares(comm, both, n, 2 * sizeof(float), err);
+    for (size_t i = 0; !st && i < n; i++) {
+        chosen[i] = both[2 * i];
+        rejected[i] = both[2 * i + 1];
+    }
+    free(both);
+    return st;
+}
+
 anc_status anc_ref_logps_cached(const anc_model *ref, const anc_train_data *d, const char *dir, const char *tag,
-                                int64_t max_tokens, float *chosen, float *rejected, int *was_cached,
+                                int64_t max_tokens, anc_comm *comm, float *chosen, float *rejected, int *was_cached,
                                 anc_progress_fn progress, void *ctx, anc_error *err) {
     *was_cached = 0;
     uint64_t h = ANC_HASH_INIT;
@@ -96,26 +137,17 @@ anc_status anc_ref_logps_cached(const anc_model *ref, const anc_train_data *d, c
     char *path = anc_path_join(dir, name);
     if (!path) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     const uint64_t n = d->ps.n;
-    anc_status st = ANC_OK;
-    if (anc_path_exists(path)) {
-        anc_safetensors *sf = NULL;
-        if (anc_st_open(&sf, path, err) == ANC_OK) {
-            const anc_st_tensor *c = anc_st_find(sf, "chosen"), *r = anc_st_find(sf, "rejected");
-            if (c && r && c->n_elems == n && r->n_elems == n && anc_st_read_f32(c, chosen, n, err) == ANC_OK &&
-                anc_st_read_f32(r, rejected, n, err) == ANC_OK) {
-                *was_cached = 1;
-                anc_st_close(sf);
-                free(path);
-                return ANC_OK;
-            }
-            anc_st_close(sf);
-        }
-        /* an unreadable cache is recomputed and replaced */
+    /* rank 0 owns the folder: it reads the cache and tells the others */
+    int32_t cached = anc_comm_rank(comm) == 0 ? read_ref_cache(path, n, chosen, rejected) : 0;
+    anc_status st = anc_comm_bcast(comm, &cached, sizeof cached, err);
+    if (!st && cached) {
+        *was_cached = 1;
+        if (!(st = anc_comm_bcast(comm, chosen, sizeof(float) * n, err))) st = anc_comm_bcast(comm, rejected, sizeof(float) * n, err);
+        free(path);
+        return st;
     }
-    anc_acts *a = anc_acts_create_forward_only();
-    st = anc_score_pairs(ref, a, &d->ps, max_tokens, chosen, rejected, progress, ctx, err);
-    anc_acts_free(a);
-    if (!st) {
+    if (!st) st = score_shared(ref, &d->ps, max_tokens, comm, chosen, rejected, progress, ctx, err);
+    if (!st && anc_comm_rank(comm) == 0) {
         int64_t shape[1] = {(int64_t)n};
         anc_st_write_item items[2] = {{"chosen", ANC_DT_F32, 1, shape, chosen}, {"rejected", ANC_DT_F32, 1, shape, rejected}};
         const char *meta[] = {"format", "anchor-ref-logps", NULL};

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "core/comm.h"
 #include "core/progress.h"
 #include "data/dataset.h"
 #include "data/pairs.h"
@@ -32,9 +33,12 @@ uint64_t anc_train_data_hash(const anc_train_data *d);
 
 /* Reference log-probs of every pair under ref: read from
  * dir/ref_logps-<hash>.safetensors when present (hash of ref weights and
- * data), else computed and written there. chosen[n], rejected[n]. */
+ * data), else computed and written there. chosen[n], rejected[n]. With
+ * comm (NULL: one process) rank 0 reads or writes the cache; when it must
+ * be computed each rank scores its share of the pairs (anc_comm_share) and
+ * every rank ends with all n values; progress counts this rank's share. */
 anc_status anc_ref_logps_cached(const anc_model *ref, const anc_train_data *d, const char *dir, const char *tag,
-                                int64_t max_tokens, float *chosen, float *rejected, int *was_cached,
+                                int64_t max_tokens, anc_comm *comm, float *chosen, float *rejected, int *was_cached,
                                 anc_progress_fn progress, void *ctx, anc_error *err);
 
 #endif

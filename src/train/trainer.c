@@ -224,14 +224,14 @@ static anc_status setup_reference(trainer *t, anc_train_report_fn report, void *
     int cached = 0;
     ref_progress rp = {report, ctx, "ref"};
     if (!t->ref_c || !t->ref_r) st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
-    else st = anc_ref_logps_cached(ref, &t->data, c->output_dir, "train", c->max_tokens, t->ref_c,
+    else st = anc_ref_logps_cached(ref, &t->data, c->output_dir, "train", c->max_tokens, c->comm, t->ref_c,
                                                          t->ref_r, &cached, ref_progress_cb, &rp, err);
     if (!st && t->eval.ps.n) {
         t->eval_ref_c = malloc(sizeof(float) * t->eval.ps.n);
         t->eval_ref_r = malloc(sizeof(float) * t->eval.ps.n);
         rp.phase = "ref-eval";
         if (!t->eval_ref_c || !t->eval_ref_r) st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
-        else st = anc_ref_logps_cached(ref, &t->eval, c->output_dir, "eval", c->max_tokens, t->eval_ref_c, t->eval_ref_r,
+        else st = anc_ref_logps_cached(ref, &t->eval, c->output_dir, "eval", c->max_tokens, c->comm, t->eval_ref_c, t->eval_ref_r,
                                         &cached, ref_progress_cb, &rp, err);
     }
     if (ref != t->policy) anc_model_free(ref);
@@ -285,7 +285,11 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         t.orpo |= c->losses[i] == ANC_LOSS_ORPO;
     }
 
-    if ((st = anc_run_dir_open(&rd, c->output_dir, c->resume, err))) goto done;
+    /* rank 0 alone owns the output folder; the others learn where it writes */
+    const int rank0 = anc_comm_rank(c->comm) == 0;
+    const size_t W = (size_t)anc_comm_size(c->comm);
+    if (rank0 && (st = anc_run_dir_open(&rd, c->output_dir, c->resume, err))) goto done;
+    if ((st = anc_comm_bcast_str(c->comm, &rd.work, err))) goto done;
     /* The data first, from the model's config: the memory check needs the
      * largest chunk and runs before any weights are loaded. */
     anc_config mcfg;
@@ -323,7 +327,7 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     if (!(t.acts = anc_acts_create())) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
     anc_acts_set_checkpointing(t.acts, c->gradient_checkpointing);
     if (t.needs_ref && (st = setup_reference(&t, report, ctx, err))) goto done;
-    if ((st = anc_tr_alloc_micro(&t, (size_t)c->batch_size, err))) goto done;
+    if ((st = anc_tr_alloc_micro(&t, (size_t)c->batch_size * W, err))) goto done;
     /* The reference is set up: from here on the policy runs its adapters. */
     if (c->use_peft && (st = setup_lora(&t, report, ctx, err))) goto done;
     float *train_grads;
@@ -341,7 +345,8 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     }
     if (st) goto done;
 
-    const size_t n = t.data.ps.n, B = (size_t)c->batch_size, GA = (size_t)c->grad_accum;
+    /* B: the pairs of one micro-step over all ranks */
+    const size_t n = t.data.ps.n, B = (size_t)c->batch_size * W, GA = (size_t)c->grad_accum;
     const int64_t micro_per_epoch = (int64_t)((n + B - 1) / B);
     const int64_t steps_per_epoch = (micro_per_epoch + (int64_t)GA - 1) / (int64_t)GA;
     const int64_t total = c->max_steps > 0 ? c->max_steps : (int64_t)ceil(c->epochs * (double)steps_per_epoch - 1e-9);
@@ -354,7 +359,13 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
     copy = tokenizer_copy_list(c->model_dir, rd.work);
     if (!metrics_path || !copy) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
     if ((st = run_signature(c, &t.data, &signature, err))) goto done;
-    if (c->resume && anc_train_latest_checkpoint(rd.work, &ckpt_path) > 0) {
+    if (c->resume && rank0 && anc_train_latest_checkpoint(rd.work, &ckpt_path) <= 0) {
+        free(ckpt_path);
+        ckpt_path = NULL;
+    }
+    /* every rank resumes from the checkpoint rank 0 found */
+    if (c->resume && (st = anc_comm_bcast_str(c->comm, &ckpt_path, err))) goto done;
+    if (c->resume && ckpt_path) {
         if ((st = anc_ckpt_load(ckpt_path, t.policy, t.lora, &t.opt, &s, err))) goto done;
         anc_model_sync_bf16(t.policy);
         if (s.seed != c->seed) {
@@ -364,8 +375,8 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         }
         if ((st = check_resume(ckpt_path, signature, err))) goto done;
         t.loss_state = s.loss_state;
-        if ((st = anc_tr_truncate_metrics(metrics_path, s.step, err))) goto done;
-    } else {
+        if (rank0 && (st = anc_tr_truncate_metrics(metrics_path, s.step, err))) goto done;
+    } else if (rank0) {
         /* a fresh metrics file; an auto run's first line is the advisor's verdict (kept on resume: step 0) */
         char *advice = c->advice ? anc_train_advice_metrics_line(c->advice) : NULL;
         if (c->advice && !advice) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
@@ -375,17 +386,18 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         free(advice);
         if (st) goto done;
     }
-    {
+    if (rank0) {
         char *sp = anc_path_join(rd.work, SIGNATURE_NAME);
         st = sp ? anc_write_file_atomic(sp, signature, strlen(signature), err) : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
         free(sp);
         if (st) goto done;
     }
-    mf = fopen(metrics_path, "a");
-    if (!mf) { st = anc_error_set(err, ANC_ERR_IO, "%s: cannot open for writing", metrics_path); goto done; }
+    if (rank0) mf = fopen(metrics_path, "a");
+    if (rank0 && !mf) { st = anc_error_set(err, ANC_ERR_IO, "%s: cannot open for writing", metrics_path); goto done; }
 
     perm = malloc(sizeof(size_t) * n);
     idx = malloc(sizeof(size_t) * B);
+    double comm_s = 0;
     if (!perm || !idx) { st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory"); goto done; }
     if (t.eval.ps.n && c->eval_on_start && s.step == 0 && (st = anc_tr_run_eval(&t, 0, 0.0, mf, report, ctx, err))) goto done;
     int64_t perm_epoch = -1;
@@ -416,6 +428,12 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
             tokens_window += tok;
             s.window_count++;
         }
+        if (W > 1) {
+            /* the step's gradient: the sum of every rank's share */
+            double t0 = now_s();
+            if ((st = anc_comm_allreduce_sum(c->comm, train_grads, t.n_train, err))) goto done;
+            comm_s += now_s() - t0;
+        }
         double norm = anc_clip_grad_norm(train_grads, t.n_train, c->max_grad_norm);
         if (!isfinite(norm)) {
             st = anc_error_set(err, ANC_ERR_NUMERIC, "step %lld: the gradient norm is not finite; stopping (checkpoints written so far are intact)", (long long)step);
@@ -442,8 +460,9 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         rs.loss = s.window[W_LOSS] / cnt;
         rs.reward_accuracy = s.window[W_RA] / cnt;
         rs.reward_margin = s.window[W_RM] / cnt;
+        rs.comm_seconds = comm_s;
         if ((c->logging_steps > 0 && step % c->logging_steps == 0) || step == total) {
-            if ((st = anc_tr_log_line(mf, "", s.window, cnt, unpaired, t.log_rewards, step, epoch_f, norm, lr_next, s.tokens, tps, err))) goto done;
+            if (mf && (st = anc_tr_log_line(mf, "", s.window, cnt, unpaired, t.log_rewards, step, epoch_f, norm, lr_next, s.tokens, tps, err))) goto done;
             memset(s.window, 0, sizeof s.window);
             s.window_count = 0;
             t_window = now_s();
@@ -452,12 +471,12 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         if (t.eval.ps.n && c->eval_steps > 0 && (step % c->eval_steps == 0 || step == total) &&
             (st = anc_tr_run_eval(&t, step, epoch_f, mf, report, ctx, err)))
             goto done;
-        if (c->save_steps > 0 && step % c->save_steps == 0 &&
+        if (rank0 && c->save_steps > 0 && step % c->save_steps == 0 &&
             (st = anc_ckpt_save(rd.work, t.policy, t.lora, &t.opt, &s, (const char *const *)copy, err)))
             goto done;
         if (report) report(ctx, &rs);
     }
-    {
+    if (rank0) {
         anc_dtype dt = c->save_dtype != ANC_DT_INVALID ? c->save_dtype : t.policy->source_dtype;
         if ((st = t.lora ? anc_lora_save_peft(t.lora, rd.work, c->model_dir, err) : anc_model_save_hf(t.policy, rd.work, dt, err)))
             goto done;
@@ -481,6 +500,8 @@ anc_status anc_train(const anc_train_config *c, anc_train_report_fn report, void
         mf = NULL;
         st = anc_run_dir_commit(&rd, err);
     }
+    /* the others end when rank 0 has written the run, with its outcome */
+    st = anc_comm_agree(c->comm, st, err);
 done:
     if (mf) fclose(mf);
     free(signature);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "anchor/train.h"
+#include "core/comm.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "model/lora.h"
@@ -75,6 +76,14 @@ typedef struct anc_train_config {
     anc_lora_config lora;       /* r, alpha, dropout, targets, rsLoRA (defaults: anc_lora_config_default) */
     const char *adapter_dir;    /* NULL: a new adapter; else continue from this PEFT adapter (its r, alpha, targets) */
     const anc_train_advice *advice; /* NULL, or the advisor's verdict behind the loss types (recorded, borrowed) */
+    /* Data parallelism (borrowed; NULL: one process). With N ranks every
+     * micro-step takes N x batch_size pairs in the order one process with
+     * batch N x batch_size takes them; each rank runs forward and backward on
+     * its share, the per-pair log-probs are exchanged so every rank computes
+     * the loss of the whole micro-step, and the gradients are summed before
+     * clipping and the optimiser step, which every rank repeats. Rank 0
+     * alone writes the output folder (metrics, checkpoints, model). */
+    anc_comm *comm;
 } anc_train_config;
 
 /* Fills TRL/transformers defaults (beta 0.1, lr 1e-6, AdamW 0.9/0.999/1e-8,

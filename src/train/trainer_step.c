@@ -192,12 +192,34 @@ anc_status anc_tr_micro_loss(trainer *t, size_t n, double scale, double *win, an
     return ANC_OK;
 }
 
+/* Under data parallelism: every rank's per-pair results of [lo, hi) to
+ * every rank, so each holds the micro-step's n pairs. */
+static anc_status exchange_pairs(trainer *t, size_t n, int with_ref, anc_error *err) {
+    anc_comm *comm = t->cfg->comm;
+    if (anc_comm_size(comm) <= 1) return ANC_OK;
+    float *cols[] = {t->c, t->r, t->lgc, t->lgr, t->rc, t->rr, t->plogp};
+    size_t nc = with_ref ? 6 : 4;
+    if (t->orpo) cols[nc++] = t->plogp;
+    float *buf = malloc(sizeof(float) * nc * (n ? n : 1));
+    if (!buf) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    size_t lo, hi;
+    anc_comm_share(comm, anc_comm_rank(comm), n, &lo, &hi);
+    for (size_t k = lo; k < hi; k++)
+        for (size_t j = 0; j < nc; j++) buf[k * nc + j] = cols[j][k];
+    anc_status st = anc_comm_allgather_shares(comm, buf, n, sizeof(float) * nc, err);
+    for (size_t k = 0; !st && k < n; k++)
+        for (size_t j = 0; j < nc; j++) cols[j][k] = buf[k * nc + j];
+    free(buf);
+    return st;
+}
+
 /* Runs one micro-step on pairs idx[0..n) of d (ref log-probs from rc/rr
- * arrays when precomputed). backward = 0 for evaluation. */
+ * arrays when precomputed). backward = 0 for evaluation. Under data
+ * parallelism this rank runs forward and backward on its share of the n
+ * pairs only (anc_comm_share), and the loss of all n on every rank. */
 anc_status anc_tr_micro_step(trainer *t, const anc_train_data *d, const float *pre_c, const float *pre_r,
                              const size_t *idx, size_t n, double scale, int backward, double *win, int64_t *tokens,
                              anc_error *err) {
-    t->sub.n = n;
     for (size_t k = 0; k < n; k++) {
         t->sub.pairs[k] = d->ps.pairs[idx[k]];
         t->clen[k] = (int32_t)d->ps.pairs[idx[k]].n_chosen;
@@ -210,23 +232,29 @@ anc_status anc_tr_micro_step(trainer *t, const anc_train_data *d, const float *p
         }
         *tokens += anc_pair_tokens(&d->ps.pairs[idx[k]]);
     }
+    size_t lo, hi;
+    anc_comm_share(t->cfg->comm, anc_comm_rank(t->cfg->comm), n, &lo, &hi);
+    t->sub.n = hi; /* packing stops at the end of this rank's share */
     int with_ref = t->needs_ref && !pre_c;
     t->pk.score_prompt = t->orpo;
-    anc_status st = anc_pack_pairs(&t->pk, &t->sub, 0, t->cfg->max_tokens, err);
-    if (st) return st;
-    if (t->pk.n_pairs == n) {
-        if ((st = anc_tr_chunk_forward(t, 0, with_ref, err))) return st;
-        if ((st = anc_tr_micro_loss(t, n, scale, win, err))) return st;
-        return backward ? anc_tr_chunk_backward(t, 0, err) : ANC_OK;
+    anc_status st = ANC_OK;
+    int one_chunk = 0;
+    if (lo < hi) {
+        if ((st = anc_pack_pairs(&t->pk, &t->sub, lo, t->cfg->max_tokens, err))) return st;
+        one_chunk = t->pk.n_pairs == hi - lo;
     }
-    /* Several chunks: score all, then loss, then forward+backward each. */
-    for (size_t at = 0; at < n; at += t->pk.n_pairs) {
-        if (at > 0 && (st = anc_pack_pairs(&t->pk, &t->sub, at, t->cfg->max_tokens, err))) return st;
+    /* Score every chunk (the loss needs all log-probs), the loss, then
+     * backward; a share that fits one chunk keeps its activations between
+     * forward and backward, otherwise each chunk is run again. */
+    for (size_t at = lo; at < hi; at += t->pk.n_pairs) {
+        if (at > lo && (st = anc_pack_pairs(&t->pk, &t->sub, at, t->cfg->max_tokens, err))) return st;
         if ((st = anc_tr_chunk_forward(t, at, with_ref, err))) return st;
     }
+    if ((st = exchange_pairs(t, n, with_ref, err))) return st;
     if ((st = anc_tr_micro_loss(t, n, scale, win, err))) return st;
-    if (!backward) return ANC_OK;
-    for (size_t at = 0; at < n; at += t->pk.n_pairs) {
+    if (!backward || lo == hi) return ANC_OK;
+    if (one_chunk) return anc_tr_chunk_backward(t, lo, err);
+    for (size_t at = lo; at < hi; at += t->pk.n_pairs) {
         if ((st = anc_pack_pairs(&t->pk, &t->sub, at, t->cfg->max_tokens, err))) return st;
         if (t->lora) t->lora->dropout_pass = (t->micro_id << 20) ^ (uint64_t)at;
         if ((st = anc_model_forward(t->policy, t->acts, &t->pk.batch, NULL, NULL, NULL, err))) return st;
@@ -262,7 +290,7 @@ anc_status anc_tr_log_line(FILE *f, const char *prefix, const double *win, doubl
 anc_status anc_tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc_train_report_fn report, void *ctx,
                            anc_error *err) {
     double win[W_N] = {0};
-    size_t n = t->eval.ps.n, B = (size_t)t->cfg->batch_size, count = 0;
+    size_t n = t->eval.ps.n, B = (size_t)t->cfg->batch_size * (size_t)anc_comm_size(t->cfg->comm), count = 0;
     size_t *idx = malloc(sizeof(size_t) * B);
     if (!idx) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     int64_t tokens = 0;
@@ -286,6 +314,7 @@ anc_status anc_tr_run_eval(trainer *t, int64_t step, double epoch, FILE *mf, anc
     free(idx);
     if (t->lora) t->lora->training = 1;
     if (st) return anc_error_prefix(err, "evaluation at step %lld", (long long)step);
+    if (!mf) return ANC_OK; /* a rank other than 0 */
     return anc_tr_log_line(mf, "eval_", win, (double)count, t->eval.unpaired, t->log_rewards, step, epoch, 0, 0, 0, 0, err);
 }
 
