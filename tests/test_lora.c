@@ -369,26 +369,7 @@ static void test_peft_files(void **state) {
 
 /* ---- anchor train --use-peft, end to end ---- */
 
-static void write_pairs(const char *path, int n, uint64_t seed) {
-    anc_rng r;
-    anc_rng_seed(&r, seed);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    for (int i = 0; i < n; i++) {
-        fprintf(f, "{\"prompt_ids\": [1");
-        int np = 2 + (int)anc_rng_below(&r, 4);
-        for (int k = 0; k < np; k++) fprintf(f, ", %d", 3 + (int)anc_rng_below(&r, 93));
-        /* chosen favour low ids, rejected high ids: a pattern to learn */
-        for (int side = 0; side < 2; side++) {
-            fprintf(f, "], \"%s\": [", side ? "rejected_ids" : "chosen_ids");
-            int len = 2 + (int)anc_rng_below(&r, 6);
-            for (int k = 0; k < len; k++)
-                fprintf(f, "%s%d", k ? ", " : "", side ? 50 + (int)anc_rng_below(&r, 46) : 3 + (int)anc_rng_below(&r, 47));
-        }
-        fprintf(f, "]}\n");
-    }
-    fclose(f);
-}
+static void write_pairs(const char *path, int n, uint64_t seed) { tu_write_id_pairs(path, n, seed, 4, 6); }
 
 static double metric(const char *path, int line_no, const char *key) {
     char *text = tu_read_file(path, NULL);

@@ -9,7 +9,8 @@
  *   mpirun's message; resumed under mpirun it equals an uninterrupted 2-rank
  *   run bit for bit.
  * - `mpirun -np 2 generate` writes the single process's output byte for
- *   byte, greedy and sampled (every completion has its own random stream).
+ *   byte, greedy and sampled (every completion has its own random stream);
+ *   `eval` (generate task) the same records and score.
  * - a command that does not divide its work is refused under mpirun. */
 #include "testutil.h"
 
@@ -51,27 +52,7 @@ static int have_mpi(void) {
 
 static char *model_dir(void) { return tu_path(ANCHOR_SOURCE_DIR, "tests/fixtures/reference/llama_gqa"); }
 
-/* Pre-tokenised pairs over the 96-token vocabulary: chosen favour low ids,
- * rejected high ids. */
-static void write_pairs(const char *path, int n, uint64_t seed) {
-    anc_rng r;
-    anc_rng_seed(&r, seed);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    for (int i = 0; i < n; i++) {
-        fprintf(f, "{\"prompt_ids\": [1");
-        int np = 2 + (int)anc_rng_below(&r, 5);
-        for (int k = 0; k < np; k++) fprintf(f, ", %d", 3 + (int)anc_rng_below(&r, 93));
-        for (int side = 0; side < 2; side++) {
-            fprintf(f, "], \"%s\": [", side ? "rejected_ids" : "chosen_ids");
-            int len = 2 + (int)anc_rng_below(&r, 7);
-            for (int k = 0; k < len; k++)
-                fprintf(f, "%s%d", k ? ", " : "", side ? 50 + (int)anc_rng_below(&r, 46) : 3 + (int)anc_rng_below(&r, 47));
-        }
-        fprintf(f, "]}\n");
-    }
-    fclose(f);
-}
+static void write_pairs(const char *path, int n, uint64_t seed) { tu_write_id_pairs(path, n, seed, 5, 7); }
 
 /* Every number of every line of two metrics files within rel/abs of each
  * other (timing keys skipped); returns the largest relative difference. */
@@ -315,6 +296,24 @@ static void test_generate_sharded_equals_one(void **state) {
         printf("  temperature %s: 22 completions, %zu bytes, identical\n", temps[k], n1);
         free(a); free(b); free(p1); free(p2);
     }
+    /* eval's generate task: the rows divided, rank 0 grading: the same records and score */
+    char *ep = tu_path(d, "e.jsonl");
+    f = fopen(ep, "w");
+    assert_non_null(f);
+    for (size_t i = 0; i < sizeof prompts / sizeof prompts[0]; i++) fprintf(f, "{\"prompt\": \"%s\"}\n", prompts[i]);
+    fclose(f);
+    const char *eargs = "--model model --data e.jsonl --task generate --grader regex --pattern little --max-new-tokens 30";
+    assert_int_equal(tu_system("cd '%s' && '%s' eval %s --out r1.jsonl >e1.out 2>e1.err", d, tu_cli(), eargs), 0);
+    assert_int_equal(tu_system("cd '%s' && " MPIRUN " '%s' eval %s --out r2.jsonl >e2.out 2>e2.err", d, tu_cli(), eargs), 0);
+    char *r1 = tu_path(d, "r1.jsonl"), *r2 = tu_path(d, "r2.jsonl"), *o1 = tu_path(d, "e1.out"), *o2 = tu_path(d, "e2.out");
+    size_t n1, n2;
+    char *a = tu_read_file(r1, &n1), *b = tu_read_file(r2, &n2), *s1 = tu_read_file(o1, NULL), *s2 = tu_read_file(o2, NULL);
+    assert_int_equal(tu_count_lines(r2), 11);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a, b, n1);
+    assert_non_null(strstr(s1, "score"));
+    assert_string_equal(s1, s2);
+    free(a); free(b); free(s1); free(s2); free(r1); free(r2); free(o1); free(o2); free(ep);
     free(pp); free(bin); free(tok);
     tu_rmtree(d);
     free(d);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "io/safetensors.h"
 
 char *tu_path(const char *base, const char *rel) {
@@ -199,4 +200,24 @@ void tu_vocab_cases_free(tu_vocab_cases *c) {
     free(c->v);
     free(c->inp);
     memset(c, 0, sizeof *c);
+}
+
+void tu_write_id_pairs(const char *path, int n, uint64_t seed, int prompt_spread, int len_spread) {
+    anc_rng r;
+    anc_rng_seed(&r, seed);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "{\"prompt_ids\": [1");
+        int np = 2 + (int)anc_rng_below(&r, (uint64_t)prompt_spread);
+        for (int k = 0; k < np; k++) fprintf(f, ", %d", 3 + (int)anc_rng_below(&r, 93));
+        for (int side = 0; side < 2; side++) {
+            fprintf(f, "], \"%s\": [", side ? "rejected_ids" : "chosen_ids");
+            int len = 2 + (int)anc_rng_below(&r, (uint64_t)len_spread);
+            for (int k = 0; k < len; k++)
+                fprintf(f, "%s%d", k ? ", " : "", side ? 50 + (int)anc_rng_below(&r, 46) : 3 + (int)anc_rng_below(&r, 47));
+        }
+        fprintf(f, "]}\n");
+    }
+    fclose(f);
 }

@@ -54,6 +54,13 @@ void tu_assert_close(const char *label, const float *a, const float *b, size_t n
         if (tu_st_ != ANC_OK) fail_msg("%s:%d: %s", __FILE__, __LINE__, (err)->message);\
     } while (0)
 
+/* n pre-tokenised preference rows over a 96-token vocabulary (ids 3..95,
+ * prompt starting with BOS 1) with a pattern to learn: chosen responses
+ * favour low ids, rejected ones high ids. Prompts take 2 + [0, prompt_spread)
+ * ids, responses 2 + [0, len_spread). Fails the test when path cannot be
+ * written. */
+void tu_write_id_pairs(const char *path, int n, uint64_t seed, int prompt_spread, int len_spread);
+
 /* Tensor `name` of st as a malloc'd fp32 array (fails the test when it is
  * missing); *n (may be NULL) receives its element count. */
 struct anc_safetensors;

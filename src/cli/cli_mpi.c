@@ -26,7 +26,7 @@ static int have_comm;
 static FILE *errors;  /* where cli_fail writes: stderr, or rank > 0's saved stderr */
 
 /* The commands that divide their work between ranks. */
-static const char *const parallel_commands[] = {"train", "generate", NULL};
+static const char *const parallel_commands[] = {"train", "generate", "eval", NULL};
 
 static int launched_size(void) {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS", NULL};
@@ -77,7 +77,7 @@ int cli_mpi_start(int *argc, char ***argv) {
     if (have_comm && !ok) {
         if (the_comm.rank == 0)
             fprintf(stderr,
-                    "anchor %s: does not divide its work between processes; under mpirun only train and generate "
+                    "anchor %s: does not divide its work between processes; under mpirun only train, generate and eval "
                     "do. Run it as one process\n",
                     cmd);
         anc_mpi_finalize(&the_comm);

@@ -155,5 +155,6 @@ int cmd_eval(int argc, char **argv) {
     }
     if (o.max_new_tokens < 1 || o.parallel < 1 || o.tolerance < 0)
         return cli_usage_error("eval", "--max-new-tokens, --parallel must be >= 1, --tolerance >= 0");
+    o.comm = cli_comm(); /* under mpirun: the generate task's rows divided between the ranks */
     return cli_eval_exec(&o);
 }

@@ -100,6 +100,10 @@ int cmd_train(int argc, char **argv) {
     anc_train_config c;
     anc_error err = {0};
     if (anc_train_opts_advise_check(&o, &err)) return cli_usage_error("train", "%s", err.message);
+    /* the advisor's judge calls would be made once per rank */
+    if (anc_train_opts_auto(&o) && cli_comm())
+        return cli_usage_error("train", "--loss-type auto runs the advisor, which runs as one process: run `anchor advise` "
+                                        "first and pass its verdict (--loss-type apo_zero or apo_down) under mpirun");
     if (anc_train_opts_auto(&o) && (rc = run_advisor(&o))) return rc;
     if (anc_train_opts_config(&o, &c, &err)) return cli_usage_error("train", "%s", err.message);
     if (c.bf16) anc_blas_set_threads(1); /* one parallel runtime: see core/blas.h */

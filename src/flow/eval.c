@@ -141,12 +141,20 @@ anc_status anc_eval_run(const anc_eval_opts *o, const anc_flow_hooks *hooks, anc
     memset(&e, 0, sizeof e);
     e.o = o;
     e.hooks = hooks;
-    if (o->task && !strcmp(o->task, "ifeval")) return eval_ifeval(&e, res, err);
+    if (o->task && !strcmp(o->task, "ifeval")) {
+        if (anc_comm_size(o->comm) > 1)
+            return anc_error_set(err, ANC_ERR_UNSUPPORTED, "eval --task ifeval runs as one process; under mpirun only the generate task divides its rows");
+        return eval_ifeval(&e, res, err);
+    }
     const char *task = NULL;
     if ((st = load_model_rows(&e, res, err))) goto done;
     if (!(task = pick_task(o->task, e.rows.rows[0]))) {
         res->bad_task = 1;
         st = anc_error_set(err, ANC_ERR_INVALID, "task '%s': expected auto, generate, mc or perplexity", o->task);
+        goto done;
+    }
+    if (strcmp(task, "generate") && anc_comm_size(o->comm) > 1) {
+        st = anc_error_set(err, ANC_ERR_UNSUPPORTED, "eval: the %s task runs as one process; under mpirun only the generate task divides its rows", task);
         goto done;
     }
     if ((st = load_tokenizer(&e, task, err))) goto done;
@@ -156,7 +164,9 @@ anc_status anc_eval_run(const anc_eval_opts *o, const anc_flow_hooks *hooks, anc
          : !strcmp(task, "mc")     ? eval_mc(&e, res, err)
                                    : eval_perplexity(&e, res, err);
     res->scored = !st;
-    if (!st && o->out) st = anc_write_file_atomic(o->out, anc_sbuf_str(&e.out), e.out.len, err);
+    if (!st && o->out && anc_comm_rank(o->comm) == 0) st = anc_write_file_atomic(o->out, anc_sbuf_str(&e.out), e.out.len, err);
+    /* the others end when rank 0 has graded and written, with its outcome */
+    if (anc_comm_size(o->comm) > 1) st = anc_comm_agree(o->comm, st, err);
 done:
     anc_sbuf_free(&e.out);
     anc_rows_free(&e.rows);

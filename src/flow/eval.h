@@ -3,6 +3,7 @@
 #ifndef ANCHOR_FLOW_EVAL_H
 #define ANCHOR_FLOW_EVAL_H
 
+#include "core/comm.h"
 #include "flow/flow.h"
 #include "flow/options.h"
 
@@ -24,6 +25,11 @@ typedef struct anc_eval_opts {
     const char *adapter;        /* PEFT LoRA adapter merged into the model */
     const char *input;          /* ifeval: IFEval's input_data.jsonl */
     const char *responses;      /* ifeval: {key?, prompt, response} rows to score instead of generating */
+    /* Not an option: data parallelism (borrowed; NULL: one process). The
+     * generate task divides the rows' responses between the ranks; rank 0
+     * grades them all and writes --out; the other tasks refuse to run on
+     * more than one process. */
+    anc_comm *comm;
 } anc_eval_opts;
 
 /* The option table of eval (the command's flags and the pipeline kind's

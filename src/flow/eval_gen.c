@@ -1,6 +1,7 @@
 /* eval, the generate task: the model answers each prompt (greedy) and a
  * grader scores the response against the row's reference. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "eval/gen.h"
 #include "eval/graders.h"
@@ -55,6 +56,44 @@ static anc_status grade_all(eval_env *e, const anc_grader *g, char **texts, anc_
     return ANC_OK;
 }
 
+/* Under data parallelism: texts[lo, hi) of every rank to rank 0 (NUL-ended
+ * strings in row order); there texts gets all n. */
+static anc_status collect_texts(eval_env *e, char **texts, size_t n, anc_error *err) {
+    anc_comm *comm = e->o->comm;
+    size_t lo, hi, len = 0, *lens = malloc(sizeof(size_t) * (size_t)anc_comm_size(comm));
+    if (!lens) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    anc_comm_share(comm, anc_comm_rank(comm), n, &lo, &hi);
+    for (size_t i = lo; i < hi; i++) len += strlen(texts[i]) + 1;
+    char *mine = malloc(len ? len : 1), *all = NULL;
+    anc_status st = mine ? ANC_OK : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    for (size_t i = lo, at = 0; !st && i < hi; i++) {
+        size_t k = strlen(texts[i]) + 1;
+        memcpy(mine + at, texts[i], k);
+        at += k;
+    }
+    if (!st) st = anc_comm_gather_bytes(comm, mine, len, (void **)&all, lens, err);
+    if (!st && all) {
+        size_t total = 0;
+        for (int r = 0; r < anc_comm_size(comm); r++) total += lens[r];
+        /* rank 0's own texts come first and are in place */
+        size_t at = lens[0];
+        for (size_t i = hi; !st && i < n; i++) {
+            const char *end = at < total ? memchr(all + at, '\0', total - at) : NULL;
+            if (!end) {
+                st = anc_error_set(err, ANC_ERR_IO, "the responses from the other ranks are incomplete");
+                break;
+            }
+            free(texts[i]);
+            if (!(texts[i] = strdup(all + at))) st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+            at = (size_t)(end - all) + 1;
+        }
+    }
+    free(all);
+    free(mine);
+    free(lens);
+    return st;
+}
+
 anc_status eval_generate(eval_env *e, anc_eval_result *res, anc_error *err) {
     const anc_eval_opts *o = e->o;
     anc_grader g;
@@ -75,11 +114,23 @@ anc_status eval_generate(eval_env *e, anc_eval_result *res, anc_error *err) {
     anc_flow_progress p0 = {"responses", 0, 0, e->rows.n, 0};
     anc_flow_progress_report(e->hooks, &p0);
     eval_progress prog = {e->hooks, "responses"};
-    char **texts = NULL;
-    st = anc_eval_generate(e->m, e->tok, e->tmpl, o->model, pv, e->rows.n, &go, &texts, eval_progress_cb, &prog, err);
+    /* under mpirun this rank answers its share of the rows; rank 0 grades all */
+    const size_t n = e->rows.n;
+    size_t lo, hi;
+    anc_comm_share(o->comm, anc_comm_rank(o->comm), n, &lo, &hi);
+    char **texts = calloc(n, sizeof *texts), **part = NULL;
+    if (!texts) st = anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    if (!st && hi > lo)
+        st = anc_eval_generate(e->m, e->tok, e->tmpl, o->model, pv + lo, hi - lo, &go, &part, eval_progress_cb, &prog, err);
     free(pv);
-    if (st) return st;
-    st = grade_all(e, &g, texts, res, err);
-    anc_eval_texts_free(texts, e->rows.n);
+    for (size_t i = lo; !st && i < hi; i++) {
+        texts[i] = part[i - lo];
+        part[i - lo] = NULL;
+    }
+    if (part) anc_eval_texts_free(part, hi - lo);
+    if (!st && anc_comm_size(o->comm) > 1) st = collect_texts(e, texts, n, err);
+    if (!st && anc_comm_rank(o->comm) == 0) st = grade_all(e, &g, texts, res, err);
+    for (size_t i = 0; i < n; i++) free(texts[i]);
+    free(texts);
     return st;
 }
