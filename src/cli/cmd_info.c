@@ -164,6 +164,11 @@ int cmd_info(int argc, char **argv) {
     }
     if ((rc = print_plan(&cfg, tokens, &lc))) return rc;
     printf("blas            OpenBLAS kernel %s, %d threads\n", anc_blas_corename(), anc_blas_threads());
+#ifdef ANCHOR_HAVE_MPI
+    printf("processes       MPI built in: mpirun -np N anchor train|generate|eval is data parallel (docs/distributed.md)\n");
+#else
+    printf("processes       one (built without MPI: install libopenmpi-dev and rebuild for mpirun)\n");
+#endif
     {
         /* the bf16 kernel oneDNN picks on this CPU, from one small product */
         anc_gemm *g = NULL;
