@@ -47,6 +47,22 @@ anc_status anc_comm_allgather_shares(anc_comm *c, void *buf, size_t n, size_t it
     return st;
 }
 
+anc_status anc_comm_allgather_columns(anc_comm *c, float *const *cols, size_t ncols, size_t n, anc_error *err) {
+    if (!many(c) || ncols == 0) return ANC_OK;
+    /* one row of ncols floats per item, so one exchange moves them all */
+    float *buf = malloc(sizeof(float) * ncols * (n ? n : 1));
+    if (!buf) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
+    size_t lo, hi;
+    anc_comm_share(c, c->rank, n, &lo, &hi);
+    for (size_t k = lo; k < hi; k++)
+        for (size_t j = 0; j < ncols; j++) buf[k * ncols + j] = cols[j][k];
+    anc_status st = anc_comm_allgather_shares(c, buf, n, sizeof(float) * ncols, err);
+    for (size_t k = 0; !st && k < n; k++)
+        for (size_t j = 0; j < ncols; j++) cols[j][k] = buf[k * ncols + j];
+    free(buf);
+    return st;
+}
+
 anc_status anc_comm_bcast(anc_comm *c, void *buf, size_t n, anc_error *err) {
     if (!many(c) || n == 0) return ANC_OK;
     if (c->bcast(c, buf, n, 0))

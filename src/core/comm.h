@@ -50,6 +50,9 @@ anc_status anc_comm_allreduce_sum(anc_comm *c, float *buf, size_t n, anc_error *
  * item_bytes each: this rank's items are at buf + lo*item_bytes on entry; on
  * return buf holds all n items on every rank. */
 anc_status anc_comm_allgather_shares(anc_comm *c, void *buf, size_t n, size_t item_bytes, anc_error *err);
+/* The same for ncols float arrays of n items each (cols[j][lo..hi) this
+ * rank's on entry, all n on return), exchanged in one call. */
+anc_status anc_comm_allgather_columns(anc_comm *c, float *const *cols, size_t ncols, size_t n, anc_error *err);
 anc_status anc_comm_bcast(anc_comm *c, void *buf, size_t n, anc_error *err);
 /* Broadcasts root 0's string (malloc'd on the others into *s, which must be
  * NULL there; NULL on root is sent as NULL). */

@@ -166,7 +166,7 @@ anc_status anc_eval_run(const anc_eval_opts *o, const anc_flow_hooks *hooks, anc
     res->scored = !st;
     if (!st && o->out && anc_comm_rank(o->comm) == 0) st = anc_write_file_atomic(o->out, anc_sbuf_str(&e.out), e.out.len, err);
     /* the others end when rank 0 has graded and written, with its outcome */
-    if (anc_comm_size(o->comm) > 1) st = anc_comm_agree(o->comm, st, err);
+    st = anc_comm_agree(o->comm, st, err);
 done:
     anc_sbuf_free(&e.out);
     anc_rows_free(&e.rows);

@@ -56,17 +56,18 @@ static anc_status grade_all(eval_env *e, const anc_grader *g, char **texts, anc_
     return ANC_OK;
 }
 
-/* Under data parallelism: texts[lo, hi) of every rank to rank 0 (NUL-ended
- * strings in row order); there texts gets all n. */
+/* Under data parallelism: texts[lo, hi) of the other ranks to rank 0
+ * (NUL-ended strings in row order); there texts gets all n. */
 static anc_status collect_texts(eval_env *e, char **texts, size_t n, anc_error *err) {
     anc_comm *comm = e->o->comm;
     size_t lo, hi, len = 0, *lens = malloc(sizeof(size_t) * (size_t)anc_comm_size(comm));
     if (!lens) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     anc_comm_share(comm, anc_comm_rank(comm), n, &lo, &hi);
-    for (size_t i = lo; i < hi; i++) len += strlen(texts[i]) + 1;
+    const int root = anc_comm_rank(comm) == 0;
+    for (size_t i = lo; !root && i < hi; i++) len += strlen(texts[i]) + 1;
     char *mine = malloc(len ? len : 1), *all = NULL;
     anc_status st = mine ? ANC_OK : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
-    for (size_t i = lo, at = 0; !st && i < hi; i++) {
+    for (size_t i = lo, at = 0; !st && !root && i < hi; i++) {
         size_t k = strlen(texts[i]) + 1;
         memcpy(mine + at, texts[i], k);
         at += k;
@@ -75,8 +76,8 @@ static anc_status collect_texts(eval_env *e, char **texts, size_t n, anc_error *
     if (!st && all) {
         size_t total = 0;
         for (int r = 0; r < anc_comm_size(comm); r++) total += lens[r];
-        /* rank 0's own texts come first and are in place */
-        size_t at = lens[0];
+        /* rank 0's own texts are in place; the others' follow in rank order */
+        size_t at = 0;
         for (size_t i = hi; !st && i < n; i++) {
             const char *end = at < total ? memchr(all + at, '\0', total - at) : NULL;
             if (!end) {

@@ -192,14 +192,16 @@ static void on_done(void *ctx, int req, const anc_gen_result *r) {
     if (g->partial_open) anc_gen_partial_add(&g->gp, g->map[req], r);
 }
 
-/* Under data parallelism: every rank's completions to rank 0, as records of
- * int32 words (request index low, high, n, finish, capped, ids...). */
+/* Under data parallelism: the other ranks' completions to rank 0 (whose
+ * own stay in sub_res), as records of int32 words (request index low,
+ * high, n, finish, capped, ids...). */
 static anc_status collect(gen_run *g, anc_error *err) {
     anc_comm *comm = g->o->comm;
     int W = anc_comm_size(comm);
     if (W <= 1) return ANC_OK;
-    size_t words = 0;
-    for (size_t j = 0; j < g->n_sub; j++) words += 5 + (size_t)g->sub_res[j].n;
+    const int root = anc_comm_rank(comm) == 0;
+    size_t words = 0, sent = root ? 0 : g->n_sub;
+    for (size_t j = 0; j < sent; j++) words += 5 + (size_t)g->sub_res[j].n;
     int32_t *rec = malloc(sizeof(int32_t) * (words ? words : 1));
     size_t *lens = malloc(sizeof(size_t) * (size_t)W);
     if (!rec || !lens) {
@@ -208,7 +210,7 @@ static anc_status collect(gen_run *g, anc_error *err) {
         return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     }
     size_t at = 0;
-    for (size_t j = 0; j < g->n_sub; j++) {
+    for (size_t j = 0; j < sent; j++) {
         const anc_gen_result *r = &g->sub_res[j];
         uint64_t q = g->map[j];
         rec[at++] = (int32_t)(uint32_t)q;
@@ -222,13 +224,12 @@ static anc_status collect(gen_run *g, anc_error *err) {
     void *all = NULL;
     anc_status st = anc_comm_gather_bytes(comm, rec, sizeof(int32_t) * words, &all, lens, err);
     free(rec);
-    if (!st && anc_comm_rank(comm) == 0) {
+    if (!st && root) {
         size_t total = 0;
         for (int r = 0; r < W; r++) total += lens[r];
         const int32_t *w = all;
         size_t nw = total / sizeof(int32_t);
-        /* rank 0's own records come first; its results are in sub_res already */
-        for (size_t i = lens[0] / sizeof(int32_t); !st && i + 5 <= nw;) {
+        for (size_t i = 0; !st && i + 5 <= nw;) {
             uint64_t q = (uint64_t)(uint32_t)w[i] | (uint64_t)(uint32_t)w[i + 1] << 32;
             int32_t n = w[i + 2];
             if (q >= g->n_req || n < 0 || (size_t)n > nw - i - 5) {
@@ -404,7 +405,7 @@ anc_status anc_generate_run(const anc_generate_opts *o, const anc_flow_hooks *ho
         st = write_output(&g, &res->tokens, err);
     }
     /* the others end when rank 0 has written OUT, with its outcome */
-    if (anc_comm_size(o->comm) > 1) st = anc_comm_agree(o->comm, st, err);
+    st = anc_comm_agree(o->comm, st, err);
     if (!st) {
         anc_gen_partial_close(&g.gp, 1);
         g.partial_open = 0;

@@ -98,20 +98,8 @@ static anc_status score_shared(const anc_model *ref, const anc_pairset *ps, int6
     anc_status st = a ? anc_score_pairs(ref, a, &mine, max_tokens, chosen + lo, rejected + lo, progress, ctx, err)
                       : anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
     anc_acts_free(a);
-    if (st || anc_comm_size(comm) <= 1) return st;
-    float *both = malloc(sizeof(float) * 2 * (n ? n : 1));
-    if (!both) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
-    for (size_t i = lo; i < hi; i++) {
-        both[2 * i] = chosen[i];
-        both[2 * i + 1] = rejected[i];
-    }
-    st = anc_comm_allgather_shares(comm, both, n, 2 * sizeof(float), err);
-    for (size_t i = 0; !st && i < n; i++) {
-        chosen[i] = both[2 * i];
-        rejected[i] = both[2 * i + 1];
-    }
-    free(both);
-    return st;
+    float *cols[2] = {chosen, rejected};
+    return st ? st : anc_comm_allgather_columns(comm, cols, 2, n, err);
 }
 
 anc_status anc_ref_logps_cached(const anc_model *ref, const anc_train_data *d, const char *dir, const char *tag,

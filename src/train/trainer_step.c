@@ -195,22 +195,14 @@ anc_status anc_tr_micro_loss(trainer *t, size_t n, double scale, double *win, an
 /* Under data parallelism: every rank's per-pair results of [lo, hi) to
  * every rank, so each holds the micro-step's n pairs. */
 static anc_status exchange_pairs(trainer *t, size_t n, int with_ref, anc_error *err) {
-    anc_comm *comm = t->cfg->comm;
-    if (anc_comm_size(comm) <= 1) return ANC_OK;
-    float *cols[] = {t->c, t->r, t->lgc, t->lgr, t->rc, t->rr, t->plogp};
-    size_t nc = with_ref ? 6 : 4;
+    float *cols[7] = {t->c, t->r, t->lgc, t->lgr};
+    size_t nc = 4;
+    if (with_ref) {
+        cols[nc++] = t->rc;
+        cols[nc++] = t->rr;
+    }
     if (t->orpo) cols[nc++] = t->plogp;
-    float *buf = malloc(sizeof(float) * nc * (n ? n : 1));
-    if (!buf) return anc_error_set(err, ANC_ERR_NOMEM, "out of memory");
-    size_t lo, hi;
-    anc_comm_share(comm, anc_comm_rank(comm), n, &lo, &hi);
-    for (size_t k = lo; k < hi; k++)
-        for (size_t j = 0; j < nc; j++) buf[k * nc + j] = cols[j][k];
-    anc_status st = anc_comm_allgather_shares(comm, buf, n, sizeof(float) * nc, err);
-    for (size_t k = 0; !st && k < n; k++)
-        for (size_t j = 0; j < nc; j++) cols[j][k] = buf[k * nc + j];
-    free(buf);
-    return st;
+    return anc_comm_allgather_columns(t->cfg->comm, cols, nc, n, err);
 }
 
 /* Runs one micro-step on pairs idx[0..n) of d (ref log-probs from rc/rr
